@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod chain;
+pub mod clock;
+pub mod kv;
+pub mod notify;
+pub mod relayer;
+pub mod runs;
+pub mod runtime;
+pub mod secrets;
+pub mod wire;
+
+pub use chain::{
+    Block, BlockRef, BlockSource, BlockSourceExt, BlockTag, ChainError, DynBlockSource, Log,
+    Receipt, Transaction,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use kv::{
+    DynKvStore, InMemoryKvStore, KvError, KvLimit, KvLimits, KvStore, KvStoreExt, Namespaced,
+};
+pub use notify::{
+    AlertFormatter, DeliveryReport, DynNotifier, Message, Metric, Notifier, NotifierRegistry,
+    NotifyError, RecordingNotifier,
+};
+pub use relayer::{DynRelayer, Relayer, RelayerError};
+pub use runs::{DynRunStore, InMemoryRunStore, RunStore, RunStoreError, DEFAULT_RUN_HISTORY};
+pub use runtime::{
+    ActionCode, ActionRuntime, CodeSource, DynActionRuntime, RunError, RunLimits, RunOutcome,
+    RunRequest, RunServices, MAX_CODE_BYTES,
+};
+pub use secrets::{DynSecretStore, InMemorySecretStore, SecretError, SecretMap, SecretStore};
+pub use wire::*;
