@@ -3,7 +3,11 @@
 
 pub mod chain;
 pub mod clock;
+#[cfg(feature = "engine")]
+pub mod engine;
 pub mod kv;
+#[cfg(feature = "engine")]
+pub mod monitor;
 pub mod notify;
 pub mod relayer;
 pub mod runs;

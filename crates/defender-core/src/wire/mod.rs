@@ -15,9 +15,10 @@ pub use action::{
     RunStatus, Trigger, WebhookResponse,
 };
 pub use monitor::{
-    AlertThreshold, ConfirmLevel, DefinitionError, EthLog, EthReceipt, EventCondition,
-    FunctionCondition, MatchReason, MatchReasonType, MonitorDefinition, MonitorMatch,
-    MonitorSummary, MonitorType, Severity, MONITOR_TX_VARIABLES,
+    AlertThreshold, ConfirmLevel, DefinitionError, EthLog, EthReceipt, EventCondition, FilterMatch,
+    FunctionCondition, MatchReason, MatchReasonType, MonitorDefinition, MonitorFilterRequest,
+    MonitorFilterResponse, MonitorMatch, MonitorSummary, MonitorType, Severity, MAX_FILTER_BATCH,
+    MONITOR_TX_VARIABLES,
 };
 pub use notification::{MetricRequest, NotificationRequest};
 pub use quantity::{Quantity, QuantityError};

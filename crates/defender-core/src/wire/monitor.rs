@@ -472,3 +472,41 @@ impl TryFrom<RawMonitorMatch> for MonitorMatch {
         })
     }
 }
+
+/// Most matches sent to a custom filter action in one call.
+pub const MAX_FILTER_BATCH: usize = 25;
+
+/// The body a custom filter action receives: `{ events }`, at most [`MAX_FILTER_BATCH`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorFilterRequest {
+    /// The candidate matches.
+    pub events: Vec<MonitorMatch>,
+}
+
+/// One match a custom filter kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FilterMatch {
+    /// The transaction hash of a kept match.
+    pub hash: String,
+    /// Metadata to attach to the match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+}
+
+/// What a custom filter action returns: `{ matches: [{ hash, metadata? }] }`.
+///
+/// An error or an empty object means no match, so [`MonitorFilterResponse::from_result`] maps
+/// anything that is not this shape to an empty list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitorFilterResponse {
+    /// The kept matches.
+    #[serde(default)]
+    pub matches: Vec<FilterMatch>,
+}
+
+impl MonitorFilterResponse {
+    /// Reads a filter action's return value; anything unexpected means "no match".
+    pub fn from_result(value: &Value) -> Self {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh machine of this kind (Rust, npm, apt as
+# root), skipping whatever is already there. Safe to run again.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+log() { printf '[install] %s\n' "$*"; }
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# anvil: from the npm package @foundry-rs/anvil-linux-amd64.
+if [ -x scripts/install-anvil.sh ]; then
+  scripts/install-anvil.sh
+fi
+
+# redis-server: from Debian's packages.
+if ! command -v redis-server >/dev/null 2>&1; then
+  apt_install redis-server
+fi
+
+# An SMTP server for the email tests (aiosmtpd, from PyPI).
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  log "pip install aiosmtpd"
+  python3 -m pip install -q aiosmtpd
+fi
+
+# JavaScript fixtures of the runtime tests (ethers v5 and v6), from their lock file.
+for dir in crates/defender-runtime/tests/node; do
+  if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
+    log "npm ci in $dir"
+    if [ -f "$dir/package-lock.json" ]; then
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+      (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+  fi
+done
+
+log "done"
