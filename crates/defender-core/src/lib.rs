@@ -3,6 +3,8 @@
 
 pub mod chain;
 pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod kv;

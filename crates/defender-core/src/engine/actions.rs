@@ -379,7 +379,21 @@ async fn execute_inner(
         }
     }
     save(inner, &record).await;
+    inner.metrics.run(
+        &record.action_id,
+        &wire_name(&record.trigger),
+        &wire_name(&record.status),
+        record.error_type.map(|t| wire_name(&t)).as_deref(),
+    );
     record
+}
+
+/// Defender's name of a wire enum (`monitor`, `INSUFFICIENT_FUNDS`...), for labels and messages.
+pub(crate) fn wire_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 async fn save(inner: &Inner, record: &RunRecord) {
@@ -401,8 +415,7 @@ async fn notify_failure(inner: &Inner, action_id: &str, record: &RunRecord) {
             iso8601::format(&record.created_at),
             record
                 .error_type
-                .and_then(|t| serde_json::to_value(t).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
+                .map(|t| wire_name(&t))
                 .unwrap_or_default(),
             record.message.as_deref().unwrap_or("")
         ),

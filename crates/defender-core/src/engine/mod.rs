@@ -27,6 +27,7 @@
 //! ```
 
 mod actions;
+mod metrics;
 mod schedule;
 mod webhook;
 
@@ -222,6 +223,7 @@ impl EngineBuilder {
                     .webhook_body_limit
                     .unwrap_or(DEFAULT_WEBHOOK_BODY_LIMIT),
                 actions: RwLock::new(HashMap::new()),
+                metrics: metrics::Metrics::default(),
             }),
         }
     }
@@ -243,6 +245,7 @@ pub(crate) struct Inner {
     pub(crate) webhook_pending_after: Duration,
     pub(crate) webhook_body_limit: usize,
     pub(crate) actions: RwLock<HashMap<String, Arc<actions::ActionEntry>>>,
+    pub(crate) metrics: metrics::Metrics,
 }
 
 /// The running engine. Cheap to clone; all clones share state. Dropping the last clone does not
@@ -280,6 +283,13 @@ impl Engine {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.into(), relayer);
+    }
+
+    /// The engine's metrics in Prometheus' text format: runs, run errors, monitor matches,
+    /// notifications and block lag.
+    #[cfg(feature = "prometheus")]
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics.encode()
     }
 
     /// Stops every scheduled action. Runs in progress finish.
