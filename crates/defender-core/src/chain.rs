@@ -199,3 +199,136 @@ pub trait BlockSourceExt: BlockSource {
 }
 
 impl<T: BlockSource + ?Sized> BlockSourceExt for T {}
+
+/// A [`BlockSource`] over blocks held in memory, for tests and doctests: push blocks, reorg by
+/// replacing the tail, and move the safe and finalized heads.
+///
+/// ```
+/// use defender_core::{Block, BlockSource, BlockTag, InMemoryChain};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let chain = InMemoryChain::new(31337);
+/// chain.mine(vec![]);
+/// chain.mine(vec![]);
+/// assert_eq!(chain.head(BlockTag::Latest).await.unwrap(), 1);
+/// let b1 = chain.block(1).await.unwrap().unwrap();
+/// assert_eq!(b1.header.parent_hash, chain.block_ref(0).await.unwrap().unwrap().hash);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct InMemoryChain {
+    chain_id: u64,
+    state: std::sync::Mutex<ChainState>,
+}
+
+#[derive(Debug, Default)]
+struct ChainState {
+    blocks: Vec<Block>,
+    safe: Option<u64>,
+    finalized: Option<u64>,
+    salt: u64,
+}
+
+impl InMemoryChain {
+    /// An empty chain.
+    pub fn new(chain_id: u64) -> Self {
+        InMemoryChain {
+            chain_id,
+            state: std::sync::Mutex::new(ChainState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ChainState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends a block with these transactions (their `index` is set, hashes are kept) and
+    /// returns its number. Block hashes are derived from the number and a reorg counter.
+    pub fn mine(&self, transactions: Vec<Transaction>) -> u64 {
+        let mut st = self.lock();
+        let number = st.blocks.len() as u64;
+        let parent_hash = st.blocks.last().map(|b| b.header.hash).unwrap_or_default();
+        let hash = alloy_primitives::keccak256(
+            [number.to_be_bytes(), st.salt.to_be_bytes()].concat(),
+        );
+        let transactions = transactions
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut t)| {
+                t.index = i as u64;
+                t
+            })
+            .collect();
+        st.blocks.push(Block {
+            header: BlockRef {
+                number,
+                hash,
+                parent_hash,
+            },
+            timestamp: 1_700_000_000 + number * 12,
+            transactions,
+        });
+        number
+    }
+
+    /// Drops every block from `from` on, as a reorg does; mine the new branch next.
+    pub fn reorg(&self, from: u64) {
+        let mut st = self.lock();
+        st.salt += 1;
+        let keep = usize::try_from(from).unwrap_or(usize::MAX).min(st.blocks.len());
+        st.blocks.truncate(keep);
+    }
+
+    /// Sets the safe and finalized heads (`None`: the chain has no such head).
+    pub fn set_heads(&self, safe: Option<u64>, finalized: Option<u64>) {
+        let mut st = self.lock();
+        st.safe = safe;
+        st.finalized = finalized;
+    }
+}
+
+#[async_trait]
+impl BlockSource for InMemoryChain {
+    async fn chain_id(&self) -> Result<u64, ChainError> {
+        Ok(self.chain_id)
+    }
+
+    async fn head(&self, tag: BlockTag) -> Result<u64, ChainError> {
+        let st = self.lock();
+        let latest = (st.blocks.len() as u64)
+            .checked_sub(1)
+            .ok_or_else(|| ChainError::Decode("the chain has no block".into()))?;
+        match tag {
+            BlockTag::Latest => Ok(latest),
+            BlockTag::Safe => st.safe.map(|s| s.min(latest)).ok_or(ChainError::UnsupportedTag(tag)),
+            BlockTag::Finalized => st
+                .finalized
+                .map(|f| f.min(latest))
+                .ok_or(ChainError::UnsupportedTag(tag)),
+        }
+    }
+
+    async fn block_ref(&self, number: u64) -> Result<Option<BlockRef>, ChainError> {
+        Ok(self
+            .lock()
+            .blocks
+            .get(usize::try_from(number).unwrap_or(usize::MAX))
+            .map(|b| b.header))
+    }
+
+    async fn block(&self, number: u64) -> Result<Option<Block>, ChainError> {
+        Ok(self
+            .lock()
+            .blocks
+            .get(usize::try_from(number).unwrap_or(usize::MAX))
+            .cloned())
+    }
+
+    async fn transaction_block(&self, hash: B256) -> Result<Option<u64>, ChainError> {
+        Ok(self
+            .lock()
+            .blocks
+            .iter()
+            .find(|b| b.transactions.iter().any(|t| t.hash == hash))
+            .map(|b| b.header.number))
+    }
+}

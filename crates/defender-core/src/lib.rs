@@ -18,7 +18,7 @@ pub mod secrets;
 pub mod wire;
 
 pub use chain::{
-    Block, BlockRef, BlockSource, BlockSourceExt, BlockTag, ChainError, DynBlockSource, Log,
+    Block, BlockRef, BlockSource, BlockSourceExt, BlockTag, ChainError, DynBlockSource, InMemoryChain, Log,
     Receipt, Transaction,
 };
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -27,11 +27,15 @@
 //! ```
 
 mod actions;
+mod alerts;
 mod metrics;
+mod monitors;
 mod schedule;
 mod webhook;
 
 pub use actions::{ActionSpec, ActionTrigger};
+pub use alerts::PlainAlertFormatter;
+pub use monitors::NetworkSpec;
 pub use schedule::Schedule;
 #[cfg(feature = "webhook-server")]
 pub use webhook::webhook_router;
@@ -224,6 +228,7 @@ impl EngineBuilder {
                     .unwrap_or(DEFAULT_WEBHOOK_BODY_LIMIT),
                 actions: RwLock::new(HashMap::new()),
                 metrics: metrics::Metrics::default(),
+                monitors: monitors::Monitors::default(),
             }),
         }
     }
@@ -238,7 +243,6 @@ pub(crate) struct Inner {
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) runs: Arc<dyn RunStore>,
     pub(crate) clock: Arc<dyn Clock>,
-    #[allow(dead_code)]
     pub(crate) formatter: Option<Arc<dyn AlertFormatter>>,
     pub(crate) limits: RunLimits,
     pub(crate) failure_channel: Option<String>,
@@ -246,6 +250,7 @@ pub(crate) struct Inner {
     pub(crate) webhook_body_limit: usize,
     pub(crate) actions: RwLock<HashMap<String, Arc<actions::ActionEntry>>>,
     pub(crate) metrics: metrics::Metrics,
+    pub(crate) monitors: monitors::Monitors,
 }
 
 /// The running engine. Cheap to clone; all clones share state. Dropping the last clone does not
@@ -292,8 +297,9 @@ impl Engine {
         self.inner.metrics.encode()
     }
 
-    /// Stops every scheduled action. Runs in progress finish.
+    /// Stops every scheduled action and every monitor watcher. Runs in progress finish.
     pub fn shutdown(&self) {
+        self.stop_watchers();
         let actions = self
             .inner
             .actions
