@@ -28,10 +28,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
 fi
 
-# An SMTP server for the email tests (aiosmtpd, from PyPI).
-if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
-  log "pip install aiosmtpd"
-  python3 -m pip install -q aiosmtpd
+# An SMTP server for the email tests: aiosmtpd for Debian's python3, from apt.
+if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  apt_install python3-aiosmtpd
 fi
 
 # JavaScript fixtures of the runtime tests (ethers v5 and v6), from their lock file.

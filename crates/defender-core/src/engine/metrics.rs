@@ -81,7 +81,9 @@ mod imp {
 mod imp {
     /// Without the `prometheus` feature, metrics are not kept.
     #[derive(Debug, Default)]
-    pub(crate) struct Metrics;
+    pub(crate) struct Metrics {
+        _none: (),
+    }
 
     impl Metrics {
         pub(crate) fn run(&self, _: &str, _: &str, _: &str, _: Option<&str>) {}

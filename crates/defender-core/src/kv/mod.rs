@@ -1,6 +1,8 @@
 //! The key-value store that actions share: trait, limits, errors, a namespaced view and an
 //! in-memory implementation.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod memory;
 
 pub use memory::InMemoryKvStore;
@@ -150,13 +152,14 @@ impl KvLimits {
 /// # Example
 /// ```
 /// use defender_core::{InMemoryKvStore, KvStore, KvStoreExt};
+/// use std::sync::Arc;
 /// # tokio_test_block_on(async {
-/// let store = InMemoryKvStore::default();
+/// let store = Arc::new(InMemoryKvStore::default());
 /// store.put("counter", "1").await?;
 /// assert_eq!(store.get("counter").await?.as_deref(), Some("1"));
 ///
 /// // Each action can isolate its keys under a prefix.
-/// let mine = store.namespaced("action-a/");
+/// let mine = store.clone().namespaced("action-a/");
 /// mine.put("counter", "7").await?;
 /// assert_eq!(store.get("action-a/counter").await?.as_deref(), Some("7"));
 /// assert_eq!(mine.list("").await?, vec!["counter".to_string()]);

@@ -320,9 +320,9 @@ pub struct MonitorSummary {
     pub chain_id: u64,
     /// The watched addresses.
     pub addresses: Vec<String>,
-    /// The parsed ABI, when it has one.
+    /// The parsed ABI, when it has one; shared, since every match of a monitor carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abi: Option<Value>,
+    pub abi: Option<std::sync::Arc<Value>>,
     /// Confirmations it waits for.
     pub confirm_blocks: ConfirmLevel,
 }
