@@ -231,3 +231,61 @@ pub async fn wait_for<T>(timeout: Duration, mut check: impl AsyncFnMut() -> Opti
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Anvil's first default account, unlocked on anvil (the demo's relayer).
+pub const DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+impl Anvil {
+    /// Sends a transaction from one of anvil's unlocked accounts and waits for its receipt.
+    pub async fn send_from(
+        &self,
+        from: &str,
+        to: Option<&str>,
+        data: &str,
+    ) -> Result<serde_json::Value, String> {
+        let mut tx = serde_json::json!({"from": from, "data": data, "gas": "0x200000"});
+        if let Some(to) = to {
+            tx["to"] = serde_json::json!(to);
+        }
+        let hash = self.rpc("eth_sendTransaction", serde_json::json!([tx])).await?;
+        let receipt = wait_for(Duration::from_secs(10), async || {
+            let r = self
+                .rpc("eth_getTransactionReceipt", serde_json::json!([hash]))
+                .await
+                .ok()?;
+            (!r.is_null()).then_some(r)
+        })
+        .await;
+        receipt.ok_or_else(|| format!("transaction {hash} was not mined"))
+    }
+
+    /// Deploys the demo token from [`DEPLOYER`] with 1,000,000 tokens; returns its address.
+    pub async fn deploy_token(&self) -> Result<String, String> {
+        let receipt = self
+            .send_from(DEPLOYER, None, &token_creation_code(tokens(1_000_000)))
+            .await?;
+        receipt["contractAddress"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "no contract address".to_string())
+    }
+
+    /// Transfers `amount` whole tokens from [`DEPLOYER`] to `to`; returns the transaction hash.
+    pub async fn transfer(&self, token: &str, to: &str, amount: u64) -> Result<String, String> {
+        let to: Address = to.parse().map_err(|e| format!("{e}"))?;
+        let receipt = self
+            .send_from(DEPLOYER, Some(token), &transfer_calldata(to, tokens(amount)))
+            .await?;
+        receipt["transactionHash"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "no transaction hash".to_string())
+    }
+
+    /// The latest block number.
+    pub async fn block_number(&self) -> Result<u64, String> {
+        let n = self.rpc("eth_blockNumber", serde_json::json!([])).await?;
+        u64::from_str_radix(n.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)
+            .map_err(|e| e.to_string())
+    }
+}

@@ -214,7 +214,7 @@ async fn matches_notify_and_trigger_the_linked_action() {
         .await
         .unwrap();
     s.engine
-        .add_monitor("m1", definition(json!({"actionTrigger": "react"})))
+        .add_monitor("m1", definition(json!({"actionTrigger": "react"}))).await
         .unwrap();
     s.chain.mine(vec![transfer(1, ALICE, BOB, 500)]);
     let big = transfer(2, ALICE, BOB, 5000);
@@ -250,7 +250,7 @@ async fn custom_filter_sees_batches_of_25_and_keeps_what_it_returns() {
         .await
         .unwrap();
     s.engine
-        .add_monitor("m1", definition(json!({"actionCondition": "filter"})))
+        .add_monitor("m1", definition(json!({"actionCondition": "filter"}))).await
         .unwrap();
     let txs: Vec<Transaction> = (0..30).map(|i| transfer(i, ALICE, BOB, 2000 + i)).collect();
     s.chain.mine(txs);
@@ -284,7 +284,7 @@ async fn alert_threshold_and_timeout_follow_the_clock() {
                 "alertThreshold": {"amount": 2, "windowSeconds": 60},
                 "alertTimeoutMs": 3_600_000
             })),
-        )
+        ).await
         .unwrap();
     // First match: below the threshold.
     s.chain.mine(vec![transfer(1, ALICE, BOB, 5000)]);
@@ -312,7 +312,7 @@ async fn orphaned_transactions_are_never_notified() {
     let s = setup(None, None).await;
     // Wait for one confirmation.
     s.engine
-        .add_monitor("m1", definition(json!({"confirmLevel": 1})))
+        .add_monitor("m1", definition(json!({"confirmLevel": 1}))).await
         .unwrap();
     let orphan = transfer(1, ALICE, BOB, 7777);
     s.chain.mine(vec![orphan.clone()]);
@@ -336,7 +336,7 @@ async fn orphaned_transactions_are_never_notified() {
 #[tokio::test]
 async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
     let first = setup(None, None).await;
-    first.engine.add_monitor("m1", definition(json!({}))).unwrap();
+    first.engine.add_monitor("m1", definition(json!({}))).await.unwrap();
     first.chain.mine(vec![transfer(1, ALICE, BOB, 2001)]);
     first.chain.mine(vec![transfer(2, ALICE, BOB, 2002)]);
     processed(&first, "0", 2).await;
@@ -353,7 +353,7 @@ async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
     first.chain.mine(vec![transfer(3, ALICE, BOB, 2003)]);
     first.chain.mine(vec![transfer(4, ALICE, BOB, 2004)]);
     let second = setup(Some(first.kv.clone()), Some(first.chain.clone())).await;
-    second.engine.add_monitor("m1", definition(json!({}))).unwrap();
+    second.engine.add_monitor("m1", definition(json!({}))).await.unwrap();
     processed(&second, "0", 4).await;
     second.chain.mine(vec![transfer(5, ALICE, BOB, 2005)]);
     processed(&second, "0", 5).await;
@@ -370,12 +370,12 @@ async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
 #[tokio::test]
 async fn paused_and_removed_monitors_are_silent() {
     let s = setup(None, None).await;
-    s.engine.add_monitor("m1", definition(json!({}))).unwrap();
-    s.engine.set_monitor_paused("m1", true).unwrap();
+    s.engine.add_monitor("m1", definition(json!({}))).await.unwrap();
+    s.engine.set_monitor_paused("m1", true).await.unwrap();
     s.chain.mine(vec![transfer(1, ALICE, BOB, 5000)]);
     processed(&s, "0", 1).await;
     assert!(s.ops.messages().is_empty());
-    s.engine.set_monitor_paused("m1", false).unwrap();
+    s.engine.set_monitor_paused("m1", false).await.unwrap();
     s.chain.mine(vec![transfer(2, ALICE, BOB, 5000)]);
     processed(&s, "0", 2).await;
     assert_eq!(s.ops.messages().len(), 1);
@@ -392,11 +392,11 @@ async fn invalid_monitors_are_refused_with_the_reason() {
     let s = setup(None, None).await;
     let mut bad = definition(json!({}));
     bad.event_conditions[0].expression = Some("valu > 1000".into());
-    let err = s.engine.add_monitor("m1", bad).unwrap_err().to_string();
+    let err = s.engine.add_monitor("m1", bad).await.unwrap_err().to_string();
     assert!(err.contains("valu"), "{err}");
     let err = s
         .engine
-        .add_monitor("m2", definition(json!({"network": "mars"})))
+        .add_monitor("m2", definition(json!({"network": "mars"}))).await
         .unwrap_err()
         .to_string();
     assert!(err.contains("mars"), "{err}");

@@ -183,8 +183,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "alertMessageSubject": "{{ monitor.name }}: {{ matchReasons[0].params.value }} moved",
         "actionTrigger": "on-large-transfer"
     }))?;
-    engine.add_monitor("large-transfers", monitor)?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    engine.add_monitor("large-transfers", monitor).await?;
 
     step(7, "sending two transfers: 10 DEMO to Alice, 5000 DEMO to Bob");
     let token_address: alloy_primitives::Address = token.parse()?;

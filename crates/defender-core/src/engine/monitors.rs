@@ -119,9 +119,10 @@ impl Engine {
     }
 
     /// Adds a monitor from Defender's definition JSON, or replaces the monitor with this id.
-    /// Its network must have been added. The monitor sees blocks from now on (or from its
-    /// network's checkpoint for its confirmation level).
-    pub fn add_monitor(&self, id: &str, def: MonitorDefinition) -> Result<(), EngineError> {
+    /// Its network must have been added. The monitor sees every block mined after this call
+    /// returns (and, when its network already has a checkpoint for its confirmation level,
+    /// every block after that checkpoint).
+    pub async fn add_monitor(&self, id: &str, def: MonitorDefinition) -> Result<(), EngineError> {
         let invalid = |message: String| EngineError::InvalidMonitor {
             id: id.to_owned(),
             message,
@@ -154,7 +155,7 @@ impl Engine {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.to_owned(), def);
-        self.ensure_watcher(&network, level);
+        self.ensure_watcher(&network, level).await;
         Ok(())
     }
 
@@ -176,24 +177,27 @@ impl Engine {
     }
 
     /// Pauses or resumes a monitor: a paused monitor matches nothing.
-    pub fn set_monitor_paused(&self, id: &str, paused: bool) -> Result<(), EngineError> {
-        let mut defs = self
-            .inner
-            .monitors
-            .definitions
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        let def = defs
-            .get_mut(id)
-            .ok_or_else(|| EngineError::UnknownMonitor(id.to_owned()))?;
-        def.paused = paused;
-        if let Some(n) = self.inner.monitors.network(&def.network) {
+    pub async fn set_monitor_paused(&self, id: &str, paused: bool) -> Result<(), EngineError> {
+        let (network, level) = {
+            let mut defs = self
+                .inner
+                .monitors
+                .definitions
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let def = defs
+                .get_mut(id)
+                .ok_or_else(|| EngineError::UnknownMonitor(id.to_owned()))?;
+            def.paused = paused;
+            (def.network.clone(), def.confirm_level.unwrap_or_default())
+        };
+        if let Some(n) = self.inner.monitors.network(&network) {
             n.matcher
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .set_paused(id, paused);
             if !paused {
-                self.ensure_watcher(&n, def.confirm_level.unwrap_or_default());
+                self.ensure_watcher(&n, level).await;
             }
         }
         Ok(())
@@ -235,7 +239,30 @@ impl Engine {
             })
     }
 
-    fn ensure_watcher(&self, network: &Arc<Network>, level: ConfirmLevel) {
+    /// Starts the watcher of a network and confirmation level unless it runs. Without a
+    /// checkpoint, a new watcher starts after the block that is the latest now, so that a
+    /// monitor sees exactly the blocks mined after it was added.
+    async fn ensure_watcher(&self, network: &Arc<Network>, level: ConfirmLevel) {
+        let running = |n: &Network| {
+            n.watchers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&level)
+                .is_some_and(|h| !h.is_finished())
+        };
+        if running(network) {
+            return;
+        }
+        let start = match network.spec.start {
+            StartAt::Head => match network.spec.source.head(BlockTag::Latest).await {
+                Ok(latest) => StartAt::Block(latest + 1),
+                Err(e) => {
+                    tracing::warn!(error = %e, "head unavailable; the watcher starts at the head");
+                    StartAt::Head
+                }
+            },
+            at => at,
+        };
         let mut watchers = network.watchers.lock().unwrap_or_else(|e| e.into_inner());
         if watchers.get(&level).is_some_and(|h| !h.is_finished()) {
             return;
@@ -254,7 +281,7 @@ impl Engine {
             ),
         });
         let config = WatcherConfig {
-            start: network.spec.start,
+            start,
             poll_interval: network.spec.poll_interval,
             ..WatcherConfig::new(network.spec.name.clone(), level)
         };
