@@ -1,0 +1,740 @@
+//! The relayer and the block source against a real anvil.
+
+mod common;
+
+use alloy_primitives::{Address, Signature, B256, U256};
+use common::*;
+use defender_core::wire::{
+    ListTransactionsQuery, SignMessagePayload, SignTypedDataPayload, TxRequest, TxStatus,
+};
+use defender_core::{
+    BlockSource, BlockTag, Clock, InMemoryKvStore, KvStore, ManualClock, Relayer, RelayerError,
+    SystemClock,
+};
+use defender_relay::{
+    eip712_digest, message_bytes, InMemoryRelayerStore, KvRelayerStore, LocalSigner, RelayerConfig,
+    RelayerStore, ResubmitAfter, RpcBlockSource, RpcClient, RpcRelayer, Signer,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn config(urls: Vec<String>) -> RelayerConfig {
+    RelayerConfig::new("test-relayer", urls)
+        .with_network("anvil")
+        .with_retry(quick_retry())
+        .with_poll_interval(Duration::from_millis(100))
+        .with_confirmations(2)
+        .with_resubmit_after(ResubmitAfter::all(Duration::from_secs(3600)))
+}
+
+async fn start(cfg: RelayerConfig) -> RpcRelayer {
+    start_with(
+        cfg,
+        KEY,
+        Arc::new(InMemoryRelayerStore::default()),
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+async fn start_with(
+    cfg: RelayerConfig,
+    key: &str,
+    store: Arc<dyn RelayerStore>,
+    clock: Arc<dyn Clock>,
+) -> RpcRelayer {
+    let signer = LocalSigner::from_private_key(key).expect("key");
+    RpcRelayer::start_with_clock(cfg, Arc::new(signer), store, clock)
+        .await
+        .expect("relayer starts")
+}
+
+fn req(v: Value) -> TxRequest {
+    serde_json::from_value(v).expect("request parses")
+}
+
+fn transfer(value: u64) -> TxRequest {
+    req(json!({"to": OTHER, "value": value, "speed": "fast", "gasLimit": 21000}))
+}
+
+async fn status_of(r: &RpcRelayer, id: &str) -> TxStatus {
+    r.get_transaction(id).await.expect("known").status
+}
+
+async fn wait_status(r: &RpcRelayer, id: &str, want: TxStatus) -> bool {
+    wait_for(|| async { status_of(r, id).await == want }).await
+}
+
+async fn chain_tx(anvil: &Anvil, hash: &str) -> Value {
+    anvil.call("eth_getTransactionByHash", json!([hash])).await
+}
+
+fn hexnum(v: &Value) -> u128 {
+    u128::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_sends_get_contiguous_nonces_and_all_mine() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    // The durable default: state in a KvStore.
+    let kv: Arc<dyn KvStore> = Arc::new(InMemoryKvStore::default());
+    let relayer = Arc::new(
+        start_with(
+            config(vec![anvil.url.clone()]),
+            KEY,
+            Arc::new(KvRelayerStore::new(kv.clone(), "concurrent")),
+            Arc::new(SystemClock),
+        )
+        .await,
+    );
+    let from = relayer.address().to_checksum(None);
+    let start_nonce = relayer.next_nonce().await;
+    let sends = (0..100).map(|i| {
+        let r = relayer.clone();
+        tokio::spawn(async move { r.send_transaction(transfer(i + 1)).await })
+    });
+    let mut txs = Vec::new();
+    for s in futures::future::join_all(sends).await {
+        txs.push(s.expect("task").expect("send"));
+    }
+    let mut nonces: Vec<u64> = txs.iter().map(|t| t.nonce).collect();
+    nonces.sort_unstable();
+    assert_eq!(nonces, (start_nonce..start_nonce + 100).collect::<Vec<_>>());
+    let ids: std::collections::HashSet<_> = txs.iter().map(|t| &t.transaction_id).collect();
+    assert_eq!(ids.len(), 100);
+    // Every transaction is mined and the chain's nonce moved by exactly 100: no gap, no dup.
+    assert!(
+        wait_for(|| async { anvil.nonce(&from, "latest").await == start_nonce + 100 }).await,
+        "chain nonce is {}",
+        anvil.nonce(&from, "latest").await
+    );
+    for t in &txs {
+        assert!(
+            wait_for(|| async {
+                status_of(&relayer, &t.transaction_id).await != TxStatus::Submitted
+                    && status_of(&relayer, &t.transaction_id).await != TxStatus::Inmempool
+            })
+            .await
+        );
+    }
+    anvil.mine(3).await;
+    for t in &txs {
+        assert!(wait_status(&relayer, &t.transaction_id, TxStatus::Confirmed).await);
+    }
+    let status = relayer.get_relayer_status().await.expect("status");
+    assert_eq!(status.nonce, start_nonce + 100);
+    assert_eq!(kv.list("relayer/concurrent/tx/").await.unwrap().len(), 100);
+    assert_eq!(
+        kv.get("relayer/concurrent/nonce").await.unwrap(),
+        Some((start_nonce + 100).to_string())
+    );
+    assert_eq!(status.number_of_pending_transactions, 0);
+}
+
+#[tokio::test]
+async fn lifecycle_statuses_are_observable_until_confirmed() {
+    let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
+        return;
+    };
+    let relayer = start(config(vec![anvil.url.clone()])).await;
+    let mut events = relayer.subscribe();
+    let tx = relayer.send_transaction(transfer(5)).await.expect("send");
+    assert_eq!(tx.status, TxStatus::Submitted);
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Inmempool).await);
+    anvil.mine(1).await;
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
+    anvil.mine(2).await;
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Confirmed).await);
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if e.transaction_id == tx.transaction_id {
+            seen.push(e.status);
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            TxStatus::Sent,
+            TxStatus::Submitted,
+            TxStatus::Inmempool,
+            TxStatus::Mined,
+            TxStatus::Confirmed
+        ]
+    );
+    // The JSON that JavaScript sees.
+    let js =
+        serde_json::to_value(relayer.get_transaction(&tx.transaction_id).await.unwrap()).unwrap();
+    assert_eq!(js["status"], "confirmed");
+    assert_eq!(js["speed"], "fast");
+    assert!(js["maxFeePerGas"].is_number() && js["maxPriorityFeePerGas"].is_number());
+}
+
+#[tokio::test]
+async fn stuck_transaction_is_resubmitted_with_higher_fees_then_mined() {
+    let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
+        return;
+    };
+    let cfg = config(vec![anvil.url.clone()])
+        .with_resubmit_after(ResubmitAfter::all(Duration::from_millis(300)));
+    let relayer = start(cfg).await;
+    let first = relayer.send_transaction(transfer(7)).await.expect("send");
+    let id = first.transaction_id.clone();
+    assert!(
+        wait_for(|| async { relayer.transaction_hashes(&id).unwrap().len() >= 2 }).await,
+        "never resubmitted"
+    );
+    let now = relayer.get_transaction(&id).await.unwrap();
+    assert_eq!(now.transaction_id, id);
+    assert_eq!(now.nonce, first.nonce);
+    assert_ne!(now.hash, first.hash);
+    let (f0, p0) = (
+        first.max_fee_per_gas.unwrap(),
+        first.max_priority_fee_per_gas.unwrap(),
+    );
+    let (f1, p1) = (
+        now.max_fee_per_gas.unwrap(),
+        now.max_priority_fee_per_gas.unwrap(),
+    );
+    assert!(
+        f1 >= f0 + f0 / 10 && p1 >= p0 + p0 / 10,
+        "{f0}/{p0} -> {f1}/{p1}"
+    );
+    // Stop resubmitting, then mine: the latest submission is the one mined.
+    relayer.shutdown();
+    let latest = relayer.get_transaction(&id).await.unwrap();
+    anvil.mine(1).await;
+    relayer.poll_now().await.expect("poll");
+    let mined = relayer.get_transaction(&id).await.unwrap();
+    assert_eq!(mined.status, TxStatus::Mined);
+    assert_eq!(mined.hash, latest.hash);
+    let onchain = anvil
+        .call("eth_getTransactionReceipt", json!([mined.hash]))
+        .await;
+    assert_eq!(onchain["status"], "0x1");
+}
+
+#[tokio::test]
+async fn fee_too_low_is_repriced_at_the_same_nonce_then_mined() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let relayer = start(config(vec![anvil.url.clone()])).await;
+    // Prime the fee estimate (cached for a second), then the base fee jumps to 100 gwei: the
+    // cached price is now too low and the node refuses it.
+    let first = relayer.send_transaction(transfer(1)).await.expect("send");
+    assert!(wait_status(&relayer, &first.transaction_id, TxStatus::Mined).await);
+    let hundred_gwei = 100_000_000_000u128;
+    anvil
+        .call(
+            "anvil_setNextBlockBaseFeePerGas",
+            json!([format!("{hundred_gwei:#x}")]),
+        )
+        .await;
+    let tx = relayer.send_transaction(transfer(2)).await.expect("send");
+    assert_eq!(tx.nonce, first.nonce + 1);
+    let hashes = relayer.transaction_hashes(&tx.transaction_id).unwrap();
+    assert!(hashes.len() >= 2, "repriced: {hashes:?}");
+    assert!(tx.max_fee_per_gas.unwrap() >= hundred_gwei);
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
+    let mined = relayer.get_transaction(&tx.transaction_id).await.unwrap();
+    assert_eq!(&mined.hash, hashes.last().unwrap());
+    // A caller-fixed fee below the base fee is the caller's error: refused, nonce given back.
+    let low = relayer
+        .send_transaction(req(json!({
+            "to": OTHER, "value": 1, "gasLimit": 21000,
+            "maxFeePerGas": "2000000000", "maxPriorityFeePerGas": "1000000000"
+        })))
+        .await;
+    assert!(matches!(low, Err(RelayerError::Rpc { .. })), "{low:?}");
+    let next = relayer.send_transaction(transfer(3)).await.expect("send");
+    assert_eq!(
+        next.nonce,
+        tx.nonce + 1,
+        "no gap after a refused transaction"
+    );
+    assert!(wait_status(&relayer, &next.transaction_id, TxStatus::Mined).await);
+}
+
+#[tokio::test]
+async fn past_valid_until_is_replaced_by_a_noop_at_the_same_nonce() {
+    let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
+        return;
+    };
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let relayer = start_with(
+        config(vec![anvil.url.clone()]),
+        KEY,
+        Arc::new(InMemoryRelayerStore::default()),
+        clock.clone(),
+    )
+    .await;
+    relayer.shutdown(); // drive the lifecycle by hand
+    let valid_until = (clock.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let tx = relayer
+        .send_transaction(req(json!({
+            "to": OTHER, "value": "1000", "speed": "average", "gasLimit": 50000,
+            "validUntil": valid_until
+        })))
+        .await
+        .expect("send");
+    relayer.poll_now().await.unwrap();
+    assert_eq!(
+        status_of(&relayer, &tx.transaction_id).await,
+        TxStatus::Inmempool
+    );
+    clock.advance(chrono::Duration::hours(2));
+    relayer.poll_now().await.unwrap();
+    let expired = relayer.get_transaction(&tx.transaction_id).await.unwrap();
+    assert_eq!(expired.status, TxStatus::Expired);
+    assert_ne!(expired.hash, tx.hash);
+    let noop = chain_tx(&anvil, &expired.hash).await;
+    let me = relayer.address();
+    assert_eq!(noop["to"].as_str().unwrap().parse::<Address>().unwrap(), me);
+    assert_eq!(noop["value"], "0x0");
+    assert_eq!(noop["nonce"].as_str().unwrap(), format!("{:#x}", tx.nonce));
+    assert!(hexnum(&noop["maxFeePerGas"]) >= tx.max_fee_per_gas.unwrap() * 11 / 10);
+    anvil.mine(1).await;
+    relayer.poll_now().await.unwrap();
+    let receipt = anvil
+        .call("eth_getTransactionReceipt", json!([expired.hash]))
+        .await;
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(
+        anvil.nonce(&me.to_checksum(None), "latest").await,
+        tx.nonce + 1
+    );
+    assert_eq!(
+        status_of(&relayer, &tx.transaction_id).await,
+        TxStatus::Expired
+    );
+    // The original transfer never happened.
+    let original = anvil
+        .call("eth_getTransactionReceipt", json!([tx.hash]))
+        .await;
+    assert!(original.is_null());
+}
+
+#[tokio::test]
+async fn restart_resumes_nonces_and_tracking_from_the_kv_store() {
+    let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
+        return;
+    };
+    let kv: Arc<dyn KvStore> = Arc::new(InMemoryKvStore::default());
+    let store = || -> Arc<dyn RelayerStore> { Arc::new(KvRelayerStore::new(kv.clone(), "r1")) };
+    let cfg = config(vec![anvil.url.clone()]);
+    let first = start_with(cfg.clone(), KEY, store(), Arc::new(SystemClock)).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(first.send_transaction(transfer(i + 1)).await.expect("send"));
+    }
+    let next = first.next_nonce().await;
+    drop(first);
+    assert_eq!(
+        kv.get("relayer/r1/nonce").await.unwrap().as_deref(),
+        Some(next.to_string().as_str())
+    );
+    let second = start_with(cfg, KEY, store(), Arc::new(SystemClock)).await;
+    assert_eq!(second.next_nonce().await, next);
+    for t in &ids {
+        let again = second
+            .get_transaction(&t.transaction_id)
+            .await
+            .expect("still tracked");
+        assert_eq!(again.nonce, t.nonce);
+    }
+    let fourth = second.send_transaction(transfer(9)).await.expect("send");
+    assert_eq!(fourth.nonce, next);
+    anvil.mine(1).await;
+    for t in ids.iter().chain([&fourth]) {
+        assert!(wait_status(&second, &t.transaction_id, TxStatus::Mined).await);
+    }
+    let listed = second
+        .list_transactions(ListTransactionsQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 4);
+    assert_eq!(
+        listed[0].transaction_id, fourth.transaction_id,
+        "newest first"
+    );
+}
+
+#[tokio::test]
+async fn nonce_resyncs_when_the_key_is_used_elsewhere() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let relayer = start(config(vec![anvil.url.clone()])).await;
+    let a = relayer.send_transaction(transfer(1)).await.expect("send");
+    // Another client uses the same key: the relayer's next nonce is now too low.
+    let other = start(config(vec![anvil.url.clone()])).await;
+    let b = other.send_transaction(transfer(2)).await.expect("send");
+    assert_eq!(b.nonce, a.nonce + 1);
+    let c = relayer.send_transaction(transfer(3)).await.expect("send");
+    assert_eq!(c.nonce, a.nonce + 2, "resynchronised after nonce too low");
+    assert!(wait_status(&relayer, &c.transaction_id, TxStatus::Mined).await);
+}
+
+#[tokio::test]
+async fn replace_by_id_by_nonce_and_cancel() {
+    let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
+        return;
+    };
+    let relayer = start(config(vec![anvil.url.clone()])).await;
+    let a = relayer.send_transaction(transfer(1)).await.expect("send");
+    let b = relayer.send_transaction(transfer(2)).await.expect("send");
+    let c = relayer.send_transaction(transfer(3)).await.expect("send");
+    let ra = relayer
+        .replace_transaction_by_id(&a.transaction_id, transfer(100))
+        .await
+        .expect("replace by id");
+    assert_eq!(
+        (ra.transaction_id.as_str(), ra.nonce),
+        (a.transaction_id.as_str(), a.nonce)
+    );
+    assert_ne!(ra.hash, a.hash);
+    assert_eq!(ra.value.to_string(), "100");
+    let rb = relayer
+        .replace_transaction_by_nonce(b.nonce, transfer(200))
+        .await
+        .expect("replace by nonce");
+    assert_eq!(rb.transaction_id, b.transaction_id);
+    let cc = relayer
+        .cancel_transaction_by_id(&c.transaction_id)
+        .await
+        .expect("cancel");
+    assert_eq!(cc.nonce, c.nonce);
+    assert_eq!(
+        cc.to.as_deref().unwrap().parse::<Address>().unwrap(),
+        relayer.address()
+    );
+    anvil.mine(1).await;
+    for (t, value) in [(&ra, "0x64"), (&rb, "0xc8"), (&cc, "0x0")] {
+        assert!(wait_status(&relayer, &t.transaction_id, TxStatus::Mined).await);
+        let mined = relayer.get_transaction(&t.transaction_id).await.unwrap();
+        assert_eq!(chain_tx(&anvil, &mined.hash).await["value"], value);
+    }
+    // A mined transaction cannot be replaced.
+    assert!(matches!(
+        relayer
+            .replace_transaction_by_id(&a.transaction_id, transfer(5))
+            .await,
+        Err(RelayerError::NotReplaceable { .. })
+    ));
+    assert!(matches!(
+        relayer.replace_transaction_by_nonce(999, transfer(5)).await,
+        Err(RelayerError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn policies_whitelist_cap_and_funds() {
+    let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
+        return;
+    };
+    let other: Address = OTHER.parse().unwrap();
+    let relayer = start(
+        config(vec![anvil.url.clone()])
+            .with_whitelist(Some(vec![other]))
+            .with_gas_price_cap(Some(5_000_000_000)),
+    )
+    .await;
+    // Whitelist.
+    let stranger = req(json!({"to": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "value": 1}));
+    assert!(matches!(
+        relayer.send_transaction(stranger).await,
+        Err(RelayerError::Policy(_))
+    ));
+    // An explicit price above the cap is refused; speed pricing is capped.
+    let pricey = req(json!({"to": OTHER, "gasPrice": "6000000000", "gasLimit": 21000}));
+    assert!(matches!(
+        relayer.send_transaction(pricey).await,
+        Err(RelayerError::Policy(_))
+    ));
+    let capped = relayer
+        .send_transaction(req(
+            json!({"to": OTHER, "speed": "fastest", "gasLimit": 21000}),
+        ))
+        .await
+        .expect("send");
+    assert!(capped.max_fee_per_gas.unwrap() <= 5_000_000_000);
+    // The cap never blocks a no-op replacement.
+    let cancelled = relayer
+        .cancel_transaction_by_id(&capped.transaction_id)
+        .await
+        .expect("cancel above the cap");
+    assert!(cancelled.max_fee_per_gas.unwrap() > capped.max_fee_per_gas.unwrap());
+    // Funds: 10 000 ETH; 6 000 in flight; another 6 000 does not fit.
+    let eth6k = "6000000000000000000000";
+    relayer
+        .send_transaction(req(json!({"to": OTHER, "value": eth6k, "gasLimit": 21000})))
+        .await
+        .expect("first 6000 ETH");
+    match relayer
+        .send_transaction(req(json!({"to": OTHER, "value": eth6k, "gasLimit": 21000})))
+        .await
+    {
+        Err(RelayerError::InsufficientFunds { pending_cost, .. }) => {
+            assert!(pending_cost.parse::<U256>().unwrap() > eth6k.parse::<U256>().unwrap())
+        }
+        other => panic!("expected insufficient funds, got {other:?}"),
+    }
+    // Defender's validation errors.
+    defender_core::conformance::relayer::rejects_invalid_requests(&relayer).await;
+    defender_core::conformance::relayer::unknown_transactions_are_not_found(&relayer).await;
+}
+
+#[tokio::test]
+async fn legacy_pricing_estimated_gas_and_pass_through() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let relayer = start(config(vec![anvil.url.clone()]).with_eip1559(Some(false))).await;
+    let tx = relayer
+        .send_transaction(req(json!({"to": OTHER, "value": 3, "speed": "safeLow"})))
+        .await
+        .expect("send");
+    assert!(tx.gas_price.is_some() && tx.max_fee_per_gas.is_none());
+    assert_eq!(tx.gas_limit, 21_000 * 120 / 100, "estimate plus 20%");
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
+    let onchain = chain_tx(&anvil, &tx.hash).await;
+    assert_eq!(onchain["type"], "0x0");
+    // JSON-RPC pass-through.
+    let chain_id = relayer.call("eth_chainId", json!([])).await.unwrap();
+    assert_eq!(chain_id, "0x7a69");
+    assert!(matches!(
+        relayer.call("no_suchMethod", json!([])).await,
+        Err(RelayerError::Rpc { .. })
+    ));
+    // Explicit EIP-1559 fees are used as given.
+    let fixed = relayer
+        .send_transaction(req(json!({
+            "to": OTHER, "gasLimit": 21000,
+            "maxFeePerGas": "30000000000", "maxPriorityFeePerGas": "2000000000"
+        })))
+        .await
+        .expect("send");
+    assert_eq!(fixed.max_fee_per_gas, Some(30_000_000_000));
+    assert!(wait_status(&relayer, &fixed.transaction_id, TxStatus::Mined).await);
+}
+
+#[tokio::test]
+async fn failover_when_the_first_url_is_dead() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let relayer = start(config(vec![dead.clone(), anvil.url.clone()])).await;
+    let tx = relayer.send_transaction(transfer(1)).await.expect("send");
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
+    assert_eq!(relayer.rpc().preferred_url(), anvil.url);
+    let info = relayer.get_relayer().await.unwrap();
+    assert_eq!(info.network, "anvil");
+}
+
+#[tokio::test]
+async fn failover_on_429_5xx_and_jsonrpc_errors_with_http_200() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let internal =
+        json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32603, "message": "internal error"}});
+    let servers = [
+        failing_server(429, json!({"error": "slow down"})).await,
+        failing_server(503, json!({})).await,
+        failing_server(500, internal.clone()).await,
+        failing_server(200, internal).await,
+    ];
+    for (bad, hits) in &servers {
+        let client = RpcClient::new(vec![bad.clone(), anvil.url.clone()], quick_retry()).unwrap();
+        assert_eq!(
+            client.request("eth_chainId", json!([])).await.unwrap(),
+            "0x7a69"
+        );
+        let batch = client
+            .batch(&[("eth_chainId", json!([])), ("eth_blockNumber", json!([]))])
+            .await
+            .unwrap();
+        assert_eq!(batch[0].as_ref().unwrap(), "0x7a69");
+        assert!(batch[1].is_ok());
+        assert!(
+            hits.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+            "{bad} was tried first"
+        );
+    }
+    // Only bad URLs: an error after the retries, with every URL tried each round.
+    let (a, ha) = &servers[0];
+    let (b, hb) = &servers[3];
+    let before = (
+        ha.load(std::sync::atomic::Ordering::SeqCst),
+        hb.load(std::sync::atomic::Ordering::SeqCst),
+    );
+    let client = RpcClient::new(vec![a.clone(), b.clone()], quick_retry()).unwrap();
+    assert!(client.request("eth_chainId", json!([])).await.is_err());
+    assert_eq!(ha.load(std::sync::atomic::Ordering::SeqCst) - before.0, 2);
+    assert_eq!(hb.load(std::sync::atomic::Ordering::SeqCst) - before.1, 2);
+    // A dead URL is not dropped: when the good one dies, it is tried again.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let client = RpcClient::new(vec![dead, anvil.url.clone()], quick_retry()).unwrap();
+    client.request("eth_chainId", json!([])).await.unwrap();
+    assert_eq!(client.preferred_url(), anvil.url);
+    // A deterministic JSON-RPC error (a revert) is returned without failover.
+    let reverting = json!([{"to": null, "data": "0x60006000fd"}]);
+    let err = client.request("eth_call", reverting).await.unwrap_err();
+    assert!(
+        matches!(err, defender_relay::RpcError::Rpc { .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn signatures_recover_to_the_relayer_address() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let relayer = start(config(vec![anvil.url.clone()])).await;
+    let me = relayer.address();
+    for message in ["0x68656c6c6f", "hello world"] {
+        let signed = relayer
+            .sign(SignMessagePayload {
+                message: message.into(),
+            })
+            .await
+            .unwrap();
+        let sig: Signature = signed.sig.parse::<alloy_primitives::Bytes>().unwrap()[..]
+            .try_into()
+            .unwrap();
+        assert_eq!(
+            sig.recover_address_from_msg(message_bytes(message))
+                .unwrap(),
+            me
+        );
+    }
+    let domain = B256::repeat_byte(0x11);
+    let hs = B256::repeat_byte(0x22);
+    let signed = relayer
+        .sign_typed_data(SignTypedDataPayload {
+            domain_separator: format!("{domain}"),
+            hash_struct_message: format!("{hs}"),
+        })
+        .await
+        .unwrap();
+    let sig: Signature = signed.sig.parse::<alloy_primitives::Bytes>().unwrap()[..]
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        sig.recover_address_from_prehash(&eip712_digest(domain, hs))
+            .unwrap(),
+        me
+    );
+    assert!(matches!(
+        relayer
+            .sign_typed_data(SignTypedDataPayload {
+                domain_separator: "0x12".into(),
+                hash_struct_message: format!("{hs}"),
+            })
+            .await,
+        Err(RelayerError::Invalid(_))
+    ));
+    // The node agrees: anvil's personal_sign with the same key gives the same signature.
+    let node_sig = anvil.call("eth_sign", json!([me, "0x68656c6c6f"])).await;
+    let ours = relayer
+        .sign(SignMessagePayload {
+            message: "0x68656c6c6f".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        node_sig.as_str().unwrap().to_lowercase()[..130],
+        ours.sig.to_lowercase()[..130]
+    );
+    defender_core::conformance::relayer::run_all(&relayer).await;
+}
+
+#[tokio::test]
+async fn keystore_signer_sends_and_signs() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = alloy_primitives::hex::decode(KEY2.trim_start_matches("0x")).unwrap();
+    alloy::signers::local::PrivateKeySigner::encrypt_keystore(
+        dir.path(),
+        &mut rand::thread_rng(),
+        &key,
+        "correct horse",
+        Some("key.json"),
+    )
+    .unwrap();
+    let path = dir.path().join("key.json");
+    assert!(LocalSigner::from_keystore(&path, "wrong").is_err());
+    let signer = LocalSigner::from_keystore(&path, "correct horse").unwrap();
+    let expected = LocalSigner::from_private_key(KEY2).unwrap().address();
+    assert_eq!(signer.address(), expected);
+    let relayer = RpcRelayer::start(
+        config(vec![anvil.url.clone()]),
+        Arc::new(signer),
+        Arc::new(InMemoryRelayerStore::default()),
+    )
+    .await
+    .unwrap();
+    let tx = relayer.send_transaction(transfer(11)).await.expect("send");
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
+    let onchain = chain_tx(&anvil, &tx.hash).await;
+    assert_eq!(
+        onchain["from"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        expected
+    );
+}
+
+#[tokio::test]
+async fn block_source_reads_blocks_receipts_logs_and_heads() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let relayer = start(config(vec![anvil.url.clone()])).await;
+    // A deployment whose constructor emits one empty log (PUSH1 0 PUSH1 0 LOG0 STOP).
+    let deploy = relayer
+        .send_transaction(req(json!({"data": "0x60006000a000", "speed": "fast"})))
+        .await
+        .expect("deploy");
+    let transfer_tx = relayer.send_transaction(transfer(1)).await.expect("send");
+    assert!(wait_status(&relayer, &transfer_tx.transaction_id, TxStatus::Mined).await);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let source =
+        RpcBlockSource::new(RpcClient::new(vec![dead, anvil.url.clone()], quick_retry()).unwrap());
+    assert_eq!(source.chain_id().await.unwrap(), 31337);
+    let n = source
+        .transaction_block(deploy.hash.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("mined");
+    let block = source.block(n).await.unwrap().expect("block");
+    let tx = block
+        .transactions
+        .iter()
+        .find(|t| format!("{:#x}", t.hash) == deploy.hash)
+        .expect("deployment in its block");
+    assert!(tx.to.is_none());
+    assert!(tx.receipt.success);
+    assert_eq!(tx.receipt.logs.len(), 1);
+    let created = tx.receipt.contract_address.expect("contract address");
+    assert_eq!(tx.receipt.logs[0].address, created);
+    assert_eq!(tx.from, relayer.address());
+    let latest = source.head(BlockTag::Latest).await.unwrap();
+    let refs = source
+        .block_refs(&[latest - 1, latest, latest + 5])
+        .await
+        .unwrap();
+    assert_eq!(refs[1].unwrap().parent_hash, refs[0].unwrap().hash);
+    assert!(refs[2].is_none());
+    assert!(source.head(BlockTag::Finalized).await.unwrap() <= latest);
+    defender_core::conformance::chain::run_all(&source).await;
+}
