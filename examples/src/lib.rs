@@ -98,7 +98,8 @@ impl Anvil {
         method: &str,
         params: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
-        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let answer: serde_json::Value = reqwest::Client::new()
             .post(&self.url)
             .json(&body)
@@ -127,7 +128,10 @@ pub fn token_creation_code(supply: U256) -> String {
     let artifact: serde_json::Value =
         serde_json::from_str(TOKEN_ARTIFACT).unwrap_or(serde_json::Value::Null);
     let code = artifact["bytecode"].as_str().unwrap_or("0x");
-    format!("{code}{}", alloy_primitives::hex::encode(supply.to_be_bytes::<32>()))
+    format!(
+        "{code}{}",
+        alloy_primitives::hex::encode(supply.to_be_bytes::<32>())
+    )
 }
 
 /// The demo token's ABI as a JSON string (Defender's `abi` field).
@@ -219,7 +223,10 @@ impl WebhookSink {
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, for at most `timeout`.
-pub async fn wait_for<T>(timeout: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+pub async fn wait_for<T>(
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if let Some(v) = check().await {
@@ -247,7 +254,9 @@ impl Anvil {
         if let Some(to) = to {
             tx["to"] = serde_json::json!(to);
         }
-        let hash = self.rpc("eth_sendTransaction", serde_json::json!([tx])).await?;
+        let hash = self
+            .rpc("eth_sendTransaction", serde_json::json!([tx]))
+            .await?;
         let receipt = wait_for(Duration::from_secs(10), async || {
             let r = self
                 .rpc("eth_getTransactionReceipt", serde_json::json!([hash]))
@@ -274,7 +283,11 @@ impl Anvil {
     pub async fn transfer(&self, token: &str, to: &str, amount: u64) -> Result<String, String> {
         let to: Address = to.parse().map_err(|e| format!("{e}"))?;
         let receipt = self
-            .send_from(DEPLOYER, Some(token), &transfer_calldata(to, tokens(amount)))
+            .send_from(
+                DEPLOYER,
+                Some(token),
+                &transfer_calldata(to, tokens(amount)),
+            )
             .await?;
         receipt["transactionHash"]
             .as_str()

@@ -12,7 +12,9 @@ use defender_core::*;
 use defender_examples::*;
 use defender_kv::RedbKvStore;
 use defender_notify::TemplateFormatter;
-use defender_relay::{KvRelayerStore, LocalSigner, RelayerConfig, RpcBlockSource, RpcClient, RpcRelayer};
+use defender_relay::{
+    KvRelayerStore, LocalSigner, RelayerConfig, RpcBlockSource, RpcClient, RpcRelayer,
+};
 use defender_runtime::QuickJsRuntime;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -94,7 +96,10 @@ fn alerted_hashes(w: &World) -> Vec<String> {
         .iter()
         .map(|r| {
             assert!(r.signature_ok, "an alert's signature did not verify");
-            r.body["event"]["hash"].as_str().unwrap_or_default().to_owned()
+            r.body["event"]["hash"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
         })
         .collect()
 }
@@ -113,7 +118,8 @@ async fn large_transfers_notify_once_each_with_the_match() {
     let (kv, _) = temp_kv("transfers");
     let engine = engine(&w, kv, None).await;
     engine
-        .add_monitor("large", transfer_monitor(&w, json!({}))).await
+        .add_monitor("large", transfer_monitor(&w, json!({})))
+        .await
         .unwrap();
 
     let mut large = Vec::new();
@@ -130,14 +136,27 @@ async fn large_transfers_notify_once_each_with_the_match() {
     .await
     .expect("two alerts");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(alerted_hashes(&w), large, "exactly the large transfers, in order");
+    assert_eq!(
+        alerted_hashes(&w),
+        large,
+        "exactly the large transfers, in order"
+    );
     assert_eq!(got.len(), 2);
 
     let first = &w.sink.received()[0].body;
-    assert_eq!(first["subject"], "Large DEMO transfers: 5000000000000000000000");
+    assert_eq!(
+        first["subject"],
+        "Large DEMO transfers: 5000000000000000000000"
+    );
     let event = &first["event"];
-    assert_eq!(event["matchReasons"][0]["params"]["value"], "5000000000000000000000");
-    assert_eq!(event["matchReasons"][0]["params"]["to"].as_str().unwrap(), BOB);
+    assert_eq!(
+        event["matchReasons"][0]["params"]["value"],
+        "5000000000000000000000"
+    );
+    assert_eq!(
+        event["matchReasons"][0]["params"]["to"].as_str().unwrap(),
+        BOB
+    );
     assert_eq!(event["sentinel"]["name"], "Large DEMO transfers");
     assert_eq!(event["transaction"]["status"], "0x1");
     assert_eq!(
@@ -209,14 +228,14 @@ async fn every_trigger_runs_defender_javascript() {
         .add_monitor(
             "large",
             transfer_monitor(&w, json!({"actionTrigger": "on-transfer"})),
-        ).await
+        )
+        .await
         .unwrap();
     // Schedule trigger.
     engine
-        .add_action(
-            ActionSpec::new("tick", "Tick", SCHEDULED_ACTION)
-                .trigger(ActionTrigger::Schedule(Schedule::Interval(Duration::from_millis(300)))),
-        )
+        .add_action(ActionSpec::new("tick", "Tick", SCHEDULED_ACTION).trigger(
+            ActionTrigger::Schedule(Schedule::Interval(Duration::from_millis(300))),
+        ))
         .await
         .unwrap();
     // Webhook trigger, served over HTTP by the axum router.
@@ -248,7 +267,10 @@ async fn every_trigger_runs_defender_javascript() {
     assert_eq!(kv.get("seen").await.unwrap().as_deref(), Some("1"));
     assert_eq!(kv.get("last-hash").await.unwrap(), Some(hash.clone()));
     let result: Value = serde_json::from_str(run.result.as_deref().unwrap()).unwrap();
-    let reward = relayer.get_transaction(result["tx"].as_str().unwrap()).await.unwrap();
+    let reward = relayer
+        .get_transaction(result["tx"].as_str().unwrap())
+        .await
+        .unwrap();
     assert!(reward.to.unwrap().eq_ignore_ascii_case(ALICE));
     let mined = wait_for(Duration::from_secs(20), async || {
         let tx = relayer.get_transaction(&reward.transaction_id).await.ok()?;
@@ -272,7 +294,10 @@ async fn every_trigger_runs_defender_javascript() {
         .unwrap();
     assert_eq!(answer["status"], "success");
     let result: Value = serde_json::from_str(answer["result"].as_str().unwrap()).unwrap();
-    assert_eq!(result, json!({"accepted": true, "caller": "e2e", "q": "1", "auth": null}));
+    assert_eq!(
+        result,
+        json!({"accepted": true, "caller": "e2e", "q": "1", "auth": null})
+    );
     let get = http.get(&url).send().await.unwrap();
     assert_eq!(get.status().as_u16(), 403);
     let wrong = http
@@ -291,7 +316,12 @@ async fn every_trigger_runs_defender_javascript() {
 
     let ticks = wait_for(Duration::from_secs(20), async || {
         let runs = engine.runs("tick", 30).await.ok()?;
-        (runs.iter().filter(|r| r.status == RunStatus::Success).count() >= 2).then_some(runs)
+        (runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Success)
+            .count()
+            >= 2)
+            .then_some(runs)
     })
     .await
     .expect("the schedule ran twice");
@@ -308,7 +338,8 @@ async fn an_orphaned_transfer_is_never_notified() {
     let (kv, _) = temp_kv("reorg");
     let engine = engine(&w, kv, None).await;
     engine
-        .add_monitor("large", transfer_monitor(&w, json!({"confirmLevel": 2}))).await
+        .add_monitor("large", transfer_monitor(&w, json!({"confirmLevel": 2})))
+        .await
         .unwrap();
 
     let orphan = w.anvil.transfer(&w.token, BOB, 6000).await.unwrap();
@@ -342,11 +373,16 @@ async fn a_restart_resumes_at_the_checkpoint() {
     let w = world().await;
     let (kv, path) = temp_kv("restart");
     let first = engine(&w, kv.clone(), None).await;
-    first.add_monitor("large", transfer_monitor(&w, json!({}))).await.unwrap();
-    let mut expected = vec![w.anvil.transfer(&w.token, BOB, 2001).await.unwrap()];
-    wait_for(Duration::from_secs(20), async || (alerted_hashes(&w).len() == 1).then_some(()))
+    first
+        .add_monitor("large", transfer_monitor(&w, json!({})))
         .await
-        .expect("the first alert");
+        .unwrap();
+    let mut expected = vec![w.anvil.transfer(&w.token, BOB, 2001).await.unwrap()];
+    wait_for(Duration::from_secs(20), async || {
+        (alerted_hashes(&w).len() == 1).then_some(())
+    })
+    .await
+    .expect("the first alert");
     first.shutdown();
     drop(first);
     drop(kv);
@@ -358,11 +394,16 @@ async fn a_restart_resumes_at_the_checkpoint() {
 
     let kv = Arc::new(RedbKvStore::open(&path).unwrap());
     let second = engine(&w, kv, None).await;
-    second.add_monitor("large", transfer_monitor(&w, json!({}))).await.unwrap();
-    expected.push(w.anvil.transfer(&w.token, ALICE, 2004).await.unwrap());
-    wait_for(Duration::from_secs(20), async || (alerted_hashes(&w).len() >= 4).then_some(()))
+    second
+        .add_monitor("large", transfer_monitor(&w, json!({})))
         .await
-        .expect("four alerts");
+        .unwrap();
+    expected.push(w.anvil.transfer(&w.token, ALICE, 2004).await.unwrap());
+    wait_for(Duration::from_secs(20), async || {
+        (alerted_hashes(&w).len() >= 4).then_some(())
+    })
+    .await
+    .expect("four alerts");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(alerted_hashes(&w), expected, "none missed, none twice");
     second.shutdown();
@@ -387,24 +428,38 @@ async fn alert_threshold_and_timeout_use_the_injected_clock() {
     let settle = || tokio::time::sleep(Duration::from_millis(600));
     w.anvil.transfer(&w.token, BOB, 3000).await.unwrap();
     settle().await;
-    assert_eq!(alerted_hashes(&w).len(), 0, "one match is below the threshold");
+    assert_eq!(
+        alerted_hashes(&w).len(),
+        0,
+        "one match is below the threshold"
+    );
 
     clock.advance(chrono::Duration::seconds(90));
     w.anvil.transfer(&w.token, BOB, 3000).await.unwrap();
     settle().await;
-    assert_eq!(alerted_hashes(&w).len(), 0, "the first match left the window");
+    assert_eq!(
+        alerted_hashes(&w).len(),
+        0,
+        "the first match left the window"
+    );
 
     clock.advance(chrono::Duration::seconds(10));
     let third = w.anvil.transfer(&w.token, BOB, 3000).await.unwrap();
-    wait_for(Duration::from_secs(10), async || (!alerted_hashes(&w).is_empty()).then_some(()))
-        .await
-        .expect("two matches within the window notify");
+    wait_for(Duration::from_secs(10), async || {
+        (!alerted_hashes(&w).is_empty()).then_some(())
+    })
+    .await
+    .expect("two matches within the window notify");
     assert_eq!(alerted_hashes(&w), [third]);
 
     clock.advance(chrono::Duration::seconds(10));
     w.anvil.transfer(&w.token, BOB, 3000).await.unwrap();
     settle().await;
-    assert_eq!(alerted_hashes(&w).len(), 1, "the timeout holds the next alert back");
+    assert_eq!(
+        alerted_hashes(&w).len(),
+        1,
+        "the timeout holds the next alert back"
+    );
 
     // After the timeout, the threshold still needs two matches within the window.
     clock.advance(chrono::Duration::minutes(11));
@@ -412,9 +467,11 @@ async fn alert_threshold_and_timeout_use_the_injected_clock() {
     settle().await;
     assert_eq!(alerted_hashes(&w).len(), 1);
     let after = w.anvil.transfer(&w.token, BOB, 3000).await.unwrap();
-    wait_for(Duration::from_secs(10), async || (alerted_hashes(&w).len() == 2).then_some(()))
-        .await
-        .expect("after the timeout alerts resume");
+    wait_for(Duration::from_secs(10), async || {
+        (alerted_hashes(&w).len() == 2).then_some(())
+    })
+    .await
+    .expect("after the timeout alerts resume");
     assert_eq!(alerted_hashes(&w)[1], after);
     engine.shutdown();
 }

@@ -247,9 +247,8 @@ impl InMemoryChain {
         let mut st = self.lock();
         let number = st.blocks.len() as u64;
         let parent_hash = st.blocks.last().map(|b| b.header.hash).unwrap_or_default();
-        let hash = alloy_primitives::keccak256(
-            [number.to_be_bytes(), st.salt.to_be_bytes()].concat(),
-        );
+        let hash =
+            alloy_primitives::keccak256([number.to_be_bytes(), st.salt.to_be_bytes()].concat());
         let transactions = transactions
             .into_iter()
             .enumerate()
@@ -274,7 +273,9 @@ impl InMemoryChain {
     pub fn reorg(&self, from: u64) {
         let mut st = self.lock();
         st.salt += 1;
-        let keep = usize::try_from(from).unwrap_or(usize::MAX).min(st.blocks.len());
+        let keep = usize::try_from(from)
+            .unwrap_or(usize::MAX)
+            .min(st.blocks.len());
         st.blocks.truncate(keep);
     }
 
@@ -299,7 +300,10 @@ impl BlockSource for InMemoryChain {
             .ok_or_else(|| ChainError::Decode("the chain has no block".into()))?;
         match tag {
             BlockTag::Latest => Ok(latest),
-            BlockTag::Safe => st.safe.map(|s| s.min(latest)).ok_or(ChainError::UnsupportedTag(tag)),
+            BlockTag::Safe => st
+                .safe
+                .map(|s| s.min(latest))
+                .ok_or(ChainError::UnsupportedTag(tag)),
             BlockTag::Finalized => st
                 .finalized
                 .map(|f| f.min(latest))

@@ -18,8 +18,8 @@ pub mod secrets;
 pub mod wire;
 
 pub use chain::{
-    Block, BlockRef, BlockSource, BlockSourceExt, BlockTag, ChainError, DynBlockSource, InMemoryChain, Log,
-    Receipt, Transaction,
+    Block, BlockRef, BlockSource, BlockSourceExt, BlockTag, ChainError, DynBlockSource,
+    InMemoryChain, Log, Receipt, Transaction,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use kv::{

@@ -244,11 +244,17 @@ impl NotifierRegistry {
     }
 
     /// Sends `message` to every active channel with `alias`, concurrently.
-    pub async fn send(&self, alias: &str, message: &Message) -> Result<DeliveryReport, NotifyError> {
+    pub async fn send(
+        &self,
+        alias: &str,
+        message: &Message,
+    ) -> Result<DeliveryReport, NotifyError> {
         let targets = self.active(alias)?;
-        let results = futures::future::join_all(targets.iter().map(|n| async move {
-            (n.kind().to_owned(), n.send(message).await)
-        }))
+        let results = futures::future::join_all(
+            targets
+                .iter()
+                .map(|n| async move { (n.kind().to_owned(), n.send(message).await) }),
+        )
         .await;
         Ok(DeliveryReport { results })
     }
@@ -260,9 +266,11 @@ impl NotifierRegistry {
         metric: &Metric,
     ) -> Result<DeliveryReport, NotifyError> {
         let targets = self.active(alias)?;
-        let results = futures::future::join_all(targets.iter().map(|n| async move {
-            (n.kind().to_owned(), n.send_metric(metric).await)
-        }))
+        let results = futures::future::join_all(
+            targets
+                .iter()
+                .map(|n| async move { (n.kind().to_owned(), n.send_metric(metric).await) }),
+        )
         .await;
         Ok(DeliveryReport { results })
     }
@@ -287,12 +295,18 @@ pub struct RecordingNotifier {
 impl RecordingNotifier {
     /// The messages received so far.
     pub fn messages(&self) -> Vec<Message> {
-        self.messages.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The metrics received so far.
     pub fn metrics(&self) -> Vec<Metric> {
-        self.metrics.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Makes every later delivery fail with this message (`None` to succeed again).

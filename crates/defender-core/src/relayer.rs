@@ -179,7 +179,10 @@ macro_rules! forward_relayer {
             async fn get_relayer_status(&self) -> Result<RelayerStatus, RelayerError> {
                 (**self).get_relayer_status().await
             }
-            async fn sign(&self, payload: SignMessagePayload) -> Result<SignedMessage, RelayerError> {
+            async fn sign(
+                &self,
+                payload: SignMessagePayload,
+            ) -> Result<SignedMessage, RelayerError> {
                 (**self).sign(payload).await
             }
             async fn sign_typed_data(

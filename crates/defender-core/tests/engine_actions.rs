@@ -100,7 +100,10 @@ async fn manual_runs_are_recorded_and_chain_previous_run() {
     assert_eq!(first.status, RunStatus::Success);
     assert_eq!(first.result.as_deref(), Some(r#"{"n":1}"#));
     assert!(!first.encoded_logs.is_empty());
-    let second = engine.run_action("a", Trigger::ManualApi, None).await.unwrap();
+    let second = engine
+        .run_action("a", Trigger::ManualApi, None)
+        .await
+        .unwrap();
 
     let events = rt.events();
     assert_eq!(events.len(), 2);
@@ -109,14 +112,21 @@ async fn manual_runs_are_recorded_and_chain_previous_run() {
     assert_eq!(e1.autotask_name, "Action A");
     assert!(e1.previous_run.is_none());
     assert_eq!(e1.kvstore_arn.as_deref(), Some("kvstore:default"));
-    let prev = events[1].1.previous_run.as_ref().expect("previousRun injected");
+    let prev = events[1]
+        .1
+        .previous_run
+        .as_ref()
+        .expect("previousRun injected");
     assert_eq!(prev.action_run_id, first.action_run_id);
     assert_eq!(prev.status, RunStatus::Success);
     assert_eq!(prev.trigger, Trigger::Manual);
 
     let history = engine.runs("a", 30).await.unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!(history[0].action_run_id, second.action_run_id, "newest first");
+    assert_eq!(
+        history[0].action_run_id, second.action_run_id,
+        "newest first"
+    );
     assert!(matches!(
         engine.run_action("missing", Trigger::Manual, None).await,
         Err(engine_error) if engine_error.to_string().contains("missing")
@@ -126,10 +136,19 @@ async fn manual_runs_are_recorded_and_chain_previous_run() {
 #[tokio::test]
 async fn run_history_keeps_the_last_30() {
     let engine = Engine::builder(Scripted::echo()).build();
-    engine.add_action(ActionSpec::new("a", "a", "c")).await.unwrap();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     for _ in 0..35 {
-        ids.push(engine.run_action("a", Trigger::Manual, None).await.unwrap().action_run_id);
+        ids.push(
+            engine
+                .run_action("a", Trigger::Manual, None)
+                .await
+                .unwrap()
+                .action_run_id,
+        );
     }
     let history = engine.runs("a", 100).await.unwrap();
     assert_eq!(history.len(), 30);
@@ -150,14 +169,21 @@ async fn failures_are_typed_and_notified() {
         .notifier("ops", ops.clone())
         .failure_channel("ops")
         .build();
-    engine.add_action(ActionSpec::new("a", "a", "c")).await.unwrap();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
     let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
     assert_eq!(run.status, RunStatus::Error);
     assert_eq!(run.error_type, Some(ErrorType::Program));
     assert_eq!(run.message.as_deref(), Some("execution reverted"));
     let sent = ops.messages();
     assert_eq!(sent.len(), 1);
-    assert!(sent[0].body.contains("execution reverted"), "{}", sent[0].body);
+    assert!(
+        sent[0].body.contains("execution reverted"),
+        "{}",
+        sent[0].body
+    );
     assert!(sent[0].body.contains("PROGRAM"), "{}", sent[0].body);
 
     // The next run sees the failure as previousRun.
@@ -193,7 +219,11 @@ async fn linked_relayer_must_exist_and_secrets_are_injected() {
     secrets.delete("expectedValue").await.unwrap();
     let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
     let result: Value = serde_json::from_str(run.result.as_deref().unwrap()).unwrap();
-    assert_eq!(result["secret"], Value::Null, "a deleted secret is not injected");
+    assert_eq!(
+        result["secret"],
+        Value::Null,
+        "a deleted secret is not injected"
+    );
 }
 
 #[tokio::test]
@@ -205,7 +235,10 @@ async fn code_updates_apply_from_the_next_run() {
         }}))
     });
     let engine = Engine::builder(rt).build();
-    engine.add_action(ActionSpec::new("a", "a", "v1")).await.unwrap();
+    engine
+        .add_action(ActionSpec::new("a", "a", "v1"))
+        .await
+        .unwrap();
     let r1 = engine.run_action("a", Trigger::Manual, None).await.unwrap();
     assert_eq!(r1.result.as_deref(), Some(r#"{"code":"v1","version":1}"#));
     let v = engine
@@ -217,16 +250,22 @@ async fn code_updates_apply_from_the_next_run() {
 
     let too_big = CodeSource::Script("x".repeat(MAX_CODE_BYTES + 1));
     assert!(engine.update_code("a", too_big).is_err());
-    assert!(engine
-        .add_action(ActionSpec::new("a", "again", "x"))
-        .await
-        .is_err(), "duplicate ids are refused");
+    assert!(
+        engine
+            .add_action(ActionSpec::new("a", "again", "x"))
+            .await
+            .is_err(),
+        "duplicate ids are refused"
+    );
 }
 
 #[tokio::test]
 async fn paused_and_removed_actions_do_not_run() {
     let engine = Engine::builder(Scripted::echo()).build();
-    engine.add_action(ActionSpec::new("a", "a", "c")).await.unwrap();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
     engine.set_action_paused("a", true).unwrap();
     assert!(engine.run_action("a", Trigger::Manual, None).await.is_err());
     engine.set_action_paused("a", false).unwrap();
@@ -243,8 +282,9 @@ async fn interval_schedule_runs_start_to_start_without_overlap() {
     let engine = Engine::builder(rt.clone()).build();
     engine
         .add_action(
-            ActionSpec::new("tick", "tick", "c")
-                .trigger(ActionTrigger::Schedule(Schedule::Interval(Duration::from_millis(50)))),
+            ActionSpec::new("tick", "tick", "c").trigger(ActionTrigger::Schedule(
+                Schedule::Interval(Duration::from_millis(50)),
+            )),
         )
         .await
         .unwrap();
@@ -262,7 +302,10 @@ async fn interval_schedule_runs_start_to_start_without_overlap() {
 
     engine.set_action_paused("tick", false).unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(rt.events().len() > paused_at, "a resumed schedule did not run");
+    assert!(
+        rt.events().len() > paused_at,
+        "a resumed schedule did not run"
+    );
     engine.remove_action("tick").unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let removed_at = rt.events().len();
@@ -276,8 +319,9 @@ async fn cron_schedule_runs_and_bad_cron_is_refused() {
     let engine = Engine::builder(rt.clone()).build();
     let err = engine
         .add_action(
-            ActionSpec::new("bad", "bad", "c")
-                .trigger(ActionTrigger::Schedule(Schedule::Cron("every minute".into()))),
+            ActionSpec::new("bad", "bad", "c").trigger(ActionTrigger::Schedule(Schedule::Cron(
+                "every minute".into(),
+            ))),
         )
         .await
         .unwrap_err();
@@ -286,8 +330,9 @@ async fn cron_schedule_runs_and_bad_cron_is_refused() {
 
     engine
         .add_action(
-            ActionSpec::new("cron", "cron", "c")
-                .trigger(ActionTrigger::Schedule(Schedule::Cron("* * * * * *".into()))),
+            ActionSpec::new("cron", "cron", "c").trigger(ActionTrigger::Schedule(Schedule::Cron(
+                "* * * * * *".into(),
+            ))),
         )
         .await
         .unwrap();
@@ -328,12 +373,16 @@ async fn webhook_answers_as_defender_did() {
         .expect("a webhook action has a token");
     assert_eq!(token.len(), 64);
 
-    let ok = engine.handle_webhook(webhook(&token, r#"{"value":"42"}"#)).await;
+    let ok = engine
+        .handle_webhook(webhook(&token, r#"{"value":"42"}"#))
+        .await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["status"], "success");
     assert_eq!(ok.body["trigger"], "webhook");
     assert_eq!(ok.body["autotaskId"], "hook");
-    assert!(ok.body["encodedLogs"].as_str().is_some_and(|l| !l.is_empty()));
+    assert!(ok.body["encodedLogs"]
+        .as_str()
+        .is_some_and(|l| !l.is_empty()));
     let result: Value = serde_json::from_str(ok.body["result"].as_str().unwrap()).unwrap();
     assert_eq!(result["body"], json!({"value": "42"}));
     assert_eq!(
@@ -347,7 +396,10 @@ async fn webhook_answers_as_defender_did() {
     let mut get = webhook(&token, "");
     get.method = "GET".into();
     let a = engine.handle_webhook(get).await;
-    assert_eq!((a.status, a.body.clone()), (403, json!({"message": "Missing Authentication Token"})));
+    assert_eq!(
+        (a.status, a.body.clone()),
+        (403, json!({"message": "Missing Authentication Token"}))
+    );
 
     let a = engine.handle_webhook(webhook("wrong", "{}")).await;
     assert_eq!(a.status, 403);
@@ -361,7 +413,10 @@ async fn webhook_answers_as_defender_did() {
     assert_eq!(engine.handle_webhook(text).await.status, 415);
 
     let big = format!("{{\"a\":\"{}\"}}", "x".repeat(2000));
-    assert_eq!(engine.handle_webhook(webhook(&token, &big)).await.status, 413);
+    assert_eq!(
+        engine.handle_webhook(webhook(&token, &big)).await.status,
+        413
+    );
 
     // An empty body runs with no body.
     let empty = engine.handle_webhook(webhook(&token, "")).await;
@@ -369,11 +424,20 @@ async fn webhook_answers_as_defender_did() {
 
     // A regenerated token replaces the old one at once.
     let fresh = engine.regenerate_webhook_token("hook").unwrap();
-    assert_eq!(engine.handle_webhook(webhook(&token, "{}")).await.status, 403);
-    assert_eq!(engine.handle_webhook(webhook(&fresh, "{}")).await.status, 200);
+    assert_eq!(
+        engine.handle_webhook(webhook(&token, "{}")).await.status,
+        403
+    );
+    assert_eq!(
+        engine.handle_webhook(webhook(&fresh, "{}")).await.status,
+        200
+    );
 
     engine.set_action_paused("hook", true).unwrap();
-    assert_eq!(engine.handle_webhook(webhook(&fresh, "{}")).await.status, 409);
+    assert_eq!(
+        engine.handle_webhook(webhook(&fresh, "{}")).await.status,
+        409
+    );
 }
 
 #[tokio::test]

@@ -214,7 +214,8 @@ async fn matches_notify_and_trigger_the_linked_action() {
         .await
         .unwrap();
     s.engine
-        .add_monitor("m1", definition(json!({"actionTrigger": "react"}))).await
+        .add_monitor("m1", definition(json!({"actionTrigger": "react"})))
+        .await
         .unwrap();
     s.chain.mine(vec![transfer(1, ALICE, BOB, 500)]);
     let big = transfer(2, ALICE, BOB, 5000);
@@ -230,7 +231,10 @@ async fn matches_notify_and_trigger_the_linked_action() {
     assert!(messages[0].subject.contains("Large transfers"));
     assert!(messages[0].body.contains(&big.hash.to_string()));
 
-    eventually("the linked action", || !s.runtime.triggered(Trigger::Monitor).is_empty()).await;
+    eventually("the linked action", || {
+        !s.runtime.triggered(Trigger::Monitor).is_empty()
+    })
+    .await;
     let runs = s.engine.runs("react", 10).await.unwrap();
     assert!(runs.iter().all(|r| r.trigger == Trigger::Monitor));
     let event = &s.runtime.triggered(Trigger::Monitor)[0];
@@ -238,7 +242,10 @@ async fn matches_notify_and_trigger_the_linked_action() {
     assert_eq!(body["hash"], big.hash.to_string());
     assert_eq!(body["sentinel"]["name"], "Large transfers");
     assert_eq!(body["monitor"]["id"], "m1");
-    assert_eq!(body["matchReasons"][0]["signature"], "Transfer(address,address,uint256)");
+    assert_eq!(
+        body["matchReasons"][0]["signature"],
+        "Transfer(address,address,uint256)"
+    );
     s.engine.shutdown();
 }
 
@@ -250,7 +257,8 @@ async fn custom_filter_sees_batches_of_25_and_keeps_what_it_returns() {
         .await
         .unwrap();
     s.engine
-        .add_monitor("m1", definition(json!({"actionCondition": "filter"}))).await
+        .add_monitor("m1", definition(json!({"actionCondition": "filter"})))
+        .await
         .unwrap();
     let txs: Vec<Transaction> = (0..30).map(|i| transfer(i, ALICE, BOB, 2000 + i)).collect();
     s.chain.mine(txs);
@@ -259,7 +267,12 @@ async fn custom_filter_sees_batches_of_25_and_keeps_what_it_returns() {
     let calls = s.runtime.triggered(Trigger::MonitorFilter);
     let sizes: Vec<usize> = calls
         .iter()
-        .map(|e| e.request.as_ref().unwrap().body.as_ref().unwrap()["events"].as_array().unwrap().len())
+        .map(|e| {
+            e.request.as_ref().unwrap().body.as_ref().unwrap()["events"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
         .collect();
     assert_eq!(sizes, [25, 5]);
     let runs = s.engine.runs("filter", 10).await.unwrap();
@@ -284,7 +297,8 @@ async fn alert_threshold_and_timeout_follow_the_clock() {
                 "alertThreshold": {"amount": 2, "windowSeconds": 60},
                 "alertTimeoutMs": 3_600_000
             })),
-        ).await
+        )
+        .await
         .unwrap();
     // First match: below the threshold.
     s.chain.mine(vec![transfer(1, ALICE, BOB, 5000)]);
@@ -301,7 +315,10 @@ async fn alert_threshold_and_timeout_follow_the_clock() {
     assert_eq!(s.ops.messages().len(), 1);
     // After the timeout, two matches in the window notify again.
     s.clock.advance(chrono::Duration::hours(2));
-    s.chain.mine(vec![transfer(4, ALICE, BOB, 5000), transfer(5, ALICE, BOB, 6000)]);
+    s.chain.mine(vec![
+        transfer(4, ALICE, BOB, 5000),
+        transfer(5, ALICE, BOB, 6000),
+    ]);
     processed(&s, "0", 4).await;
     assert_eq!(s.ops.messages().len(), 2);
     s.engine.shutdown();
@@ -312,7 +329,8 @@ async fn orphaned_transactions_are_never_notified() {
     let s = setup(None, None).await;
     // Wait for one confirmation.
     s.engine
-        .add_monitor("m1", definition(json!({"confirmLevel": 1}))).await
+        .add_monitor("m1", definition(json!({"confirmLevel": 1})))
+        .await
         .unwrap();
     let orphan = transfer(1, ALICE, BOB, 7777);
     s.chain.mine(vec![orphan.clone()]);
@@ -336,7 +354,11 @@ async fn orphaned_transactions_are_never_notified() {
 #[tokio::test]
 async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
     let first = setup(None, None).await;
-    first.engine.add_monitor("m1", definition(json!({}))).await.unwrap();
+    first
+        .engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
     first.chain.mine(vec![transfer(1, ALICE, BOB, 2001)]);
     first.chain.mine(vec![transfer(2, ALICE, BOB, 2002)]);
     processed(&first, "0", 2).await;
@@ -353,7 +375,11 @@ async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
     first.chain.mine(vec![transfer(3, ALICE, BOB, 2003)]);
     first.chain.mine(vec![transfer(4, ALICE, BOB, 2004)]);
     let second = setup(Some(first.kv.clone()), Some(first.chain.clone())).await;
-    second.engine.add_monitor("m1", definition(json!({}))).await.unwrap();
+    second
+        .engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
     processed(&second, "0", 4).await;
     second.chain.mine(vec![transfer(5, ALICE, BOB, 2005)]);
     processed(&second, "0", 5).await;
@@ -361,16 +387,28 @@ async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
         .ops
         .messages()
         .iter()
-        .map(|m| m.alert.as_ref().unwrap().match_reasons[0].params["value"].as_str().unwrap().to_owned())
+        .map(|m| {
+            m.alert.as_ref().unwrap().match_reasons[0].params["value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert_eq!(after, ["2003", "2004", "2005"], "resumed after block 2, each block once");
+    assert_eq!(
+        after,
+        ["2003", "2004", "2005"],
+        "resumed after block 2, each block once"
+    );
     second.engine.shutdown();
 }
 
 #[tokio::test]
 async fn paused_and_removed_monitors_are_silent() {
     let s = setup(None, None).await;
-    s.engine.add_monitor("m1", definition(json!({}))).await.unwrap();
+    s.engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
     s.engine.set_monitor_paused("m1", true).await.unwrap();
     s.chain.mine(vec![transfer(1, ALICE, BOB, 5000)]);
     processed(&s, "0", 1).await;
@@ -392,11 +430,17 @@ async fn invalid_monitors_are_refused_with_the_reason() {
     let s = setup(None, None).await;
     let mut bad = definition(json!({}));
     bad.event_conditions[0].expression = Some("valu > 1000".into());
-    let err = s.engine.add_monitor("m1", bad).await.unwrap_err().to_string();
+    let err = s
+        .engine
+        .add_monitor("m1", bad)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("valu"), "{err}");
     let err = s
         .engine
-        .add_monitor("m2", definition(json!({"network": "mars"}))).await
+        .add_monitor("m2", definition(json!({"network": "mars"})))
+        .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("mars"), "{err}");

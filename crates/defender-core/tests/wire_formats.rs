@@ -238,8 +238,14 @@ fn confirm_levels() {
     }
     let err = serde_json::from_value::<ConfirmLevel>(json!("soon")).unwrap_err();
     assert!(err.to_string().contains("unknown confirm level"), "{err}");
-    assert_eq!(serde_json::to_value(ConfirmLevel::Safe).unwrap(), json!("safe"));
-    assert_eq!(serde_json::to_value(ConfirmLevel::Blocks(5)).unwrap(), json!(5));
+    assert_eq!(
+        serde_json::to_value(ConfirmLevel::Safe).unwrap(),
+        json!("safe")
+    );
+    assert_eq!(
+        serde_json::to_value(ConfirmLevel::Blocks(5)).unwrap(),
+        json!(5)
+    );
 }
 
 #[test]
@@ -266,7 +272,10 @@ fn invalid_monitor_definitions_report_every_problem() {
     assert!(errors.contains(&DefinitionError::NothingToDo));
 
     def.addresses.clear();
-    assert!(def.validate().unwrap_err().contains(&DefinitionError::NoAddresses));
+    assert!(def
+        .validate()
+        .unwrap_err()
+        .contains(&DefinitionError::NoAddresses));
 
     // Shapes Defender rejects at parse time.
     for bad in [
@@ -298,7 +307,12 @@ fn custom_filter_request_and_response() {
     assert_eq!(kept.matches.len(), 1);
     assert_eq!(kept.matches[0].metadata, Some(json!({"score": 9})));
     // An empty object, an error string or garbage mean "no match".
-    for none in [json!({}), json!("error"), json!(null), json!({"matches": 3})] {
+    for none in [
+        json!({}),
+        json!("error"),
+        json!(null),
+        json!({"matches": 3}),
+    ] {
         assert!(MonitorFilterResponse::from_result(&none).matches.is_empty());
     }
 }
@@ -324,9 +338,14 @@ fn tx_request_round_trips_and_validates() {
 
 #[test]
 fn tx_request_defaults() {
-    let req: TxRequest = serde_json::from_value(json!({"to":"0xc7464dbcA260A8faF033460622B23467Df5AEA42"})).unwrap();
+    let req: TxRequest =
+        serde_json::from_value(json!({"to":"0xc7464dbcA260A8faF033460622B23467Df5AEA42"})).unwrap();
     let ok = req.validate(now()).unwrap();
-    assert_eq!(ok.pricing, PricingStyle::Speed(Speed::Fast), "no pricing means fast");
+    assert_eq!(
+        ok.pricing,
+        PricingStyle::Speed(Speed::Fast),
+        "no pricing means fast"
+    );
     assert_eq!(ok.valid_until, now() + DEFAULT_VALID_FOR);
     assert_eq!(ok.gas_limit, None);
     assert!(ok.value.is_zero());
@@ -334,13 +353,22 @@ fn tx_request_defaults() {
     let deploy: TxRequest = serde_json::from_value(json!({"data":"0x6080"})).unwrap();
     assert_eq!(deploy.validate(now()).unwrap().to, None);
 
-    let legacy: TxRequest = serde_json::from_value(json!({"to":"0xc7464dbcA260A8faF033460622B23467Df5AEA42","gasPrice":"0x3b9aca00"})).unwrap();
-    assert_eq!(legacy.validate(now()).unwrap().pricing, PricingStyle::GasPrice(1_000_000_000));
+    let legacy: TxRequest = serde_json::from_value(
+        json!({"to":"0xc7464dbcA260A8faF033460622B23467Df5AEA42","gasPrice":"0x3b9aca00"}),
+    )
+    .unwrap();
+    assert_eq!(
+        legacy.validate(now()).unwrap().pricing,
+        PricingStyle::GasPrice(1_000_000_000)
+    );
 
     let eip: TxRequest = serde_json::from_value(json!({"to":"0xc7464dbcA260A8faF033460622B23467Df5AEA42","maxFeePerGas":20,"maxPriorityFeePerGas":20})).unwrap();
     assert_eq!(
         eip.validate(now()).unwrap().pricing,
-        PricingStyle::Eip1559 { max_fee_per_gas: 20, max_priority_fee_per_gas: 20 }
+        PricingStyle::Eip1559 {
+            max_fee_per_gas: 20,
+            max_priority_fee_per_gas: 20
+        }
     );
 }
 
@@ -350,20 +378,62 @@ fn tx_request_rejections() {
     let cases: Vec<(Value, TxValidationError)> = vec![
         (json!({}), TxValidationError::MissingToAndData),
         (json!({"data":"0x"}), TxValidationError::MissingToAndData),
-        (json!({"to":to,"speed":"fast","gasPrice":1}), TxValidationError::MultiplePricingStyles),
-        (json!({"to":to,"speed":"fast","maxFeePerGas":2,"maxPriorityFeePerGas":1}), TxValidationError::MultiplePricingStyles),
-        (json!({"to":to,"gasPrice":1,"maxFeePerGas":2,"maxPriorityFeePerGas":1}), TxValidationError::MultiplePricingStyles),
-        (json!({"to":to,"maxFeePerGas":2}), TxValidationError::IncompleteEip1559),
-        (json!({"to":to,"maxPriorityFeePerGas":2}), TxValidationError::IncompleteEip1559),
-        (json!({"to":to,"maxFeePerGas":1,"maxPriorityFeePerGas":2}), TxValidationError::MaxFeeBelowPriorityFee { max_fee_per_gas: 1, max_priority_fee_per_gas: 2 }),
-        (json!({"to":to,"validUntil":"2020-01-01T00:00:00Z"}), TxValidationError::ValidUntilInPast("2020-01-01T00:00:00Z".into())),
-        (json!({"to":to,"validUntil":"2026-11-23T12:00:00.000Z"}), TxValidationError::ValidUntilInPast("2026-11-23T12:00:00.000Z".into())),
-        (json!({"to":to,"validUntil":"tomorrow"}), TxValidationError::InvalidValidUntil("tomorrow".into())),
-        (json!({"to":"0x1234"}), TxValidationError::InvalidAddress("0x1234".into())),
+        (
+            json!({"to":to,"speed":"fast","gasPrice":1}),
+            TxValidationError::MultiplePricingStyles,
+        ),
+        (
+            json!({"to":to,"speed":"fast","maxFeePerGas":2,"maxPriorityFeePerGas":1}),
+            TxValidationError::MultiplePricingStyles,
+        ),
+        (
+            json!({"to":to,"gasPrice":1,"maxFeePerGas":2,"maxPriorityFeePerGas":1}),
+            TxValidationError::MultiplePricingStyles,
+        ),
+        (
+            json!({"to":to,"maxFeePerGas":2}),
+            TxValidationError::IncompleteEip1559,
+        ),
+        (
+            json!({"to":to,"maxPriorityFeePerGas":2}),
+            TxValidationError::IncompleteEip1559,
+        ),
+        (
+            json!({"to":to,"maxFeePerGas":1,"maxPriorityFeePerGas":2}),
+            TxValidationError::MaxFeeBelowPriorityFee {
+                max_fee_per_gas: 1,
+                max_priority_fee_per_gas: 2,
+            },
+        ),
+        (
+            json!({"to":to,"validUntil":"2020-01-01T00:00:00Z"}),
+            TxValidationError::ValidUntilInPast("2020-01-01T00:00:00Z".into()),
+        ),
+        (
+            json!({"to":to,"validUntil":"2026-11-23T12:00:00.000Z"}),
+            TxValidationError::ValidUntilInPast("2026-11-23T12:00:00.000Z".into()),
+        ),
+        (
+            json!({"to":to,"validUntil":"tomorrow"}),
+            TxValidationError::InvalidValidUntil("tomorrow".into()),
+        ),
+        (
+            json!({"to":"0x1234"}),
+            TxValidationError::InvalidAddress("0x1234".into()),
+        ),
         (json!({"to":to,"data":"zz"}), TxValidationError::InvalidData),
-        (json!({"to":to,"data":"0xzz"}), TxValidationError::InvalidData),
-        (json!({"to":to,"gasLimit":20999}), TxValidationError::GasLimitTooLow(20999)),
-        (json!({"to":to,"gasPrice":format!("0x1{}", "0".repeat(40))}), TxValidationError::TooLarge { field: "gasPrice" }),
+        (
+            json!({"to":to,"data":"0xzz"}),
+            TxValidationError::InvalidData,
+        ),
+        (
+            json!({"to":to,"gasLimit":20999}),
+            TxValidationError::GasLimitTooLow(20999),
+        ),
+        (
+            json!({"to":to,"gasPrice":format!("0x1{}", "0".repeat(40))}),
+            TxValidationError::TooLarge { field: "gasPrice" },
+        ),
     ];
     for (req, want) in cases {
         let parsed: TxRequest = serde_json::from_value(req.clone()).unwrap();
@@ -376,7 +446,10 @@ fn tx_request_rejections() {
         json!({"to":to,"value":"1.5"}),
         json!({"to":to,"gasLimit":"lots"}),
     ] {
-        assert!(serde_json::from_value::<TxRequest>(bad.clone()).is_err(), "{bad}");
+        assert!(
+            serde_json::from_value::<TxRequest>(bad.clone()).is_err(),
+            "{bad}"
+        );
     }
 }
 
@@ -418,19 +491,19 @@ fn statuses_and_speeds_use_defender_names() {
 
 #[test]
 fn relayer_queries_and_signatures() {
-    let q: ListTransactionsQuery =
-        serde_json::from_value(json!({"status":"pending","since":"2026-01-01T00:00:00Z","limit":5}))
-            .unwrap();
+    let q: ListTransactionsQuery = serde_json::from_value(
+        json!({"status":"pending","since":"2026-01-01T00:00:00Z","limit":5}),
+    )
+    .unwrap();
     assert_eq!(q.status, Some(TxStatus::Pending));
     assert_eq!(q.limit, Some(5));
     assert_eq!(
         serde_json::to_value(&q).unwrap()["since"],
         "2026-01-01T00:00:00.000Z"
     );
-    let typed: SignTypedDataPayload = serde_json::from_value(
-        json!({"domainSeparator":"0x01","hashStructMessage":"0x02"}),
-    )
-    .unwrap();
+    let typed: SignTypedDataPayload =
+        serde_json::from_value(json!({"domainSeparator":"0x01","hashStructMessage":"0x02"}))
+            .unwrap();
     assert_eq!(typed.hash_struct_message, "0x02");
     let sig = SignedMessage {
         sig: "0xaa".into(),
@@ -466,15 +539,17 @@ fn notifications_and_metrics() {
     }))
     .unwrap();
     assert_eq!(n.channel_alias, "example-email-notification-channel-alias");
-    assert_eq!(
-        serde_json::to_value(&n).unwrap()["message"],
-        "<h1>hi</h1>"
-    );
+    assert_eq!(serde_json::to_value(&n).unwrap()["message"], "<h1>hi</h1>");
     let m: MetricRequest = serde_json::from_value(json!({
         "channelAlias": "dd", "name": "datadog-test-metric", "value": 1
     }))
     .unwrap();
     assert_eq!(m.value, 1.0);
-    assert!(serde_json::from_value::<MetricRequest>(json!({"channelAlias":"dd","name":"x"})).is_err());
-    assert!(serde_json::from_value::<NotificationRequest>(json!({"subject":"x","message":"y"})).is_err());
+    assert!(
+        serde_json::from_value::<MetricRequest>(json!({"channelAlias":"dd","name":"x"})).is_err()
+    );
+    assert!(
+        serde_json::from_value::<NotificationRequest>(json!({"subject":"x","message":"y"}))
+            .is_err()
+    );
 }

@@ -36,7 +36,9 @@ fn main() {
         "gasPrice > 50000000000 and gasUsed > 20000",
     ];
     let tx = Tx {
-        from: "0xD5180D374B6D1961BA24D0A4DBF26D696FDA4CAD".parse().expect("an address"),
+        from: "0xD5180D374B6D1961BA24D0A4DBF26D696FDA4CAD"
+            .parse()
+            .expect("an address"),
         gas_price: 60_000_000_000,
         gas_used: 21_000,
         value: U256::from(10u64).pow(U256::from(18u64)),

@@ -39,7 +39,10 @@ async fn main() -> Result<(), NotifyError> {
     registry.add("ops", stdout.clone());
 
     let report = registry
-        .send("ops", &Message::new("Action notification example", "Hello from **Rust**"))
+        .send(
+            "ops",
+            &Message::new("Action notification example", "Hello from **Rust**"),
+        )
         .await?;
     assert!(report.all_delivered());
     registry

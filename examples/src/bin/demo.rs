@@ -9,7 +9,9 @@
 //!
 //! and prints what happened, step by step. Run it with `scripts/demo.sh`.
 
-use defender_core::engine::{ActionSpec, ActionTrigger, Engine, NetworkSpec, Schedule, WebhookRequest};
+use defender_core::engine::{
+    ActionSpec, ActionTrigger, Engine, NetworkSpec, Schedule, WebhookRequest,
+};
 use defender_core::monitor::StartAt;
 use defender_core::{
     KvStore, MonitorDefinition, Relayer, RunLimits, RunStatus, SecretStore, TxStatus,
@@ -17,7 +19,9 @@ use defender_core::{
 use defender_examples::*;
 use defender_kv::RedbKvStore;
 use defender_notify::TemplateFormatter;
-use defender_relay::{KvRelayerStore, LocalSigner, RelayerConfig, RpcBlockSource, RpcClient, RpcRelayer};
+use defender_relay::{
+    KvRelayerStore, LocalSigner, RelayerConfig, RpcBlockSource, RpcClient, RpcRelayer,
+};
 use defender_runtime::QuickJsRuntime;
 use serde_json::json;
 use std::sync::Arc;
@@ -84,9 +88,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = std::env::temp_dir().join(format!("defender-demo-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir)?;
     let kv: Arc<dyn KvStore> = Arc::new(RedbKvStore::open(data_dir.join("kv.redb"))?);
-    println!("    key-value store: {}", data_dir.join("kv.redb").display());
+    println!(
+        "    key-value store: {}",
+        data_dir.join("kv.redb").display()
+    );
 
-    step(2, "starting the relayer (durable nonces in the key-value store)");
+    step(
+        2,
+        "starting the relayer (durable nonces in the key-value store)",
+    );
     let signer = Arc::new(LocalSigner::from_private_key(RELAYER_KEY)?);
     let relayer = Arc::new(
         RpcRelayer::start(
@@ -124,7 +134,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .to_owned();
     println!("    token at {token} (tx {})", mined.hash);
 
-    step(4, "assembling the engine: QuickJS runtime, redb store, relayer, notifications");
+    step(
+        4,
+        "assembling the engine: QuickJS runtime, redb store, relayer, notifications",
+    );
     let sink = WebhookSink::start(SINK_SECRET).await?;
     let notifiers = Arc::new(defender_core::NotifierRegistry::default());
     let channels: Vec<defender_notify::ChannelDefinition> = serde_json::from_value(json!([{
@@ -147,27 +160,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add_network(NetworkSpec {
             start: StartAt::Head,
             poll_interval: Duration::from_millis(200),
-            ..NetworkSpec::new("local", Arc::new(RpcBlockSource::new(RpcClient::new(vec![anvil.url.clone()], Default::default())?)))
+            ..NetworkSpec::new(
+                "local",
+                Arc::new(RpcBlockSource::new(RpcClient::new(
+                    vec![anvil.url.clone()],
+                    Default::default(),
+                )?)),
+            )
         })
         .await?;
     println!("    notification channel demo-webhook -> {}", sink.url);
 
-    step(5, "registering actions: monitor-triggered, scheduled (every 2 s), webhook");
+    step(
+        5,
+        "registering actions: monitor-triggered, scheduled (every 2 s), webhook",
+    );
     engine
-        .add_action(ActionSpec::new("on-large-transfer", "Reward large transfers", ON_LARGE_TRANSFER).relayer("demo-relayer"))
+        .add_action(
+            ActionSpec::new(
+                "on-large-transfer",
+                "Reward large transfers",
+                ON_LARGE_TRANSFER,
+            )
+            .relayer("demo-relayer"),
+        )
         .await?;
     engine
         .add_action(
-            ActionSpec::new("heartbeat", "Heartbeat", HEARTBEAT)
-                .trigger(ActionTrigger::Schedule(Schedule::Interval(Duration::from_secs(2)))),
+            ActionSpec::new("heartbeat", "Heartbeat", HEARTBEAT).trigger(ActionTrigger::Schedule(
+                Schedule::Interval(Duration::from_secs(2)),
+            )),
         )
         .await?;
     let token_url = engine
-        .add_action(ActionSpec::new("hello", "Hello webhook", HELLO_WEBHOOK).trigger(ActionTrigger::Webhook))
+        .add_action(
+            ActionSpec::new("hello", "Hello webhook", HELLO_WEBHOOK)
+                .trigger(ActionTrigger::Webhook),
+        )
         .await?
         .ok_or("the webhook action has no token")?;
 
-    step(6, "registering the monitor: Transfer with value > 1000 tokens");
+    step(
+        6,
+        "registering the monitor: Transfer with value > 1000 tokens",
+    );
     let monitor: MonitorDefinition = serde_json::from_value(json!({
         "type": "BLOCK",
         "name": "Large DEMO transfers",
@@ -185,7 +221,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }))?;
     engine.add_monitor("large-transfers", monitor).await?;
 
-    step(7, "sending two transfers: 10 DEMO to Alice, 5000 DEMO to Bob");
+    step(
+        7,
+        "sending two transfers: 10 DEMO to Alice, 5000 DEMO to Bob",
+    );
     let token_address: alloy_primitives::Address = token.parse()?;
     for (who, to, amount) in [("Alice", ALICE, 10u64), ("Bob", BOB, 5000)] {
         let tx = relayer
@@ -195,13 +234,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "speed": "fast"
             }))?)
             .await?;
-        println!("    {amount} DEMO to {who}: transaction {}", tx.transaction_id);
+        println!(
+            "    {amount} DEMO to {who}: transaction {}",
+            tx.transaction_id
+        );
     }
 
-    step(8, "waiting for the monitor's alert and the triggered action");
-    let alert = wait_for(Duration::from_secs(60), async || sink.received().into_iter().next())
-        .await
-        .ok_or("no alert reached the webhook sink")?;
+    step(
+        8,
+        "waiting for the monitor's alert and the triggered action",
+    );
+    let alert = wait_for(Duration::from_secs(60), async || {
+        sink.received().into_iter().next()
+    })
+    .await
+    .ok_or("no alert reached the webhook sink")?;
     println!(
         "    webhook sink received: {} (signature verified: {})",
         alert.body["subject"].as_str().unwrap_or_default(),
@@ -239,7 +286,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     step(10, "letting the schedule run");
     wait_for(Duration::from_secs(20), async || {
         let runs = engine.runs("heartbeat", 10).await.ok()?;
-        (runs.iter().filter(|r| r.status == RunStatus::Success).count() >= 2).then_some(())
+        (runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Success)
+            .count()
+            >= 2)
+            .then_some(())
     })
     .await
     .ok_or("the scheduled action did not run twice")?;
@@ -247,24 +299,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     step(11, "what happened");
     for id in engine.action_ids() {
         let runs = engine.runs(&id, 30).await?;
-        let ok = runs.iter().filter(|r| r.status == RunStatus::Success).count();
+        let ok = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Success)
+            .count();
         println!("    action {id:<18} {} run(s), {ok} successful", runs.len());
     }
     for key in ["large-transfers", "heartbeats"] {
-        println!("    kv {key:<16} = {}", kv.get(key).await?.unwrap_or_default());
+        println!(
+            "    kv {key:<16} = {}",
+            kv.get(key).await?.unwrap_or_default()
+        );
     }
     let txs = relayer.list_transactions(Default::default()).await?;
     println!("    relayer sent {} transaction(s):", txs.len());
     for tx in txs.iter().rev() {
-        println!("      nonce {:>2} {:<10} {}", tx.nonce, format!("{:?}", tx.status).to_lowercase(), tx.hash);
+        println!(
+            "      nonce {:>2} {:<10} {}",
+            tx.nonce,
+            format!("{:?}", tx.status).to_lowercase(),
+            tx.hash
+        );
     }
     let alerts = sink.received();
-    println!("    webhook sink received {} signed alert(s):", alerts.len());
+    println!(
+        "    webhook sink received {} signed alert(s):",
+        alerts.len()
+    );
     for a in &alerts {
-        println!("      {} (signature ok: {})", a.body["subject"].as_str().unwrap_or_default(), a.signature_ok);
+        println!(
+            "      {} (signature ok: {})",
+            a.body["subject"].as_str().unwrap_or_default(),
+            a.signature_ok
+        );
     }
     let metrics = engine.metrics_text();
-    for line in metrics.lines().filter(|l| l.starts_with("defender_monitor_matches") || l.starts_with("defender_action_runs_total")) {
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("defender_monitor_matches") || l.starts_with("defender_action_runs_total")
+    }) {
         println!("    metric {line}");
     }
 

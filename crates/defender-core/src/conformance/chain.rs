@@ -15,7 +15,10 @@ pub async fn heads_are_ordered(source: &dyn BlockSource) {
     if let Ok(safe) = source.head(BlockTag::Safe).await {
         assert!(safe <= latest, "safe {safe} is above latest {latest}");
         if let Ok(finalized) = source.head(BlockTag::Finalized).await {
-            assert!(finalized <= safe, "finalized {finalized} is above safe {safe}");
+            assert!(
+                finalized <= safe,
+                "finalized {finalized} is above safe {safe}"
+            );
         }
     }
 }
@@ -25,14 +28,30 @@ pub async fn heads_are_ordered(source: &dyn BlockSource) {
 pub async fn blocks_agree_with_their_refs(source: &dyn BlockSource) {
     let latest = source.head(BlockTag::Latest).await.expect("latest head");
     assert!(latest >= 1, "the chain needs two blocks");
-    let block = source.block(latest).await.expect("block").expect("latest block exists");
-    let r = source.block_ref(latest).await.expect("block_ref").expect("latest ref exists");
+    let block = source
+        .block(latest)
+        .await
+        .expect("block")
+        .expect("latest block exists");
+    let r = source
+        .block_ref(latest)
+        .await
+        .expect("block_ref")
+        .expect("latest ref exists");
     assert_eq!(block.header, r, "block and block_ref disagree");
-    let parent = source.block_ref(latest - 1).await.expect("block_ref").expect("parent exists");
+    let parent = source
+        .block_ref(latest - 1)
+        .await
+        .expect("block_ref")
+        .expect("parent exists");
     assert_eq!(r.parent_hash, parent.hash, "parent hash chain broken");
     for (i, tx) in block.transactions.iter().enumerate() {
         assert_eq!(tx.index, i as u64, "transactions out of order");
-        if let Some(found) = source.transaction_block(tx.hash).await.expect("transaction_block") {
+        if let Some(found) = source
+            .transaction_block(tx.hash)
+            .await
+            .expect("transaction_block")
+        {
             assert_eq!(found, latest, "transaction_block disagrees with block");
         }
     }
@@ -41,6 +60,14 @@ pub async fn blocks_agree_with_their_refs(source: &dyn BlockSource) {
 /// Blocks past the head are `None`, not errors.
 pub async fn future_blocks_are_absent(source: &dyn BlockSource) {
     let latest = source.head(BlockTag::Latest).await.expect("latest head");
-    assert!(source.block(latest + 1_000_000).await.expect("block").is_none());
-    assert!(source.block_ref(latest + 1_000_000).await.expect("block_ref").is_none());
+    assert!(source
+        .block(latest + 1_000_000)
+        .await
+        .expect("block")
+        .is_none());
+    assert!(source
+        .block_ref(latest + 1_000_000)
+        .await
+        .expect("block_ref")
+        .is_none());
 }

@@ -25,7 +25,10 @@ pub async fn rejects_invalid_requests(relayer: &dyn Relayer) {
     for req in bad {
         let tx: TxRequest = serde_json::from_value(req.clone()).expect("parses");
         assert!(
-            matches!(relayer.send_transaction(tx).await, Err(RelayerError::Invalid(_))),
+            matches!(
+                relayer.send_transaction(tx).await,
+                Err(RelayerError::Invalid(_))
+            ),
             "{req} was not rejected as invalid"
         );
     }
@@ -35,11 +38,17 @@ pub async fn rejects_invalid_requests(relayer: &dyn Relayer) {
 pub async fn unknown_transactions_are_not_found(relayer: &dyn Relayer) {
     let id = "00000000-0000-0000-0000-000000000000";
     assert!(
-        matches!(relayer.get_transaction(id).await, Err(RelayerError::NotFound(_))),
+        matches!(
+            relayer.get_transaction(id).await,
+            Err(RelayerError::NotFound(_))
+        ),
         "get_transaction of an unknown id"
     );
     assert!(
-        matches!(relayer.cancel_transaction_by_id(id).await, Err(RelayerError::NotFound(_))),
+        matches!(
+            relayer.cancel_transaction_by_id(id).await,
+            Err(RelayerError::NotFound(_))
+        ),
         "cancel_transaction_by_id of an unknown id"
     );
 }
@@ -47,7 +56,10 @@ pub async fn unknown_transactions_are_not_found(relayer: &dyn Relayer) {
 /// `getRelayer` and `getRelayerStatus` agree on id and address.
 pub async fn identity_is_consistent(relayer: &dyn Relayer) {
     let info = relayer.get_relayer().await.expect("get_relayer");
-    let status = relayer.get_relayer_status().await.expect("get_relayer_status");
+    let status = relayer
+        .get_relayer_status()
+        .await
+        .expect("get_relayer_status");
     assert_eq!(info.relayer_id, status.relayer_id);
     assert!(info.address.eq_ignore_ascii_case(&status.address));
     assert!(

@@ -33,24 +33,51 @@ pub async fn run_all(store: &dyn RunStore) {
 /// Runs are listed per action, newest first; `get` finds any run by id.
 pub async fn newest_first_per_action(store: &dyn RunStore) {
     for i in 0..3 {
-        store.record(record("a", i, RunStatus::Success)).await.expect("record");
-        store.record(record("b", i, RunStatus::Error)).await.expect("record");
+        store
+            .record(record("a", i, RunStatus::Success))
+            .await
+            .expect("record");
+        store
+            .record(record("b", i, RunStatus::Error))
+            .await
+            .expect("record");
     }
     let a = store.list("a", 10).await.expect("list");
     let ids: Vec<_> = a.iter().map(|r| r.action_run_id.as_str()).collect();
-    assert_eq!(ids, ["a-run-2", "a-run-1", "a-run-0"], "newest first, one action only");
-    assert_eq!(store.list("a", 1).await.expect("list").len(), 1, "limit honoured");
+    assert_eq!(
+        ids,
+        ["a-run-2", "a-run-1", "a-run-0"],
+        "newest first, one action only"
+    );
+    assert_eq!(
+        store.list("a", 1).await.expect("list").len(),
+        1,
+        "limit honoured"
+    );
     assert!(store.list("nobody", 10).await.expect("list").is_empty());
-    let b1 = store.get("b-run-1").await.expect("get").expect("b-run-1 exists");
+    let b1 = store
+        .get("b-run-1")
+        .await
+        .expect("get")
+        .expect("b-run-1 exists");
     assert_eq!(b1.status, RunStatus::Error);
     assert!(store.get("missing").await.expect("get").is_none());
 }
 
 /// Recording a run id again replaces it (a pending run that finished) without reordering.
 pub async fn replace_by_run_id(store: &dyn RunStore) {
-    store.record(record("c", 0, RunStatus::Pending)).await.expect("record");
-    store.record(record("c", 1, RunStatus::Success)).await.expect("record");
-    store.record(record("c", 0, RunStatus::Success)).await.expect("record");
+    store
+        .record(record("c", 0, RunStatus::Pending))
+        .await
+        .expect("record");
+    store
+        .record(record("c", 1, RunStatus::Success))
+        .await
+        .expect("record");
+    store
+        .record(record("c", 0, RunStatus::Success))
+        .await
+        .expect("record");
     let c = store.list("c", 10).await.expect("list");
     assert_eq!(c.len(), 2, "a replaced run is not duplicated");
     assert_eq!(c[1].action_run_id, "c-run-0");
@@ -61,7 +88,10 @@ pub async fn replace_by_run_id(store: &dyn RunStore) {
 pub async fn keeps_the_history_size(store: &dyn RunStore) {
     let n = DEFAULT_RUN_HISTORY + 5;
     for i in 0..n {
-        store.record(record("d", i, RunStatus::Success)).await.expect("record");
+        store
+            .record(record("d", i, RunStatus::Success))
+            .await
+            .expect("record");
     }
     let d = store.list("d", n).await.expect("list");
     assert!(d.len() >= DEFAULT_RUN_HISTORY, "only {} runs kept", d.len());

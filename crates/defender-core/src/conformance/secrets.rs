@@ -19,8 +19,14 @@ pub async fn put_delete_and_names(store: &dyn SecretStore) {
         vec!["apiKey".to_string(), "apikey".to_string()],
         "names are sorted and case-sensitive"
     );
-    assert!(store.delete("apiKey").await.expect("delete"), "delete reports an existing secret");
-    assert!(!store.delete("apiKey").await.expect("delete"), "delete reports a missing secret");
+    assert!(
+        store.delete("apiKey").await.expect("delete"),
+        "delete reports an existing secret"
+    );
+    assert!(
+        !store.delete("apiKey").await.expect("delete"),
+        "delete reports a missing secret"
+    );
     assert!(store.delete("apikey").await.expect("delete"));
     assert!(store.names().await.expect("names").is_empty());
 }
@@ -29,9 +35,18 @@ pub async fn put_delete_and_names(store: &dyn SecretStore) {
 pub async fn values_reach_runs_only(store: &dyn SecretStore) {
     store.put("token", "s3cr3t-value").await.expect("put");
     let run = store.load_for_run().await.expect("load");
-    assert!(!format!("{run:?}").contains("s3cr3t-value"), "Debug leaks a secret value");
-    assert!(!format!("{store:?}").contains("s3cr3t-value"), "the store's Debug leaks a value");
-    assert_eq!(run.into_inner().get("token").map(String::as_str), Some("s3cr3t-value"));
+    assert!(
+        !format!("{run:?}").contains("s3cr3t-value"),
+        "Debug leaks a secret value"
+    );
+    assert!(
+        !format!("{store:?}").contains("s3cr3t-value"),
+        "the store's Debug leaks a value"
+    );
+    assert_eq!(
+        run.into_inner().get("token").map(String::as_str),
+        Some("s3cr3t-value")
+    );
     store.delete("token").await.expect("delete");
     assert!(store.load_for_run().await.expect("load").is_empty());
 }
@@ -40,7 +55,10 @@ pub async fn values_reach_runs_only(store: &dyn SecretStore) {
 pub async fn invalid_names(store: &dyn SecretStore) {
     for bad in ["", "has space", "a/b"] {
         assert!(
-            matches!(store.put(bad, "v").await, Err(crate::SecretError::InvalidName(_))),
+            matches!(
+                store.put(bad, "v").await,
+                Err(crate::SecretError::InvalidName(_))
+            ),
             "secret name {bad:?} was accepted"
         );
     }

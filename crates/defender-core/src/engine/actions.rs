@@ -2,7 +2,9 @@
 
 use super::schedule::{self, Schedule};
 use super::{Engine, EngineError, Inner};
-use crate::wire::{encode_logs, iso8601, ActionEvent, ActionRequest, RunRecord, RunStatus, Trigger};
+use crate::wire::{
+    encode_logs, iso8601, ActionEvent, ActionRequest, RunRecord, RunStatus, Trigger,
+};
 use crate::{ActionCode, CodeSource, Message, RunError, RunRequest, RunServices, MAX_CODE_BYTES};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -77,7 +79,12 @@ pub(crate) struct ActionEntry {
 
 impl ActionEntry {
     pub(crate) fn stop_schedules(&self) {
-        for h in self.schedules.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for h in self
+            .schedules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             h.abort();
         }
     }
@@ -150,7 +157,11 @@ impl Engine {
             schedules: Mutex::new(Vec::new()),
         });
         {
-            let mut actions = self.inner.actions.write().unwrap_or_else(|e| e.into_inner());
+            let mut actions = self
+                .inner
+                .actions
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             if actions.contains_key(&spec.id) {
                 return Err(EngineError::DuplicateAction(spec.id));
             }
@@ -199,7 +210,11 @@ impl Engine {
     }
 
     /// Links (or unlinks) a relayer.
-    pub fn set_action_relayer(&self, id: &str, relayer_id: Option<String>) -> Result<(), EngineError> {
+    pub fn set_action_relayer(
+        &self,
+        id: &str,
+        relayer_id: Option<String>,
+    ) -> Result<(), EngineError> {
         *self
             .entry(id)?
             .relayer_id
@@ -413,10 +428,7 @@ async fn notify_failure(inner: &Inner, action_id: &str, record: &RunRecord) {
             record.action_run_id,
             action_id,
             iso8601::format(&record.created_at),
-            record
-                .error_type
-                .map(|t| wire_name(&t))
-                .unwrap_or_default(),
+            record.error_type.map(|t| wire_name(&t)).unwrap_or_default(),
             record.message.as_deref().unwrap_or("")
         ),
     );

@@ -48,7 +48,10 @@ impl AlertFormatter for PlainAlertFormatter {
             };
             let _ = write!(body, "- {kind}: `{what}`");
             for (name, value) in &reason.params {
-                let value = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+                let value = value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string());
                 let _ = write!(body, " {name}={value}");
             }
             body.push('\n');

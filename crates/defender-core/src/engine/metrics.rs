@@ -30,35 +30,80 @@ mod imp {
             let matches = Family::<Labels, Counter>::default();
             let notifications = Family::<Labels, Counter>::default();
             let block_lag = Family::<Labels, Gauge>::default();
-            registry.register("action_runs", "Action runs by action, trigger and status", runs.clone());
-            registry.register("action_run_errors", "Failed action runs by error type", run_errors.clone());
-            registry.register("monitor_matches", "Monitor matches by monitor", matches.clone());
-            registry.register("notifications", "Notifications by channel alias and outcome", notifications.clone());
-            registry.register("monitor_block_lag", "Blocks between the chain head and the last processed block", block_lag.clone());
-            Metrics { registry, runs, run_errors, matches, notifications, block_lag }
+            registry.register(
+                "action_runs",
+                "Action runs by action, trigger and status",
+                runs.clone(),
+            );
+            registry.register(
+                "action_run_errors",
+                "Failed action runs by error type",
+                run_errors.clone(),
+            );
+            registry.register(
+                "monitor_matches",
+                "Monitor matches by monitor",
+                matches.clone(),
+            );
+            registry.register(
+                "notifications",
+                "Notifications by channel alias and outcome",
+                notifications.clone(),
+            );
+            registry.register(
+                "monitor_block_lag",
+                "Blocks between the chain head and the last processed block",
+                block_lag.clone(),
+            );
+            Metrics {
+                registry,
+                runs,
+                run_errors,
+                matches,
+                notifications,
+                block_lag,
+            }
         }
     }
 
     impl Metrics {
-        pub(crate) fn run(&self, action_id: &str, trigger: &str, status: &str, error_type: Option<&str>) {
+        pub(crate) fn run(
+            &self,
+            action_id: &str,
+            trigger: &str,
+            status: &str,
+            error_type: Option<&str>,
+        ) {
             self.runs
-                .get_or_create(&vec![("action_id", action_id.to_owned()), ("trigger", trigger.to_owned()), ("status", status.to_owned())])
+                .get_or_create(&vec![
+                    ("action_id", action_id.to_owned()),
+                    ("trigger", trigger.to_owned()),
+                    ("status", status.to_owned()),
+                ])
                 .inc();
             if let Some(t) = error_type {
                 self.run_errors
-                    .get_or_create(&vec![("action_id", action_id.to_owned()), ("error_type", t.to_owned())])
+                    .get_or_create(&vec![
+                        ("action_id", action_id.to_owned()),
+                        ("error_type", t.to_owned()),
+                    ])
                     .inc();
             }
         }
 
         pub(crate) fn matched(&self, monitor_id: &str, n: u64) {
-            self.matches.get_or_create(&vec![("monitor_id", monitor_id.to_owned())]).inc_by(n);
+            self.matches
+                .get_or_create(&vec![("monitor_id", monitor_id.to_owned())])
+                .inc_by(n);
         }
 
         pub(crate) fn notification(&self, alias: &str, delivered: bool) {
             let outcome = if delivered { "delivered" } else { "failed" };
             self.notifications
-                .get_or_create(&vec![("channel_alias", alias.to_owned()), ("outcome", outcome.to_owned())])
+                .get_or_create(&vec![
+                    ("channel_alias", alias.to_owned()),
+                    ("outcome", outcome.to_owned()),
+                ])
                 .inc();
         }
 

@@ -39,7 +39,9 @@ pub use monitors::NetworkSpec;
 pub use schedule::Schedule;
 #[cfg(feature = "webhook-server")]
 pub use webhook::webhook_router;
-pub use webhook::{WebhookAnswer, WebhookRequest, DEFAULT_WEBHOOK_BODY_LIMIT, WEBHOOK_PENDING_AFTER};
+pub use webhook::{
+    WebhookAnswer, WebhookRequest, DEFAULT_WEBHOOK_BODY_LIMIT, WEBHOOK_PENDING_AFTER,
+};
 
 use crate::{
     ActionRuntime, AlertFormatter, Clock, InMemoryKvStore, InMemoryRunStore, InMemorySecretStore,
@@ -220,9 +222,7 @@ impl EngineBuilder {
                 formatter: self.formatter,
                 limits: self.limits,
                 failure_channel: self.failure_channel,
-                webhook_pending_after: self
-                    .webhook_pending_after
-                    .unwrap_or(WEBHOOK_PENDING_AFTER),
+                webhook_pending_after: self.webhook_pending_after.unwrap_or(WEBHOOK_PENDING_AFTER),
                 webhook_body_limit: self
                     .webhook_body_limit
                     .unwrap_or(DEFAULT_WEBHOOK_BODY_LIMIT),
@@ -300,11 +300,7 @@ impl Engine {
     /// Stops every scheduled action and every monitor watcher. Runs in progress finish.
     pub fn shutdown(&self) {
         self.stop_watchers();
-        let actions = self
-            .inner
-            .actions
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let actions = self.inner.actions.read().unwrap_or_else(|e| e.into_inner());
         for a in actions.values() {
             a.stop_schedules();
         }

@@ -55,7 +55,12 @@ pub(crate) struct Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        for (_, h) in self.watchers.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        for (_, h) in self
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
             h.abort();
         }
     }
@@ -170,7 +175,10 @@ impl Engine {
             .remove(id)
             .ok_or_else(|| EngineError::UnknownMonitor(id.to_owned()))?;
         if let Some(n) = self.inner.monitors.network(&def.network) {
-            n.matcher.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+            n.matcher
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(id);
         }
         self.inner.monitors.gate(&self.inner).forget(id);
         Ok(())
@@ -292,7 +300,8 @@ impl Engine {
             sink,
             config,
         );
-        let span = tracing::info_span!("monitor_watcher", network = %network.spec.name, level = ?level);
+        let span =
+            tracing::info_span!("monitor_watcher", network = %network.spec.name, level = ?level);
         let handle = runtime.spawn(
             async move {
                 if let Err(e) = watcher.run(std::future::pending()).await {
@@ -342,7 +351,10 @@ impl MatchSink for EngineSink {
         block: &BlockRef,
         matches: Vec<MonitorMatch>,
     ) -> Result<(), WatchError> {
-        let inner = self.inner.upgrade().ok_or_else(|| WatchError::sink(EngineGone))?;
+        let inner = self
+            .inner
+            .upgrade()
+            .ok_or_else(|| WatchError::sink(EngineGone))?;
         let marker = format!("{}:{}", block.number, block.hash);
         if inner.kv.get(&self.marker_key).await?.as_deref() == Some(marker.as_str()) {
             return Ok(());
@@ -473,7 +485,14 @@ fn trigger_action(inner: &Arc<Inner>, action_id: &str, m: &MonitorMatch) {
             body: Some(body),
             ..Default::default()
         };
-        execute(&inner, &entry, Trigger::Monitor, Some(request), new_run_id()).await;
+        execute(
+            &inner,
+            &entry,
+            Trigger::Monitor,
+            Some(request),
+            new_run_id(),
+        )
+        .await;
     });
 }
 
@@ -491,7 +510,10 @@ async fn apply_filter(
         .get(filter_id)
         .cloned();
     let Some(entry) = entry else {
-        tracing::warn!(filter_id, "monitor's filter action does not exist; nothing kept");
+        tracing::warn!(
+            filter_id,
+            "monitor's filter action does not exist; nothing kept"
+        );
         return Vec::new();
     };
     let mut kept = Vec::new();
@@ -506,7 +528,14 @@ async fn apply_filter(
             body: Some(body),
             ..Default::default()
         };
-        let run = execute(inner, &entry, Trigger::MonitorFilter, Some(request), new_run_id()).await;
+        let run = execute(
+            inner,
+            &entry,
+            Trigger::MonitorFilter,
+            Some(request),
+            new_run_id(),
+        )
+        .await;
         if run.status != RunStatus::Success {
             continue;
         }

@@ -44,7 +44,11 @@ fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
         .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))
 }
 
-pub(crate) fn spawn(inner: Weak<Inner>, entry: Weak<ActionEntry>, schedule: Schedule) -> JoinHandle<()> {
+pub(crate) fn spawn(
+    inner: Weak<Inner>,
+    entry: Weak<ActionEntry>,
+    schedule: Schedule,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         match schedule {
             Schedule::Interval(period) => {

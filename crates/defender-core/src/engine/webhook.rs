@@ -65,7 +65,12 @@ fn passed_header(name: &str) -> bool {
 }
 
 fn is_json_content_type(value: &str) -> bool {
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -157,7 +162,14 @@ impl Engine {
         let task_entry = entry.clone();
         let task_run_id = run_id.clone();
         let mut run = tokio::spawn(async move {
-            execute(&inner, &task_entry, Trigger::Webhook, Some(request), task_run_id).await
+            execute(
+                &inner,
+                &task_entry,
+                Trigger::Webhook,
+                Some(request),
+                task_run_id,
+            )
+            .await
         });
         match tokio::time::timeout(self.inner.webhook_pending_after, &mut run).await {
             Ok(Ok(record)) => WebhookAnswer::run(&record),
@@ -236,7 +248,12 @@ pub fn webhook_router(engine: Engine) -> axum::Router {
 
     let limit = engine.inner.webhook_body_limit;
     axum::Router::new()
-        .route("/actions/{action_id}/runs/webhook/{token}", axum::routing::any(handle))
-        .layer(axum::extract::DefaultBodyLimit::max(limit.saturating_add(1)))
+        .route(
+            "/actions/{action_id}/runs/webhook/{token}",
+            axum::routing::any(handle),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            limit.saturating_add(1),
+        ))
         .with_state(engine)
 }

@@ -38,7 +38,8 @@ impl InMemoryKvStore {
 
     fn expires_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let ttl = chrono::Duration::from_std(self.limits.ttl).unwrap_or(chrono::Duration::MAX);
-        now.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC)
+        now.checked_add_signed(ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }
 

@@ -121,10 +121,18 @@ pub struct ActionEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_run: Option<PreviousRun>,
     /// Opaque handle our clients use to find the linked relayer.
-    #[serde(rename = "relayerARN", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "relayerARN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub relayer_arn: Option<String>,
     /// Opaque handle our clients use to find the key-value store.
-    #[serde(rename = "kvstoreARN", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kvstoreARN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kvstore_arn: Option<String>,
     /// Opaque credentials our clients read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,9 +184,7 @@ struct RawActionEvent {
 
 impl From<RawActionEvent> for ActionEvent {
     fn from(r: RawActionEvent) -> Self {
-        let pick = |a: Option<String>, b: Option<String>| -> String {
-            a.or(b).unwrap_or_default()
-        };
+        let pick = |a: Option<String>, b: Option<String>| -> String { a.or(b).unwrap_or_default() };
         let id = pick(r.action_id, r.autotask_id);
         let name = pick(r.action_name, r.autotask_name);
         let run = pick(r.action_run_id, r.autotask_run_id);
@@ -263,7 +269,11 @@ pub struct RunRecord {
     #[serde(with = "iso8601")]
     pub created_at: DateTime<Utc>,
     /// When it ended.
-    #[serde(default, with = "iso8601::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "iso8601::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub finished_at: Option<DateTime<Utc>>,
     /// The JSON-serialized return value.
     #[serde(default, skip_serializing_if = "Option::is_none")]

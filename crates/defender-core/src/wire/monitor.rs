@@ -146,13 +146,21 @@ pub struct MonitorDefinition {
     /// The watched addresses.
     pub addresses: Vec<String>,
     /// The contract ABI as a JSON string (Defender's shape); a JSON array is accepted too.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "abi_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "abi_string"
+    )]
     pub abi: Option<String>,
     /// Paused monitors watch nothing.
     #[serde(default)]
     pub paused: bool,
     /// Confirmations before a block is looked at.
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "confirmBlocks")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "confirmBlocks"
+    )]
     pub confirm_level: Option<ConfirmLevel>,
     /// Selected events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -185,10 +193,18 @@ pub struct MonitorDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_category: Option<String>,
     /// Action run on each match.
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "autotaskTrigger")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "autotaskTrigger"
+    )]
     pub action_trigger: Option<String>,
     /// Action used as a custom filter.
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "autotaskCondition")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "autotaskCondition"
+    )]
     pub action_condition: Option<String>,
 }
 
@@ -222,7 +238,9 @@ pub enum DefinitionError {
     #[error("the ABI is not valid JSON: {0}")]
     InvalidAbi(String),
     /// Events or functions are selected without an ABI and without full signatures.
-    #[error("no notification channel, action trigger or action condition: the monitor would do nothing")]
+    #[error(
+        "no notification channel, action trigger or action condition: the monitor would do nothing"
+    )]
     NothingToDo,
     /// The alert threshold cannot be met.
     #[error("the alert threshold needs an amount and a window above zero")]

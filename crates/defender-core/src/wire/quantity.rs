@@ -69,9 +69,8 @@ impl FromStr for Quantity {
             Some(hex) => (hex, 16),
             None => (t, 10),
         };
-        let valid = !digits.is_empty()
-            && digits.len() <= 80
-            && digits.chars().all(|c| c.is_digit(radix));
+        let valid =
+            !digits.is_empty() && digits.len() <= 80 && digits.chars().all(|c| c.is_digit(radix));
         if !valid {
             return Err(QuantityError::NotAnInteger(s.to_owned()));
         }
@@ -153,12 +152,17 @@ mod tests {
         }
         let big: Quantity = serde_json::from_str("\"100000000000000000000\"").unwrap();
         assert_eq!(big.to_string(), "100000000000000000000");
-        assert_eq!(serde_json::to_string(&big).unwrap(), "\"100000000000000000000\"");
+        assert_eq!(
+            serde_json::to_string(&big).unwrap(),
+            "\"100000000000000000000\""
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_quantity() {
-        for json in ["-1", "1.5", "\"abc\"", "\"\"", "\"0x\"", "\"-5\"", "true", "null"] {
+        for json in [
+            "-1", "1.5", "\"abc\"", "\"\"", "\"0x\"", "\"-5\"", "true", "null",
+        ] {
             assert!(serde_json::from_str::<Quantity>(json).is_err(), "{json}");
         }
         let too_big = format!("\"0x1{}\"", "0".repeat(64));

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_VALID_FOR: Duration = Duration::hours(8);
 
 /// Speed of a transaction: which fee percentile the relayer pays.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Speed {
     /// Cheapest, slowest.
@@ -56,7 +58,10 @@ impl TxStatus {
 
     /// Whether nothing will change any more.
     pub fn is_final(self) -> bool {
-        matches!(self, TxStatus::Confirmed | TxStatus::Failed | TxStatus::Expired)
+        matches!(
+            self,
+            TxStatus::Confirmed | TxStatus::Failed | TxStatus::Expired
+        )
     }
 }
 
@@ -178,7 +183,10 @@ pub enum TxValidationError {
 impl TxRequest {
     /// Checks the request as Defender did and returns typed fields.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<ValidatedTx, TxValidationError> {
-        let has_data = self.data.as_deref().is_some_and(|d| !d.is_empty() && d != "0x");
+        let has_data = self
+            .data
+            .as_deref()
+            .is_some_and(|d| !d.is_empty() && d != "0x");
         if self.to.is_none() && !has_data {
             return Err(TxValidationError::MissingToAndData);
         }
@@ -307,10 +315,18 @@ pub struct RelayerTransaction {
     #[serde(with = "iso8601")]
     pub created_at: DateTime<Utc>,
     /// When it was last sent.
-    #[serde(default, with = "iso8601::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "iso8601::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sent_at: Option<DateTime<Utc>>,
     /// When it was last priced.
-    #[serde(default, with = "iso8601::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "iso8601::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub priced_at: Option<DateTime<Utc>>,
     /// Legacy gas price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -337,7 +353,11 @@ pub struct ListTransactionsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TxStatus>,
     /// Only created at or after this time.
-    #[serde(default, with = "iso8601::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "iso8601::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub since: Option<DateTime<Utc>>,
     /// At most this many, newest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
