@@ -1,1 +1,14 @@
 #![doc = include_str!("../README.md")]
+
+mod alloc;
+mod bundle;
+mod files;
+mod host;
+mod pool;
+mod redact;
+mod runtime;
+mod sandbox;
+
+pub use bundle::{load_bundle_dir, load_bundle_zip, BundleError};
+pub use redact::{MIN_REDACTED_LEN, REDACTED};
+pub use runtime::{QuickJsRuntime, RuntimeConfig};

@@ -1,0 +1,219 @@
+//! defender-runtime against Node, side by side: per-run latency of a hello-world handler in a
+//! fresh isolated context (ours: a new QuickJS runtime and context per run; Node: one
+//! `vm.createContext` + `runInContext` + handler call per run, measured inside one node
+//! process; and spawning `node` per run), and of a handler that requires ethers v5 from
+//! `crates/defender-runtime/tests/node/node_modules` (run `npm ci` there first): cold (new
+//! runtime, empty bytecode cache), fresh context with bytecode cached, and warm context
+//! (`RuntimeConfig::with_warm_contexts`: ethers already loaded, as in a warm Lambda).
+//!
+//! "Fresh context" for us means a QuickJS runtime and context that no code has run in: each
+//! script thread prepares one (prelude installed) after delivering a run's result, so the
+//! next run does not wait for context creation (about 0.2 ms of `Context::full` alone); the
+//! table also shows the latency when the context is created on the run's path.
+//!
+//! Before the criterion groups, a measurement pass prints medians and ratios.
+//!
+//! Run: `cargo bench -p defender-benches --bench runtime`
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use defender_core::{
+    ActionCode, ActionEvent, ActionRuntime, CodeSource, InMemoryKvStore, NotifierRegistry,
+    RunLimits, RunRequest, RunServices,
+};
+use defender_runtime::{QuickJsRuntime, RuntimeConfig};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const HELLO: &str = "exports.handler = async function(event) { return { hello: 'world', run: event.actionRunId }; };";
+const ETHERS: &str = "const { ethers } = require('ethers');\nexports.handler = async function(event) { return ethers.utils.keccak256(ethers.utils.toUtf8Bytes(event.actionRunId)); };";
+
+fn node_modules() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/defender-runtime/tests/node/node_modules")
+}
+
+fn code(src: &str) -> ActionCode {
+    ActionCode { action_id: "bench".into(), version: 1, source: CodeSource::Script(src.into()) }
+}
+
+fn request() -> RunRequest {
+    RunRequest {
+        event: ActionEvent::new("bench", "Bench", "run-1"),
+        services: RunServices {
+            kv: Arc::new(InMemoryKvStore::default()),
+            relayer: None,
+            notifiers: Arc::new(NotifierRegistry::default()),
+        },
+        limits: RunLimits::default(),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ours(tokio: &tokio::runtime::Runtime, rt: &QuickJsRuntime, code: &ActionCode, n: usize) -> Duration {
+    ours_paced(tokio, rt, code, n, Duration::ZERO)
+}
+
+/// Per-run latency, with `gap` of idle time between runs (not measured).
+fn ours_paced(
+    tokio: &tokio::runtime::Runtime,
+    rt: &QuickJsRuntime,
+    code: &ActionCode,
+    n: usize,
+    gap: Duration,
+) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
+        let t = Instant::now();
+        let out = tokio.block_on(rt.run(code, request()));
+        times.push(t.elapsed());
+        assert!(out.result.is_ok(), "{:?}", out.result);
+    }
+    median(times)
+}
+
+/// Node: per-run median of createContext + runInContext + handler call, measured in node.
+fn node_vm(n: usize) -> Option<Duration> {
+    let script = format!(
+        r#"const vm = require('vm');
+const src = {src:?};
+(async () => {{
+  const times = [];
+  for (let i = 0; i < {n}; i++) {{
+    const t = process.hrtime.bigint();
+    const ctx = vm.createContext({{ console }});
+    const mod = {{ exports: {{}} }};
+    vm.runInContext('(function (exports, module) {{' + src + '\n}})', ctx)(mod.exports, mod);
+    const r = await mod.exports.handler({{ actionRunId: 'run-1' }});
+    JSON.stringify(r);
+    times.push(Number(process.hrtime.bigint() - t));
+  }}
+  times.sort((a, b) => a - b);
+  console.log(times[times.length >> 1]);
+}})();"#,
+        src = HELLO,
+    );
+    let out = Command::new("node").arg("-e").arg(script).output().ok()?;
+    let ns: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Node: spawning `node` for one run of the handler.
+fn node_spawn(n: usize) -> Option<Duration> {
+    let script = format!("{HELLO}\nexports.handler({{ actionRunId: 'run-1' }}).then((r) => JSON.stringify(r));");
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let st = Command::new("node").arg("-e").arg(&script).status().ok()?;
+        times.push(t.elapsed());
+        if !st.success() {
+            return None;
+        }
+    }
+    Some(median(times))
+}
+
+fn table() {
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio");
+    let rt = QuickJsRuntime::default();
+    let hello = code(HELLO);
+    ours(&tokio, &rt, &hello, 200); // warm-up
+    let ours_hello = ours(&tokio, &rt, &hello, 2000);
+    let ours_paced_hello = ours_paced(&tokio, &rt, &hello, 500, Duration::from_millis(2));
+    // Without a prepared spare: a new QuickJsRuntime (and script thread) per run, so the
+    // context is created on the run's path.
+    let mut cold = Vec::new();
+    for _ in 0..300 {
+        let fresh = QuickJsRuntime::default();
+        let t = Instant::now();
+        let out = tokio.block_on(fresh.run(&hello, request()));
+        cold.push(t.elapsed());
+        assert!(out.result.is_ok());
+    }
+    let ours_cold = median(cold);
+    let warm_rt = QuickJsRuntime::new(RuntimeConfig::default().with_warm_contexts(4));
+    ours(&tokio, &warm_rt, &hello, 200);
+    let ours_warm = ours(&tokio, &warm_rt, &hello, 2000);
+    println!("runtime: hello-world, fresh context per run");
+    println!("  ours, back to back                       median {:>10.1} us", ours_hello.as_secs_f64() * 1e6);
+    println!("  ours, 2 ms between runs (spare ready)    median {:>10.1} us", ours_paced_hello.as_secs_f64() * 1e6);
+    println!("  ours, context created on the run's path  median {:>10.1} us", ours_cold.as_secs_f64() * 1e6);
+    println!("  ours, warm context (not fresh)           median {:>10.1} us", ours_warm.as_secs_f64() * 1e6);
+    match node_vm(2000) {
+        Some(d) => println!(
+            "  node vm.createContext per run            median {:>10.1} us   node/ours = {:.1}x back to back, {:.1}x paced",
+            d.as_secs_f64() * 1e6,
+            d.as_secs_f64() / ours_hello.as_secs_f64(),
+            d.as_secs_f64() / ours_paced_hello.as_secs_f64()
+        ),
+        None => println!("  node vm.createContext    (node not found)"),
+    }
+    match node_spawn(20) {
+        Some(d) => println!(
+            "  node spawn per run                       median {:>10.1} us   node/ours = {:.0}x",
+            d.as_secs_f64() * 1e6,
+            d.as_secs_f64() / ours_hello.as_secs_f64()
+        ),
+        None => println!("  node spawn per run       (node not found)"),
+    }
+    if node_modules().join("ethers").is_dir() {
+        let ethers = code(ETHERS);
+        let mut cold = Vec::new();
+        for _ in 0..10 {
+            let fresh = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
+            let t = Instant::now();
+            let out = tokio.block_on(fresh.run(&ethers, request()));
+            cold.push(t.elapsed());
+            assert!(out.result.is_ok(), "{:?}", out.result);
+        }
+        let cached_rt = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
+        ours(&tokio, &cached_rt, &ethers, 3);
+        let cached = ours(&tokio, &cached_rt, &ethers, 20);
+        let warm_rt = QuickJsRuntime::new(
+            RuntimeConfig::default().with_node_modules(node_modules()).with_warm_contexts(4),
+        );
+        ours(&tokio, &warm_rt, &ethers, 3);
+        let warm = ours(&tokio, &warm_rt, &ethers, 500);
+        println!("runtime: handler requiring ethers v5");
+        println!("  cold: new runtime, empty bytecode cache  median {:>10.2} ms", median(cold).as_secs_f64() * 1e3);
+        println!("  fresh context, bytecode cached           median {:>10.2} ms", cached.as_secs_f64() * 1e3);
+        println!("  warm context (ethers already loaded)     median {:>10.3} ms", warm.as_secs_f64() * 1e3);
+    } else {
+        println!("runtime: ethers v5 bench skipped: run `npm ci` in crates/defender-runtime/tests/node");
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    table();
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio");
+    let rt = QuickJsRuntime::default();
+    let hello = code(HELLO);
+    let mut g = c.benchmark_group("runtime");
+    g.bench_function("hello_world_fresh_context", |b| {
+        b.iter(|| tokio.block_on(rt.run(&hello, request())))
+    });
+    let warm_hello = QuickJsRuntime::new(RuntimeConfig::default().with_warm_contexts(4));
+    g.bench_function("hello_world_warm_context", |b| {
+        b.iter(|| tokio.block_on(warm_hello.run(&hello, request())))
+    });
+    if node_modules().join("ethers").is_dir() {
+        let warm_rt = QuickJsRuntime::new(
+            RuntimeConfig::default().with_node_modules(node_modules()).with_warm_contexts(4),
+        );
+        let ethers = code(ETHERS);
+        g.bench_function("ethers_v5_warm_context", |b| b.iter(|| tokio.block_on(warm_rt.run(&ethers, request()))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,275 @@
+// Defender's client packages, bound to the host's key-value store, relayer and notifiers.
+// Each entry is a CommonJS factory `(module, exports, api)`.
+
+function relayerMethods(api) {
+  const call = (method, arg) => api.hostCall('relayer.' + method, arg);
+  return {
+    sendTransaction: (tx) => call('sendTransaction', tx),
+    getTransaction: (id) => call('getTransaction', { id }),
+    listTransactions: (q) => call('listTransactions', q || {}),
+    replaceTransactionById: (id, tx) => call('replaceTransactionById', { id, tx }),
+    replaceTransactionByNonce: (nonce, tx) => call('replaceTransactionByNonce', { nonce, tx }),
+    cancelTransactionById: (id) => call('cancelTransactionById', { id }),
+    getRelayer: () => call('getRelayer', {}),
+    getRelayerStatus: () => call('getRelayerStatus', {}),
+    sign: (payload) => call('sign', payload),
+    signTypedData: (payload) => call('signTypedData', payload),
+    call: (method, params) => {
+      // Defender's client accepts both call(method, params) and call({ method, params }).
+      if (method && typeof method === 'object') return call('call', { method: method.method, params: method.params || [] });
+      return call('call', { method, params: params || [] });
+    },
+  };
+}
+
+class Relayer {
+  constructor(_credentials, api) {
+    Object.assign(this, relayerMethods(api));
+  }
+}
+
+function kvClient(api, credentials) {
+  if (credentials && typeof credentials === 'object' && credentials.path && !credentials.kvstoreARN && !credentials.credentials) {
+    throw new Error('KeyValueStoreClient local mode ({ path }) needs a file system, which the action sandbox does not have; pass the event instead');
+  }
+  return {
+    get: (key) => api.hostCall('kv.get', { key: String(key) }),
+    put: (key, value) => {
+      if (typeof value !== 'string') return Promise.reject(new TypeError('KeyValueStoreClient.put: value must be a string'));
+      return api.hostCall('kv.put', { key: String(key), value });
+    },
+    del: (key) => api.hostCall('kv.del', { key: String(key) }),
+  };
+}
+
+// ---------- ethers adapters ----------
+function userEthers(api) {
+  let ethers;
+  try {
+    ethers = api.requireFrom('/action/index.js', 'ethers');
+  } catch (e) {
+    throw new Error('the ethers adapters need the `ethers` package (v5 or v6) in node_modules: ' + e.message);
+  }
+  if (ethers && ethers.ethers) ethers = ethers.ethers;
+  const v5 = !!(ethers && ethers.providers && ethers.providers.StaticJsonRpcProvider);
+  const v6 = !!(ethers && ethers.JsonRpcApiProvider && ethers.AbstractSigner);
+  if (!v5 && !v6) throw new Error('unsupported ethers version: ' + (ethers && ethers.version));
+  return { ethers, v5 };
+}
+
+function rpcError(e) {
+  const err = new Error(e.message);
+  if (e.code !== undefined) err.code = e.code;
+  if (e.data !== undefined) err.data = e.data;
+  return err;
+}
+
+function txRequestFrom(tx, speed) {
+  const hex = (v) => (v === undefined || v === null ? undefined : typeof v === 'bigint' ? v.toString() : v._hex !== undefined ? BigInt(v._hex).toString() : typeof v === 'object' && v.toString ? v.toString() : String(v));
+  const req = { to: tx.to || undefined, data: tx.data ? String(tx.data) : undefined, value: hex(tx.value), gasLimit: hex(tx.gasLimit) };
+  if (tx.gasPrice !== undefined && tx.gasPrice !== null) req.gasPrice = hex(tx.gasPrice);
+  else if (tx.maxFeePerGas !== undefined && tx.maxFeePerGas !== null) { req.maxFeePerGas = hex(tx.maxFeePerGas); req.maxPriorityFeePerGas = hex(tx.maxPriorityFeePerGas); }
+  else req.speed = speed || 'fast';
+  if (tx.validUntil) req.validUntil = tx.validUntil;
+  if (tx.isPrivate !== undefined) req.isPrivate = tx.isPrivate;
+  Object.keys(req).forEach((k) => req[k] === undefined && delete req[k]);
+  return req;
+}
+
+function makeEthersAdapters(api) {
+  const relayer = relayerMethods(api);
+  let built;
+  function build() {
+    if (built) return built;
+    const { ethers, v5 } = userEthers(api);
+    let Provider;
+    let Signer;
+    if (v5) {
+      Provider = class DefenderRelayProvider extends ethers.providers.StaticJsonRpcProvider {
+        constructor(_credentials) { super('http://defender-relayer.invalid'); }
+        send(method, params) {
+          return relayer.call(method, params || []).catch((e) => { throw rpcError(e); });
+        }
+      };
+      Signer = class DefenderRelaySigner extends ethers.Signer {
+        constructor(_credentials, provider, options) {
+          super();
+          ethers.utils.defineReadOnly(this, 'provider', provider);
+          this.options = options || {};
+        }
+        async getAddress() {
+          if (!this._address) this._address = ethers.utils.getAddress((await relayer.getRelayer()).address);
+          return this._address;
+        }
+        connect(provider) { return new Signer(null, provider, this.options); }
+        async signMessage(message) {
+          const m = typeof message === 'string' ? message : ethers.utils.hexlify(message);
+          return (await relayer.sign({ message: m })).sig;
+        }
+        async _signTypedData(domain, types, value) {
+          const { TypedDataEncoder } = ethers.utils._TypedDataEncoder ? { TypedDataEncoder: ethers.utils._TypedDataEncoder } : {};
+          const domainSeparator = TypedDataEncoder.hashDomain(domain);
+          const hashStructMessage = TypedDataEncoder.from(types).hash(value);
+          return (await relayer.signTypedData({ domainSeparator, hashStructMessage })).sig;
+        }
+        signTransaction() { return Promise.reject(new Error('DefenderRelaySigner cannot sign transactions offline: use sendTransaction')); }
+        async sendTransaction(transaction) {
+          const tx = await ethers.utils.resolveProperties(await this.populateTx(transaction));
+          const sent = await relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
+          return this.wrap(sent);
+        }
+        async populateTx(transaction) {
+          const tx = await ethers.utils.resolveProperties(this.checkTransaction(transaction));
+          if (tx.gasLimit === undefined || tx.gasLimit === null) {
+            const est = await this.provider.estimateGas(Object.assign({}, tx, { from: await this.getAddress() }));
+            tx.gasLimit = est;
+          }
+          return tx;
+        }
+        wrap(sent) {
+          const BN = ethers.BigNumber;
+          const r = {
+            hash: sent.hash, to: sent.to, from: sent.from, nonce: sent.nonce, data: sent.data,
+            gasLimit: BN.from(sent.gasLimit), value: BN.from(sent.value || 0), chainId: sent.chainId,
+            gasPrice: sent.gasPrice !== undefined ? BN.from(String(sent.gasPrice)) : undefined,
+            maxFeePerGas: sent.maxFeePerGas !== undefined ? BN.from(String(sent.maxFeePerGas)) : undefined,
+            maxPriorityFeePerGas: sent.maxPriorityFeePerGas !== undefined ? BN.from(String(sent.maxPriorityFeePerGas)) : undefined,
+            confirmations: 0, transactionId: sent.transactionId,
+          };
+          r.wait = (confirms, timeout) => this.provider.waitForTransaction(sent.hash, confirms, timeout);
+          return r;
+        }
+      };
+    } else {
+      Provider = class DefenderRelayProvider extends ethers.JsonRpcApiProvider {
+        constructor(_credentials) { super(undefined, { batchMaxCount: 1, staticNetwork: null }); }
+        async _send(payload) {
+          const list = Array.isArray(payload) ? payload : [payload];
+          const out = [];
+          for (const p of list) {
+            try {
+              out.push({ id: p.id, result: await relayer.call(p.method, p.params || []) });
+            } catch (e) {
+              out.push({ id: p.id, error: { code: typeof e.code === 'number' ? e.code : -32000, message: e.message, data: e.data } });
+            }
+          }
+          return out;
+        }
+      };
+      Signer = class DefenderRelaySigner extends ethers.AbstractSigner {
+        constructor(_credentials, provider, options) {
+          super(provider);
+          this.options = options || {};
+        }
+        async getAddress() {
+          if (!this._address) this._address = ethers.getAddress((await relayer.getRelayer()).address);
+          return this._address;
+        }
+        connect(provider) { return new Signer(null, provider, this.options); }
+        async signMessage(message) {
+          const m = typeof message === 'string' ? message : ethers.hexlify(message);
+          return (await relayer.sign({ message: m })).sig;
+        }
+        async signTypedData(domain, types, value) {
+          const domainSeparator = ethers.TypedDataEncoder.hashDomain(domain);
+          const hashStructMessage = ethers.TypedDataEncoder.from(types).hash(value);
+          return (await relayer.signTypedData({ domainSeparator, hashStructMessage })).sig;
+        }
+        signTransaction() { return Promise.reject(new Error('DefenderRelaySigner cannot sign transactions offline: use sendTransaction')); }
+        async sendTransaction(transaction) {
+          const tx = await this.populateCall(transaction);
+          if (tx.gasLimit === undefined || tx.gasLimit === null) tx.gasLimit = await this.provider.estimateGas(Object.assign({}, tx, { from: await this.getAddress() }));
+          const sent = await relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
+          const params = {
+            blockNumber: null, blockHash: null, hash: sent.hash, index: 0, type: sent.maxFeePerGas !== undefined ? 2 : 0,
+            to: sent.to || null, from: sent.from, nonce: sent.nonce, gasLimit: BigInt(sent.gasLimit),
+            gasPrice: BigInt(String(sent.gasPrice !== undefined ? sent.gasPrice : sent.maxFeePerGas || 0)),
+            maxPriorityFeePerGas: sent.maxPriorityFeePerGas !== undefined ? BigInt(String(sent.maxPriorityFeePerGas)) : null,
+            maxFeePerGas: sent.maxFeePerGas !== undefined ? BigInt(String(sent.maxFeePerGas)) : null,
+            maxFeePerBlobGas: null, data: sent.data, value: BigInt(String(sent.value || 0)), chainId: BigInt(sent.chainId),
+            signature: ethers.Signature.from({ r: '0x' + '1'.padStart(64, '0'), s: '0x' + '1'.padStart(64, '0'), v: 27 }),
+            accessList: null, blobVersionedHashes: null, authorizationList: null,
+          };
+          const r = new ethers.TransactionResponse(params, this.provider);
+          Object.defineProperty(r, 'transactionId', { value: sent.transactionId, enumerable: true });
+          return r;
+        }
+      };
+    }
+    built = { Provider, Signer };
+    return built;
+  }
+  // Lazily built classes: the user's ethers is loaded on first use.
+  function DefenderRelayProvider(credentials) { const { Provider } = build(); return new Provider(credentials); }
+  function DefenderRelaySigner(credentials, provider, options) { const { Signer } = build(); return new Signer(credentials, provider, options); }
+  return { DefenderRelayProvider, DefenderRelaySigner };
+}
+
+function makeWeb3Provider(api) {
+  const relayer = relayerMethods(api);
+  class DefenderRelayProvider {
+    constructor(_credentials, options) { this.options = options || {}; this.connected = true; }
+    async request({ method, params }) {
+      params = params || [];
+      if (method === 'eth_accounts' || method === 'eth_requestAccounts') return [(await relayer.getRelayer()).address];
+      if (method === 'eth_sendTransaction') {
+        const tx = params[0] || {};
+        const gasLimit = tx.gas || tx.gasLimit;
+        const sent = await relayer.sendTransaction(txRequestFrom(Object.assign({}, tx, { gasLimit: gasLimit !== undefined ? BigInt(gasLimit).toString() : undefined, value: tx.value !== undefined ? BigInt(tx.value).toString() : undefined }), this.options.speed));
+        return sent.hash;
+      }
+      if (method === 'eth_sign' || method === 'personal_sign') {
+        const message = method === 'eth_sign' ? params[1] : params[0];
+        return (await relayer.sign({ message })).sig;
+      }
+      if (method === 'eth_signTransaction') throw new Error('DefenderRelayProvider cannot sign transactions offline');
+      return relayer.call(method, params);
+    }
+    send(payload, callback) {
+      if (typeof payload === 'string') return this.request({ method: payload, params: callback });
+      this.request(payload).then(
+        (result) => callback(null, { jsonrpc: '2.0', id: payload.id, result }),
+        (e) => callback(null, { jsonrpc: '2.0', id: payload.id, error: { code: typeof e.code === 'number' ? e.code : -32000, message: e.message } }),
+      );
+      return undefined;
+    }
+    sendAsync(payload, callback) { return this.send(payload, callback); }
+    supportsSubscriptions() { return false; }
+    on() { return this; }
+    removeListener() { return this; }
+    disconnect() { return true; }
+  }
+  return { DefenderRelayProvider };
+}
+
+function defenderSdk(api) {
+  class Defender {
+    constructor(credentials) {
+      const adapters = makeEthersAdapters(api);
+      const methods = relayerMethods(api);
+      this.relaySigner = Object.assign({}, methods, {
+        getProvider: (options) => adapters.DefenderRelayProvider(credentials, options),
+        getSigner: (provider, options) => adapters.DefenderRelaySigner(credentials, provider, options),
+      });
+      this.relay = this.relaySigner;
+      this.keyValueStore = kvClient(api, credentials);
+    }
+  }
+  return { Defender };
+}
+
+const modules = {
+  'defender-relay-client': (module, _exports, api) => {
+    module.exports = { Relayer: class extends Relayer { constructor(c) { super(c, api); } } };
+  },
+  'defender-relay-client/lib/ethers': (module, _exports, api) => { module.exports = makeEthersAdapters(api); },
+  'defender-relay-client/lib/web3': (module, _exports, api) => { module.exports = makeWeb3Provider(api); },
+  'defender-kvstore-client': (module, _exports, api) => {
+    module.exports = { KeyValueStoreClient: function KeyValueStoreClient(c) { return kvClient(api, c); } };
+  },
+  '@openzeppelin/defender-sdk': (module, _exports, api) => { module.exports = defenderSdk(api); },
+};
+for (const k of ['defender-relay-client', 'defender-relay-client/lib/ethers', 'defender-relay-client/lib/web3', 'defender-kvstore-client']) {
+  modules['@openzeppelin/' + k] = modules[k];
+}
+export default modules;

@@ -1,0 +1,361 @@
+//! The read-only virtual file system a run sees, and Node's `require` resolution over it.
+//!
+//! The action's files live under `/action/` (`/action/index.js` is the entry point); the
+//! embedder's `node_modules` directory is mounted at `/node_modules/`. Nothing else exists.
+
+use bytes::Bytes;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the action's own files are mounted.
+pub(crate) const ACTION_ROOT: &str = "/action";
+const NM_ROOT: &str = "/node_modules";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    File,
+    Dir,
+}
+
+/// The files of one run.
+#[derive(Clone, Debug)]
+pub(crate) struct Files {
+    pub(crate) bundle: Arc<BTreeMap<String, Bytes>>,
+    pub(crate) node_modules: Option<Arc<PathBuf>>,
+}
+
+/// Normalizes an absolute virtual path (`/a/./b/../c` to `/a/c`).
+pub(crate) fn normalize(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+fn dirname(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+impl Files {
+    fn host_path(&self, vpath: &str) -> Option<PathBuf> {
+        let root = self.node_modules.as_ref()?;
+        let rel = vpath.strip_prefix(NM_ROOT)?;
+        let rel = rel.strip_prefix('/').unwrap_or(rel);
+        if rel.split('/').any(|s| s == "..") {
+            return None;
+        }
+        Some(if rel.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(rel)
+        })
+    }
+
+    fn kind(&self, vpath: &str) -> Option<Kind> {
+        if let Some(rel) = vpath.strip_prefix(ACTION_ROOT) {
+            let rel = rel.strip_prefix('/').unwrap_or(rel);
+            if rel.is_empty() {
+                return Some(Kind::Dir);
+            }
+            if self.bundle.contains_key(rel) {
+                return Some(Kind::File);
+            }
+            let prefix = format!("{rel}/");
+            return self
+                .bundle
+                .range(prefix.clone()..)
+                .next()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .map(|_| Kind::Dir);
+        }
+        let p = self.host_path(vpath)?;
+        let meta = std::fs::metadata(&p).ok()?;
+        if meta.is_file() {
+            Some(Kind::File)
+        } else if meta.is_dir() {
+            Some(Kind::Dir)
+        } else {
+            None
+        }
+    }
+
+    /// The content of a file, if it exists.
+    pub(crate) fn read(&self, vpath: &str) -> Option<Bytes> {
+        if let Some(rel) = vpath.strip_prefix(ACTION_ROOT) {
+            let rel = rel.strip_prefix('/').unwrap_or(rel);
+            return self.bundle.get(rel).cloned();
+        }
+        let p = self.host_path(vpath)?;
+        // Refuse symbolic links that leave the mounted directory.
+        let root = self.node_modules.as_ref()?.canonicalize().ok()?;
+        let real = p.canonicalize().ok()?;
+        if !real.starts_with(&root) {
+            return None;
+        }
+        std::fs::read(real).ok().map(Bytes::from)
+    }
+
+    fn is_file(&self, p: &str) -> bool {
+        self.kind(p) == Some(Kind::File)
+    }
+
+    fn load_as_file(&self, p: &str) -> Option<String> {
+        if self.is_file(p) {
+            return Some(p.to_owned());
+        }
+        for ext in [".js", ".json", ".cjs"] {
+            let c = format!("{p}{ext}");
+            if self.is_file(&c) {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    fn load_index(&self, p: &str) -> Option<String> {
+        for f in ["index.js", "index.json", "index.cjs"] {
+            let c = format!("{p}/{f}");
+            if self.is_file(&c) {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    fn package_json(&self, dir: &str) -> Option<Value> {
+        let bytes = self.read(&format!("{dir}/package.json"))?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn load_as_directory(&self, p: &str) -> Option<String> {
+        if self.kind(p) != Some(Kind::Dir) {
+            return None;
+        }
+        if let Some(main) = self
+            .package_json(p)
+            .and_then(|pj| pj.get("main").and_then(Value::as_str).map(str::to_owned))
+        {
+            let m = normalize(&format!("{p}/{main}"));
+            if let Some(f) = self.load_as_file(&m).or_else(|| self.load_index(&m)) {
+                return Some(f);
+            }
+        }
+        self.load_index(p)
+    }
+
+    fn load_path(&self, p: &str) -> Option<String> {
+        self.load_as_file(p).or_else(|| self.load_as_directory(p))
+    }
+
+    /// Resolves `request` as `require` called from the file `from` would.
+    pub(crate) fn resolve(&self, from: &str, request: &str) -> Result<String, String> {
+        let not_found = || format!("Cannot find module '{request}' from '{from}'");
+        let dir = dirname(from);
+        if request.starts_with("./")
+            || request.starts_with("../")
+            || request.starts_with('/')
+            || request == "."
+            || request == ".."
+        {
+            let p = if request.starts_with('/') {
+                normalize(request)
+            } else {
+                normalize(&format!("{dir}/{request}"))
+            };
+            return self.load_path(&p).ok_or_else(not_found);
+        }
+        if request.is_empty() {
+            return Err(not_found());
+        }
+        // Bare specifier: package name and subpath.
+        let mut segs = request.splitn(3, '/');
+        let first = segs.next().unwrap_or_default();
+        let (name, sub) = if first.starts_with('@') {
+            let second = segs.next().ok_or_else(not_found)?;
+            let rest = segs.next();
+            (format!("{first}/{second}"), rest.map(str::to_owned))
+        } else {
+            let rest = request.split_once('/').map(|(_, r)| r.to_owned());
+            (first.to_owned(), rest)
+        };
+        let mut d = dir.to_owned();
+        loop {
+            if !d.ends_with("/node_modules") {
+                let nm = if d == "/" {
+                    NM_ROOT.to_owned()
+                } else {
+                    format!("{d}/node_modules")
+                };
+                let pkg = format!("{nm}/{name}");
+                if self.kind(&pkg) == Some(Kind::Dir) {
+                    if let Some(pj) = self.package_json(&pkg) {
+                        if let Some(exports) = pj.get("exports") {
+                            let subpath = match &sub {
+                                Some(s) => format!("./{s}"),
+                                None => ".".to_owned(),
+                            };
+                            return resolve_exports(exports, &subpath)
+                                .map(|t| normalize(&format!("{pkg}/{t}")))
+                                .filter(|p| self.is_file(p))
+                                .ok_or_else(|| {
+                                    format!(
+                                        "Package subpath '{subpath}' is not defined by \"exports\" in {pkg}/package.json"
+                                    )
+                                });
+                        }
+                    }
+                    let target = match &sub {
+                        Some(s) => format!("{pkg}/{s}"),
+                        None => pkg.clone(),
+                    };
+                    if let Some(f) = self.load_path(&target) {
+                        return Ok(f);
+                    }
+                }
+            }
+            if d == "/" {
+                break;
+            }
+            d = dirname(&d).to_owned();
+        }
+        Err(not_found())
+    }
+}
+
+const CONDITIONS: [&str; 3] = ["require", "node", "default"];
+
+fn resolve_target(target: &Value, star: Option<&str>) -> Option<String> {
+    match target {
+        Value::String(s) => Some(match star {
+            Some(m) => s.replace('*', m),
+            None => s.clone(),
+        }),
+        Value::Array(items) => items.iter().find_map(|t| resolve_target(t, star)),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| CONDITIONS.contains(&k.as_str()))
+            .find_map(|(_, t)| resolve_target(t, star)),
+        _ => None,
+    }
+}
+
+/// Resolves a package `exports` field for `subpath` (`.` or `./x`), with the conditions
+/// `require`, `node` and `default`.
+fn resolve_exports(exports: &Value, subpath: &str) -> Option<String> {
+    let is_subpath_map =
+        matches!(exports, Value::Object(m) if m.keys().any(|k| k.starts_with('.')));
+    if !is_subpath_map {
+        return (subpath == ".")
+            .then(|| resolve_target(exports, None))
+            .flatten();
+    }
+    let map = exports.as_object()?;
+    if let Some(t) = map.get(subpath) {
+        return resolve_target(t, None);
+    }
+    // Patterns: the longest matching prefix before `*` wins.
+    let mut best: Option<(&str, &Value, String)> = None;
+    for (k, t) in map {
+        if let Some((pre, post)) = k.split_once('*') {
+            if subpath.starts_with(pre)
+                && subpath.ends_with(post)
+                && subpath.len() >= pre.len() + post.len()
+            {
+                let m = &subpath[pre.len()..subpath.len() - post.len()];
+                if best.as_ref().is_none_or(|(bk, _, _)| pre.len() > bk.len()) {
+                    best = Some((pre, t, m.to_owned()));
+                }
+            }
+        }
+    }
+    let (_, t, m) = best?;
+    resolve_target(t, Some(&m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn files(list: &[(&str, &str)]) -> Files {
+        Files {
+            bundle: Arc::new(
+                list.iter()
+                    .map(|(k, v)| (k.to_string(), Bytes::from(v.to_string())))
+                    .collect(),
+            ),
+            node_modules: None,
+        }
+    }
+
+    #[test]
+    fn relative_and_index_and_main() {
+        let f = files(&[
+            ("index.js", ""),
+            ("lib/a.js", ""),
+            ("lib/data.json", "{}"),
+            ("dir/index.js", ""),
+            ("node_modules/pkg/package.json", r#"{"main":"./src/main"}"#),
+            ("node_modules/pkg/src/main.js", ""),
+            ("node_modules/@s/p/index.js", ""),
+        ]);
+        let from = "/action/index.js";
+        assert_eq!(f.resolve(from, "./lib/a").unwrap(), "/action/lib/a.js");
+        assert_eq!(
+            f.resolve(from, "./lib/data.json").unwrap(),
+            "/action/lib/data.json"
+        );
+        assert_eq!(
+            f.resolve(from, "./lib/data").unwrap(),
+            "/action/lib/data.json"
+        );
+        assert_eq!(f.resolve(from, "./dir").unwrap(), "/action/dir/index.js");
+        assert_eq!(
+            f.resolve("/action/lib/a.js", "pkg").unwrap(),
+            "/action/node_modules/pkg/src/main.js"
+        );
+        assert_eq!(
+            f.resolve(from, "@s/p").unwrap(),
+            "/action/node_modules/@s/p/index.js"
+        );
+        assert!(f.resolve(from, "./missing").is_err());
+        assert!(f.resolve(from, "nothing").is_err());
+    }
+
+    #[test]
+    fn exports_field() {
+        let e = json!({".": {"import": "./esm.js", "default": "./cjs.js"}, "./sub/*": "./lib/*.js", "./package.json": "./package.json"});
+        assert_eq!(resolve_exports(&e, ".").as_deref(), Some("./cjs.js"));
+        assert_eq!(
+            resolve_exports(&e, "./sub/x").as_deref(),
+            Some("./lib/x.js")
+        );
+        assert_eq!(resolve_exports(&e, "./nope"), None);
+        assert_eq!(
+            resolve_exports(&json!("./main.js"), ".").as_deref(),
+            Some("./main.js")
+        );
+        assert_eq!(
+            resolve_exports(&json!({"require": "./r.js", "import": "./i.mjs"}), ".").as_deref(),
+            Some("./r.js")
+        );
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize("/a/./b/../c"), "/a/c");
+        assert_eq!(normalize("/../x"), "/x");
+    }
+}

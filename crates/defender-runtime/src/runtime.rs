@@ -1,0 +1,408 @@
+//! [`QuickJsRuntime`]: the [`ActionRuntime`] that runs Defender actions in QuickJS.
+
+use crate::files::Files;
+use crate::host::FetchPolicy;
+use crate::pool::Pool;
+use crate::redact::Redactor;
+use crate::sandbox::{self, CodeCache, Job};
+use async_trait::async_trait;
+use bytes::Bytes;
+use defender_core::LogEntry;
+use defender_core::{
+    ActionCode, ActionRuntime, CodeSource, RunError, RunOutcome, RunRequest, MAX_CODE_BYTES,
+};
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+/// How a [`QuickJsRuntime`] is set up.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RuntimeConfig {
+    /// A `node_modules` directory mounted read-only at `/node_modules` for `require` (the
+    /// packages Defender pre-installed, such as `ethers`). `None`: only the action's own files.
+    pub node_modules: Option<PathBuf>,
+    /// Hosts `fetch` may reach: `example.com`, `example.com:8443` or `*.example.com`.
+    /// Empty: `fetch` always fails. Redirects are not followed.
+    pub fetch_allowlist: Vec<String>,
+    /// `process.env` of every run (empty by default).
+    pub env: BTreeMap<String, String>,
+    /// Most script threads; runs beyond this wait for a free thread.
+    pub max_threads: usize,
+    /// Native stack size of each script thread. It must exceed the runs'
+    /// `max_stack_bytes` by a safety margin (the runtime clamps the limit to half of it).
+    pub thread_stack_bytes: usize,
+    /// Most compiled files kept in the bytecode cache (it is cleared when full).
+    pub max_cached_files: usize,
+    /// Most actions that keep a warm context (0, the default: a fresh context for every run).
+    /// See [`QuickJsRuntime`] for the warm-context policy.
+    pub warm_contexts: usize,
+    /// How long an unused warm context is kept.
+    pub warm_idle: std::time::Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            node_modules: None,
+            fetch_allowlist: Vec::new(),
+            env: BTreeMap::new(),
+            max_threads: 64,
+            thread_stack_bytes: 8 * 1024 * 1024,
+            max_cached_files: 20_000,
+            warm_contexts: 0,
+            warm_idle: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// Mounts a `node_modules` directory.
+    pub fn with_node_modules(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.node_modules = Some(dir.into());
+        self
+    }
+
+    /// Allows `fetch` to a host (`host`, `host:port` or `*.domain`).
+    pub fn allow_fetch(mut self, host: impl Into<String>) -> Self {
+        self.fetch_allowlist.push(host.into());
+        self
+    }
+
+    /// Keeps a warm context for up to `n` actions (see [`QuickJsRuntime`]).
+    pub fn with_warm_contexts(mut self, n: usize) -> Self {
+        self.warm_contexts = n;
+        self
+    }
+
+    /// Sets one `process.env` variable.
+    pub fn with_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(name.into(), value.into());
+        self
+    }
+}
+
+struct Inner {
+    node_modules: Option<Arc<PathBuf>>,
+    fetch: Arc<FetchPolicy>,
+    cache: Arc<CodeCache>,
+    pool: Pool,
+    max_stack_cap: usize,
+    warm: Arc<Mutex<HashMap<Arc<str>, WarmSlot>>>,
+    warm_max: usize,
+    warm_idle: std::time::Duration,
+    thread_stack: usize,
+    next_slot: AtomicU64,
+}
+
+type Reply = tokio::sync::oneshot::Sender<(Result<serde_json::Value, RunError>, Vec<LogEntry>)>;
+
+/// A thread that owns the warm context of one action version and runs it one run at a time.
+struct WarmSlot {
+    id: u64,
+    tx: mpsc::Sender<(Job, Reply)>,
+    busy: Arc<AtomicBool>,
+}
+
+fn run_caught(
+    f: impl FnOnce() -> (Result<serde_json::Value, RunError>, Vec<LogEntry>),
+) -> (Result<serde_json::Value, RunError>, Vec<LogEntry>) {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        (
+            Err(RunError::Internal("the script thread panicked".into())),
+            vec![],
+        )
+    })
+}
+
+fn warm_thread(
+    rx: mpsc::Receiver<(Job, Reply)>,
+    busy: Arc<AtomicBool>,
+    idle: std::time::Duration,
+    slots: Arc<Mutex<HashMap<Arc<str>, WarmSlot>>>,
+    scope: Arc<str>,
+    id: u64,
+) {
+    let mut instance: Option<sandbox::Instance> = None;
+    loop {
+        let (job, reply) = match rx.recv_timeout(idle) {
+            Ok(x) => x,
+            Err(_) => {
+                let mut map = slots.lock().unwrap_or_else(|e| e.into_inner());
+                if map.get(&scope).is_some_and(|s| s.id == id) && !busy.load(Ordering::SeqCst) {
+                    map.remove(&scope);
+                    return;
+                }
+                if map.get(&scope).is_none_or(|s| s.id != id) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let out = run_caught(|| {
+            if instance.is_none() {
+                match sandbox::Instance::new(&job.limits, &job.cache) {
+                    Ok(i) => instance = Some(i),
+                    Err(e) => return (Err(e), vec![]),
+                }
+            }
+            match instance.as_mut() {
+                Some(i) => i.run(job),
+                None => (Err(RunError::Internal("no instance".into())), vec![]),
+            }
+        });
+        if instance.as_ref().is_none_or(|i| i.poisoned)
+            || out.0.is_err() && matches!(out.0, Err(RunError::Internal(_)))
+        {
+            instance = None;
+        }
+        busy.store(false, Ordering::SeqCst);
+        let _ = reply.send(out);
+    }
+}
+
+/// Runs Defender actions in QuickJS.
+///
+/// - **Isolation and warm-context policy**: by default every run gets a fresh QuickJS runtime
+///   and context on a script thread; nothing the code does (globals, patched prototypes,
+///   module state) is kept for the next run, not even for the same action. What is shared is
+///   compiled bytecode only, per `(action_id, version, file)` and per `node_modules` file.
+///   With [`RuntimeConfig::warm_contexts`] > 0, the runtime behaves like Defender's Lambda:
+///   each action version (up to that many) keeps one warm context on its own thread, whose
+///   globals and module state (its `require` cache: modules load once) survive between runs
+///   of *that* action version only. A warm context serves one run at a time (concurrent runs
+///   of the action use fresh contexts), is dropped after a run that broke a limit or failed
+///   in the host, and after [`RuntimeConfig::warm_idle`] without runs. Contexts are never
+///   shared between actions or versions.
+/// - **Limits**: memory and native stack per run; the wall-clock timeout interrupts
+///   synchronous loops and ends runs whose promise can no longer settle.
+/// - **Executor**: scripts run on dedicated threads; host calls (key-value store, relayer,
+///   notifications, `fetch`) run on the tokio runtime that called [`ActionRuntime::run`].
+pub struct QuickJsRuntime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for QuickJsRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuickJsRuntime")
+            .field("node_modules", &self.inner.node_modules)
+            .field("fetch_allowlist", &self.inner.fetch.allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for QuickJsRuntime {
+    fn default() -> Self {
+        QuickJsRuntime::new(RuntimeConfig::default())
+    }
+}
+
+impl QuickJsRuntime {
+    /// A runtime with this configuration.
+    pub fn new(config: RuntimeConfig) -> Self {
+        let client = (!config.fetch_allowlist.is_empty())
+            .then(|| {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(std::time::Duration::from_secs(60))
+                    .build()
+                    .ok()
+            })
+            .flatten();
+        let env_json = serde_json::to_string(&config.env).unwrap_or_else(|_| "{}".to_owned());
+        QuickJsRuntime {
+            inner: Arc::new(Inner {
+                node_modules: config.node_modules.map(Arc::new),
+                fetch: Arc::new(FetchPolicy {
+                    allowed: config.fetch_allowlist,
+                    client,
+                }),
+                cache: Arc::new(CodeCache::new(
+                    config.max_cached_files.max(1),
+                    Arc::from(env_json),
+                )),
+                pool: Pool::new(config.max_threads.max(1), config.thread_stack_bytes),
+                max_stack_cap: config.thread_stack_bytes / 2,
+                warm: Arc::default(),
+                warm_max: config.warm_contexts,
+                warm_idle: config.warm_idle,
+                thread_stack: config.thread_stack_bytes,
+                next_slot: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// Hands the job to the action's warm context if it is free (or starts one); gives the
+    /// job back when it must run in a fresh context instead.
+    fn try_warm(&self, job: Job, reply: Reply) -> Option<(Job, Reply)> {
+        let inner = &self.inner;
+        if inner.warm_max == 0 {
+            return Some((job, reply));
+        }
+        let mut map = inner.warm.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = map.get(&job.scope) {
+            if slot.busy.swap(true, Ordering::SeqCst) {
+                return Some((job, reply));
+            }
+            return match slot.tx.send((job, reply)) {
+                Ok(()) => None,
+                Err(mpsc::SendError((job, reply))) => {
+                    map.remove(&job.scope);
+                    Some((job, reply))
+                }
+            };
+        }
+        if map.len() >= inner.warm_max {
+            return Some((job, reply));
+        }
+        let (tx, rx) = mpsc::channel();
+        let busy = Arc::new(AtomicBool::new(true));
+        let id = inner.next_slot.fetch_add(1, Ordering::Relaxed);
+        let scope = job.scope.clone();
+        let (slots, idle, b) = (inner.warm.clone(), inner.warm_idle, busy.clone());
+        let spawned = std::thread::Builder::new()
+            .name("defender-js-warm".into())
+            .stack_size(inner.thread_stack)
+            .spawn({
+                let scope = scope.clone();
+                move || warm_thread(rx, b, idle, slots, scope, id)
+            });
+        if spawned.is_err() {
+            return Some((job, reply));
+        }
+        map.insert(
+            scope,
+            WarmSlot {
+                id,
+                tx: tx.clone(),
+                busy,
+            },
+        );
+        tx.send((job, reply))
+            .err()
+            .map(|mpsc::SendError(back)| back)
+    }
+
+    /// Number of files in the bytecode cache.
+    pub fn cached_files(&self) -> usize {
+        self.inner.cache.len()
+    }
+}
+
+/// Sets the cancel flag when the run's future is dropped, so that its script stops.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn bundle_of(source: &CodeSource) -> Result<Arc<BTreeMap<String, Bytes>>, RunError> {
+    let size = source.size();
+    if size > MAX_CODE_BYTES {
+        return Err(RunError::CodeTooLarge {
+            size,
+            limit: MAX_CODE_BYTES,
+        });
+    }
+    match source {
+        CodeSource::Script(s) => {
+            let mut m = BTreeMap::new();
+            m.insert("index.js".to_owned(), Bytes::from(s.clone()));
+            Ok(Arc::new(m))
+        }
+        CodeSource::Bundle(files) => {
+            if !files.contains_key("index.js") {
+                return Err(RunError::InvalidCode(
+                    "the bundle has no index.js at its root".into(),
+                ));
+            }
+            Ok(Arc::new(files.clone()))
+        }
+    }
+}
+
+#[async_trait]
+impl ActionRuntime for QuickJsRuntime {
+    async fn run(&self, code: &ActionCode, request: RunRequest) -> RunOutcome {
+        let bundle = match bundle_of(&code.source) {
+            Ok(b) => b,
+            Err(e) => {
+                return RunOutcome {
+                    result: Err(e),
+                    logs: vec![],
+                }
+            }
+        };
+        let redactor = Redactor::new(
+            request
+                .event
+                .secrets
+                .iter()
+                .flat_map(|m| m.values().map(String::as_str)),
+        );
+        let event_json = match serde_json::to_string(&request.event) {
+            Ok(s) => s,
+            Err(e) => {
+                return RunOutcome {
+                    result: Err(RunError::Internal(e.to_string())),
+                    logs: vec![],
+                }
+            }
+        };
+        let handle = match tokio::runtime::Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => {
+                return RunOutcome {
+                    result: Err(RunError::Internal(e.to_string())),
+                    logs: vec![],
+                }
+            }
+        };
+        let mut limits = request.limits;
+        limits.max_stack_bytes = limits.max_stack_bytes.min(self.inner.max_stack_cap);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _guard = CancelOnDrop(cancel.clone());
+        let job = Job {
+            files: Files {
+                bundle,
+                node_modules: self.inner.node_modules.clone(),
+            },
+            scope: Arc::from(format!("{}@{}", code.action_id, code.version)),
+            event_json,
+            limits,
+            services: Arc::new(request.services),
+            fetch: self.inner.fetch.clone(),
+            cache: self.inner.cache.clone(),
+            handle,
+            cancel,
+            redactor,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Some((job, tx)) = self.try_warm(job, tx) {
+            let cache = self.inner.cache.clone();
+            self.inner.pool.submit(Box::new(move || {
+                let mut used = None;
+                let out = run_caught(|| {
+                    let (out, instance) = sandbox::run(job);
+                    used = instance;
+                    out
+                });
+                let _ = tx.send(out);
+                // Off the run's latency: free the used context, prepare a pristine one.
+                drop(used);
+                let _ = std::panic::catch_unwind(|| sandbox::prepare_spare(&cache));
+            }));
+        }
+        match rx.await {
+            Ok((result, logs)) => RunOutcome { result, logs },
+            Err(_) => RunOutcome {
+                result: Err(RunError::Internal("the script thread stopped".into())),
+                logs: vec![],
+            },
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The abuse corpus: every script in `tests/abuse/` is contained with the expected error while
+//! a normal run goes on and succeeds.
+
+mod common;
+
+use common::*;
+use defender_core::{ActionRuntime, RunError};
+use defender_runtime::QuickJsRuntime;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn check(
+    name: &str,
+    expect: &str,
+    result: &Result<serde_json::Value, RunError>,
+) -> Result<(), String> {
+    let (kind, text) = expect.split_once(' ').unwrap_or((expect, ""));
+    let ok = match (kind, result) {
+        ("ok", Ok(_)) => true,
+        ("TIMEOUT", Err(RunError::Timeout(_))) => true,
+        ("OUT_OF_MEMORY", Err(RunError::OutOfMemory(_))) => true,
+        ("STACK_OVERFLOW", Err(RunError::StackOverflow)) => true,
+        ("RELAYER_CONFIGURATION", Err(RunError::RelayerConfiguration(_))) => true,
+        ("THROWN", Err(RunError::Thrown { message, .. })) => message.contains(text),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name}: expected {expect}, got {result:?}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abuse_corpus_is_contained() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/abuse");
+    let mut scripts: Vec<(String, String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "js"))
+        .map(|p| {
+            let src = std::fs::read_to_string(&p).unwrap();
+            let expect = src
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("// expect: "))
+                .unwrap_or_else(|| panic!("{} has no `// expect:` line", p.display()))
+                .trim()
+                .to_owned();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                expect,
+                src,
+            )
+        })
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 30, "only {} abuse scripts", scripts.len());
+
+    let rt = Arc::new(QuickJsRuntime::default());
+    let mut tasks = Vec::new();
+    for (name, expect, src) in scripts {
+        let rt = rt.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut req = request(event());
+            req.limits.timeout = Duration::from_secs(2);
+            req.limits.memory_bytes = 32 * 1024 * 1024;
+            let out = rt.run(&script(&src), req).await;
+            check(&name, &expect, &out.result)
+        }));
+    }
+    // A normal run, with timers and host calls, while the abusers run.
+    let normal = rt
+        .run(
+            &script("exports.handler = async (e) => { await new Promise((r) => setTimeout(r, 50)); const { KeyValueStoreClient } = require('defender-kvstore-client'); const s = new KeyValueStoreClient(e); await s.put('k', 'v'); return s.get('k'); };"),
+            request(event()),
+        )
+        .await;
+    assert_eq!(normal.result.unwrap(), json!("v"));
+    let mut failures = Vec::new();
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The runtime still works afterwards.
+    let after = run(&*rt, "exports.handler = async () => 'alive';").await;
+    assert_eq!(after.result.unwrap(), json!("alive"));
+}

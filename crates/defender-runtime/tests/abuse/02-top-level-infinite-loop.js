@@ -1,0 +1,3 @@
+// expect: TIMEOUT
+while (true) {}
+exports.handler = async () => 1;

@@ -1,0 +1,2 @@
+// expect: TIMEOUT
+exports.handler = () => new Promise(() => {});

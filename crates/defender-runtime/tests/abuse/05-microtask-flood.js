@@ -1,0 +1,2 @@
+// expect: TIMEOUT
+exports.handler = async () => { const spin = () => Promise.resolve().then(spin); spin(); await new Promise(() => {}); };

@@ -1,0 +1,2 @@
+// expect: OUT_OF_MEMORY
+exports.handler = async () => { let s = 'x'; for (;;) s = s + s; };

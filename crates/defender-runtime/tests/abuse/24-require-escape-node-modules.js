@@ -1,0 +1,2 @@
+// expect: THROWN Cannot find module
+exports.handler = async () => require('../../../../../../etc/hosts');

@@ -1,0 +1,2 @@
+// expect: ok
+exports.handler = async () => [typeof std, typeof os, typeof scriptArgs, typeof print, typeof __host, typeof host].join(',');

@@ -1,0 +1,2 @@
+// expect: THROWN
+exports.handler = async () => { const os = await import('os'); return os.exec(['id']); };

@@ -1,0 +1,2 @@
+// expect: THROWN
+exports.handler = async () => process.binding('fs');

@@ -1,0 +1,2 @@
+// expect: THROWN process.exit is not available
+exports.handler = async () => { process.exit(0); };

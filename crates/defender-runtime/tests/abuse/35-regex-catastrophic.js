@@ -1,0 +1,2 @@
+// expect: TIMEOUT
+exports.handler = async () => /^(a+)+$/.test('a'.repeat(40) + 'b');

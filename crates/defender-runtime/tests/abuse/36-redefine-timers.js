@@ -1,0 +1,3 @@
+// expect: ok
+globalThis.setTimeout = undefined;
+exports.handler = async () => 'ok';
