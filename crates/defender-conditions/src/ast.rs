@@ -169,7 +169,7 @@ fn write_base(f: &mut fmt::Formatter<'_>, base: &Expr) -> fmt::Result {
     if matches!(base.kind, ExprKind::Number(_)) {
         write!(f, "({base})")
     } else {
-        base.fmt(f)
+        fmt::Display::fmt(base, f)
     }
 }
 

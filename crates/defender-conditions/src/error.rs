@@ -92,7 +92,11 @@ pub struct EvalError {
 
 impl EvalError {
     #[cold]
-    pub(crate) fn new(kind: EvalErrorKind, span: &Range<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        kind: EvalErrorKind,
+        span: &Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             kind,
             span: span.clone(),

@@ -16,10 +16,12 @@ use crate::error::{Error, ErrorKind};
 #[grammar = "grammar.pest"]
 struct Grammar;
 
-/// Deepest nesting of parentheses and brackets accepted.
-pub(crate) const MAX_NESTING: usize = 64;
+/// Deepest nesting of parentheses and brackets accepted in the source.
+pub(crate) const MAX_NESTING: usize = 400;
+/// Deepest syntax tree accepted (a fully parenthesised print of it nests at most one more).
+pub(crate) const MAX_DEPTH: usize = 320;
 /// Most operators accepted in one condition (bounds the depth of the tree).
-pub(crate) const MAX_OPERATORS: usize = 1000;
+pub(crate) const MAX_OPERATORS: usize = 256;
 
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
@@ -84,6 +86,14 @@ pub fn parse(source: &str) -> Result<Ast, Vec<Error>> {
     };
     let expr = builder.expr(expr);
     let errors = builder.errors.into_inner();
+    let d = depth(&expr);
+    if d > MAX_DEPTH {
+        return Err(vec![Error::new(
+            ErrorKind::Syntax,
+            0..source.len(),
+            format!("condition nests {d} levels deep, more than the limit of {MAX_DEPTH}"),
+        )]);
+    }
     if errors.is_empty() {
         Ok(Ast { expr })
     } else {
@@ -91,10 +101,20 @@ pub fn parse(source: &str) -> Result<Ast, Vec<Error>> {
     }
 }
 
+fn depth(e: &Expr) -> usize {
+    1 + match &e.kind {
+        ExprKind::List(items) => items.iter().map(depth).max().unwrap_or(0),
+        ExprKind::Unary(_, x) | ExprKind::Member(x, _) => depth(x),
+        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => depth(a).max(depth(b)),
+        _ => 0,
+    }
+}
+
 fn is_operator(rule: Rule) -> bool {
     !matches!(
         rule,
         Rule::expr
+            | Rule::paren
             | Rule::list
             | Rule::number
             | Rule::hex
@@ -166,16 +186,20 @@ fn rule_words(rule: Rule) -> &'static str {
         | Rule::div
         | Rule::rem
         | Rule::pow => "an operator",
-        Rule::not_op | Rule::neg => "`not` or `-`",
-        Rule::index => "`[`",
-        Rule::member => "`.`",
+        Rule::not_op | Rule::neg => "a value",
+        Rule::index | Rule::member => "an operator",
         Rule::member_name => "a member name",
-        Rule::list => "a list",
-        Rule::number | Rule::hex | Rule::dec => "a number",
-        Rule::string | Rule::dq_inner | Rule::sq_inner => "a string",
-        Rule::boolean => "`true` or `false`",
-        Rule::positional => "a position like `$0`",
-        Rule::ident => "a variable name",
+        Rule::list
+        | Rule::paren
+        | Rule::number
+        | Rule::hex
+        | Rule::dec
+        | Rule::string
+        | Rule::dq_inner
+        | Rule::sq_inner
+        | Rule::boolean
+        | Rule::positional
+        | Rule::ident => "a value",
         Rule::keyword => "a keyword",
         _ => "something else",
     }
@@ -191,6 +215,14 @@ fn convert(e: &pest::error::Error<Rule>, source: &str) -> Error {
         InputLocation::Span((s, e)) => s..e,
     };
     let found = if span.start >= source.len() {
+        if let Some(open) = unclosed_bracket(source) {
+            let c = char::from(source.as_bytes()[open]);
+            return Error::new(
+                ErrorKind::Syntax,
+                open..open + 1,
+                format!("`{c}` is never closed"),
+            );
+        }
         "end of input".to_string()
     } else {
         let rest = &source[span.start..];
@@ -199,6 +231,13 @@ fn convert(e: &pest::error::Error<Rule>, source: &str) -> Error {
             if let Some(unterminated) = unterminated_string(source, span.start) {
                 return unterminated;
             }
+        }
+        if c == '=' && !rest.starts_with("==") {
+            return Error::new(
+                ErrorKind::Syntax,
+                span,
+                "unexpected `=`: use `==` to compare",
+            );
         }
         format!("`{c}`")
     };
@@ -220,6 +259,34 @@ fn convert(e: &pest::error::Error<Rule>, source: &str) -> Error {
         ErrorVariant::CustomError { message } => message.clone(),
     };
     Error::new(ErrorKind::Syntax, span, message)
+}
+
+/// Position of the innermost bracket left open at the end of the source, if any.
+fn unclosed_bracket(source: &str) -> Option<usize> {
+    let mut stack = Vec::new();
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    for (i, b) in source.bytes().enumerate() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == q {
+                quote = None;
+            }
+            continue;
+        }
+        match b {
+            b'"' | b'\'' => quote = Some(b),
+            b'(' | b'[' => stack.push(i),
+            b')' | b']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack.pop()
 }
 
 fn unterminated_string(source: &str, start: usize) -> Option<Error> {
@@ -253,7 +320,9 @@ fn span_of(pair: &Pair<'_, Rule>) -> Range<usize> {
 
 impl Builder {
     fn error(&self, kind: ErrorKind, span: Range<usize>, message: impl Into<String>) {
-        self.errors.borrow_mut().push(Error::new(kind, span, message));
+        self.errors
+            .borrow_mut()
+            .push(Error::new(kind, span, message));
     }
 
     fn expr(&self, pair: Pair<'_, Rule>) -> Expr {
@@ -330,7 +399,18 @@ impl Builder {
     fn primary(&self, pair: Pair<'_, Rule>) -> Expr {
         let span = span_of(&pair);
         let kind = match pair.as_rule() {
-            Rule::expr => return self.expr(pair),
+            Rule::paren => {
+                let inner = pair.into_inner().next();
+                let mut e = match inner {
+                    Some(inner) => self.expr(inner),
+                    None => Expr {
+                        kind: ExprKind::Bool(false),
+                        span: span.clone(),
+                    },
+                };
+                e.span = span;
+                return e;
+            }
             Rule::list => ExprKind::List(pair.into_inner().map(|p| self.expr(p)).collect()),
             Rule::number => {
                 let text = pair.as_str();
@@ -358,7 +438,11 @@ impl Builder {
             Rule::positional => match pair.as_str()[1..].parse::<usize>() {
                 Ok(i) => ExprKind::Position(i),
                 Err(_) => {
-                    self.error(ErrorKind::InvalidNumber, span.clone(), "position is too large");
+                    self.error(
+                        ErrorKind::InvalidNumber,
+                        span.clone(),
+                        "position is too large",
+                    );
                     ExprKind::Position(0)
                 }
             },
@@ -416,9 +500,7 @@ pub(crate) fn parse_number(text: &str) -> Result<U256, String> {
         return Err(too_large());
     };
     let ten = U256::from(10u8);
-    let scale = ten
-        .checked_pow(U256::from(exp))
-        .ok_or_else(too_large)?;
+    let scale = ten.checked_pow(U256::from(exp)).ok_or_else(too_large)?;
     base.checked_mul(scale).ok_or_else(too_large)
 }
 
@@ -450,7 +532,13 @@ fn unescape(inner: &str, offset: usize) -> Result<String, Vec<Error>> {
             't' => out.push('\t'),
             '0' => out.push('\0'),
             'x' => {
-                let hex: String = (0..2).filter_map(|_| chars.next_if(|(_, c)| c.is_ascii_hexdigit()).map(|(_, c)| c)).collect();
+                let hex: String = (0..2)
+                    .filter_map(|_| {
+                        chars
+                            .next_if(|(_, c)| c.is_ascii_hexdigit())
+                            .map(|(_, c)| c)
+                    })
+                    .collect();
                 let end = esc_end + hex.len();
                 match u8::from_str_radix(&hex, 16) {
                     Ok(b) if hex.len() == 2 && b < 0x80 => out.push(char::from(b)),

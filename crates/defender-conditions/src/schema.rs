@@ -198,7 +198,11 @@ impl<'a> SigParser<'a> {
     }
 
     fn error(&self, message: &str) -> Error {
-        let end = self.rest().chars().next().map_or(self.pos, |c| self.pos + c.len_utf8());
+        let end = self
+            .rest()
+            .chars()
+            .next()
+            .map_or(self.pos, |c| self.pos + c.len_utf8());
         Error::new(ErrorKind::InvalidSignature, self.pos..end, message)
     }
 
@@ -242,7 +246,10 @@ impl<'a> SigParser<'a> {
             let mut name = None;
             while let Some(word) = self.ident() {
                 self.skip_ws();
-                if !matches!(word, "indexed" | "calldata" | "memory" | "storage" | "payable") {
+                if !matches!(
+                    word,
+                    "indexed" | "calldata" | "memory" | "storage" | "payable"
+                ) {
                     if name.is_some() {
                         return Err(self.error("expected `,` or `)` after the parameter name"));
                     }
@@ -288,7 +295,9 @@ impl<'a> SigParser<'a> {
                 return Err(self.error("too many array dimensions"));
             }
             let rest = self.rest();
-            let len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let len = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let size = if len == 0 {
                 None
             } else {

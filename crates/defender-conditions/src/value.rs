@@ -116,6 +116,39 @@ impl List for [Value<'_>] {
     }
 }
 
+impl<const N: usize> List for [Value<'_>; N] {
+    fn len(&self) -> usize {
+        N
+    }
+    fn get(&self, index: usize) -> Option<Value<'_>> {
+        self.as_slice().get(index).copied()
+    }
+}
+
+impl<const N: usize> List for [(&str, Value<'_>); N] {
+    fn len(&self) -> usize {
+        N
+    }
+    fn get(&self, index: usize) -> Option<Value<'_>> {
+        self.as_slice().get(index).map(|(_, v)| *v)
+    }
+    fn member(&self, name: &str) -> Option<Value<'_>> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+impl List for Vec<(&str, Value<'_>)> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn get(&self, index: usize) -> Option<Value<'_>> {
+        self.as_slice().get(index).map(|(_, v)| *v)
+    }
+    fn member(&self, name: &str) -> Option<Value<'_>> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
 impl List for Vec<Value<'_>> {
     fn len(&self) -> usize {
         Vec::len(self)
@@ -347,7 +380,10 @@ pub(crate) fn is_hex_text(s: &str) -> bool {
 
 /// Whether `bytes` equal the hex text `s` (`0x` optional, any case), without allocating.
 pub(crate) fn bytes_eq_hex(bytes: &[u8], s: &str) -> Option<bool> {
-    let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let hex = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
     if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
