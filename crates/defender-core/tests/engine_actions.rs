@@ -507,3 +507,42 @@ async fn axum_router_serves_webhooks_over_http() {
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(answer.contains("Missing Authentication Token"));
 }
+
+#[cfg(feature = "prometheus")]
+#[tokio::test]
+async fn prometheus_counts_runs_and_errors() {
+    let rt = Scripted::new(Duration::ZERO, |_, req| {
+        match req.event.request.as_ref().and_then(|r| r.body.clone()) {
+            Some(_) => Err(RunError::Timeout(Duration::from_secs(300))),
+            None => Ok(json!(1)),
+        }
+    });
+    let engine = Engine::builder(rt).build();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    engine
+        .run_action("a", Trigger::Manual, Some(json!({})))
+        .await
+        .unwrap();
+    let text = engine.metrics_text();
+    assert!(
+        text.contains(
+            r#"defender_action_runs_total{action_id="a",trigger="manual",status="success"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"defender_action_runs_total{action_id="a",trigger="manual",status="error"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"defender_action_run_errors_total{action_id="a",error_type="TIMEOUT"} 1"#),
+        "{text}"
+    );
+}
