@@ -23,3 +23,11 @@ async fn in_memory_run_store() {
     let shared: Arc<dyn RunStore> = Arc::new(InMemoryRunStore::default());
     conformance::runs::run_all(&shared).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_kv_store() {
+    conformance::kv::run_all(|limits, clock| async move {
+        Box::new(InMemoryKvStore::new(limits, clock)) as Box<dyn KvStore>
+    })
+    .await;
+}

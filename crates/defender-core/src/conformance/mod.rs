@@ -8,3 +8,6 @@ pub mod chain;
 pub mod relayer;
 pub mod runs;
 pub mod secrets;
+
+/// The [`KvStore`](crate::KvStore) suite (also at `defender_core::kv::conformance`).
+pub use crate::kv::conformance as kv;
