@@ -32,11 +32,16 @@ const HELLO: &str = "exports.handler = async function(event) { return { hello: '
 const ETHERS: &str = "const { ethers } = require('ethers');\nexports.handler = async function(event) { return ethers.utils.keccak256(ethers.utils.toUtf8Bytes(event.actionRunId)); };";
 
 fn node_modules() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/defender-runtime/tests/node/node_modules")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/defender-runtime/tests/node/node_modules")
 }
 
 fn code(src: &str) -> ActionCode {
-    ActionCode { action_id: "bench".into(), version: 1, source: CodeSource::Script(src.into()) }
+    ActionCode {
+        action_id: "bench".into(),
+        version: 1,
+        source: CodeSource::Script(src.into()),
+    }
 }
 
 fn request() -> RunRequest {
@@ -56,7 +61,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn ours(tokio: &tokio::runtime::Runtime, rt: &QuickJsRuntime, code: &ActionCode, n: usize) -> Duration {
+fn ours(
+    tokio: &tokio::runtime::Runtime,
+    rt: &QuickJsRuntime,
+    code: &ActionCode,
+    n: usize,
+) -> Duration {
     ours_paced(tokio, rt, code, n, Duration::ZERO)
 }
 
@@ -109,7 +119,9 @@ const src = {src:?};
 
 /// Node: spawning `node` for one run of the handler.
 fn node_spawn(n: usize) -> Option<Duration> {
-    let script = format!("{HELLO}\nexports.handler({{ actionRunId: 'run-1' }}).then((r) => JSON.stringify(r));");
+    let script = format!(
+        "{HELLO}\nexports.handler({{ actionRunId: 'run-1' }}).then((r) => JSON.stringify(r));"
+    );
     let mut times = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
@@ -123,7 +135,11 @@ fn node_spawn(n: usize) -> Option<Duration> {
 }
 
 fn table() {
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio");
     let rt = QuickJsRuntime::default();
     let hello = code(HELLO);
     ours(&tokio, &rt, &hello, 200); // warm-up
@@ -144,10 +160,22 @@ fn table() {
     ours(&tokio, &warm_rt, &hello, 200);
     let ours_warm = ours(&tokio, &warm_rt, &hello, 2000);
     println!("runtime: hello-world, fresh context per run");
-    println!("  ours, back to back                       median {:>10.1} us", ours_hello.as_secs_f64() * 1e6);
-    println!("  ours, 2 ms between runs (spare ready)    median {:>10.1} us", ours_paced_hello.as_secs_f64() * 1e6);
-    println!("  ours, context created on the run's path  median {:>10.1} us", ours_cold.as_secs_f64() * 1e6);
-    println!("  ours, warm context (not fresh)           median {:>10.1} us", ours_warm.as_secs_f64() * 1e6);
+    println!(
+        "  ours, back to back                       median {:>10.1} us",
+        ours_hello.as_secs_f64() * 1e6
+    );
+    println!(
+        "  ours, 2 ms between runs (spare ready)    median {:>10.1} us",
+        ours_paced_hello.as_secs_f64() * 1e6
+    );
+    println!(
+        "  ours, context created on the run's path  median {:>10.1} us",
+        ours_cold.as_secs_f64() * 1e6
+    );
+    println!(
+        "  ours, warm context (not fresh)           median {:>10.1} us",
+        ours_warm.as_secs_f64() * 1e6
+    );
     match node_vm(2000) {
         Some(d) => println!(
             "  node vm.createContext per run            median {:>10.1} us   node/ours = {:.1}x back to back, {:.1}x paced",
@@ -169,32 +197,51 @@ fn table() {
         let ethers = code(ETHERS);
         let mut cold = Vec::new();
         for _ in 0..10 {
-            let fresh = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
+            let fresh =
+                QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
             let t = Instant::now();
             let out = tokio.block_on(fresh.run(&ethers, request()));
             cold.push(t.elapsed());
             assert!(out.result.is_ok(), "{:?}", out.result);
         }
-        let cached_rt = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
+        let cached_rt =
+            QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
         ours(&tokio, &cached_rt, &ethers, 3);
         let cached = ours(&tokio, &cached_rt, &ethers, 20);
         let warm_rt = QuickJsRuntime::new(
-            RuntimeConfig::default().with_node_modules(node_modules()).with_warm_contexts(4),
+            RuntimeConfig::default()
+                .with_node_modules(node_modules())
+                .with_warm_contexts(4),
         );
         ours(&tokio, &warm_rt, &ethers, 3);
         let warm = ours(&tokio, &warm_rt, &ethers, 500);
         println!("runtime: handler requiring ethers v5");
-        println!("  cold: new runtime, empty bytecode cache  median {:>10.2} ms", median(cold).as_secs_f64() * 1e3);
-        println!("  fresh context, bytecode cached           median {:>10.2} ms", cached.as_secs_f64() * 1e3);
-        println!("  warm context (ethers already loaded)     median {:>10.3} ms", warm.as_secs_f64() * 1e3);
+        println!(
+            "  cold: new runtime, empty bytecode cache  median {:>10.2} ms",
+            median(cold).as_secs_f64() * 1e3
+        );
+        println!(
+            "  fresh context, bytecode cached           median {:>10.2} ms",
+            cached.as_secs_f64() * 1e3
+        );
+        println!(
+            "  warm context (ethers already loaded)     median {:>10.3} ms",
+            warm.as_secs_f64() * 1e3
+        );
     } else {
-        println!("runtime: ethers v5 bench skipped: run `npm ci` in crates/defender-runtime/tests/node");
+        println!(
+            "runtime: ethers v5 bench skipped: run `npm ci` in crates/defender-runtime/tests/node"
+        );
     }
 }
 
 fn bench(c: &mut Criterion) {
     table();
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio");
     let rt = QuickJsRuntime::default();
     let hello = code(HELLO);
     let mut g = c.benchmark_group("runtime");
@@ -207,10 +254,14 @@ fn bench(c: &mut Criterion) {
     });
     if node_modules().join("ethers").is_dir() {
         let warm_rt = QuickJsRuntime::new(
-            RuntimeConfig::default().with_node_modules(node_modules()).with_warm_contexts(4),
+            RuntimeConfig::default()
+                .with_node_modules(node_modules())
+                .with_warm_contexts(4),
         );
         let ethers = code(ETHERS);
-        g.bench_function("ethers_v5_warm_context", |b| b.iter(|| tokio.block_on(warm_rt.run(&ethers, request()))));
+        g.bench_function("ethers_v5_warm_context", |b| {
+            b.iter(|| tokio.block_on(warm_rt.run(&ethers, request())))
+        });
     }
     g.finish();
 }
