@@ -6,5 +6,5 @@ cd "$root"
 if [ -x scripts/install-anvil.sh ]; then
   scripts/install-anvil.sh
 fi
-export PATH="$root/.tools/bin:$PATH"
-cargo run --release -p defender-examples --bin demo "$@"
+export PATH="$root/.tools/bin:$HOME/.local/bin:$PATH"
+cargo run -p defender-examples --bin demo "$@"

@@ -6,5 +6,5 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/install-test-deps.sh
 # anvil may have been installed into a project-local prefix.
-export PATH="$root/.tools/bin:$PATH"
+export PATH="$root/.tools/bin:$HOME/.local/bin:$PATH"
 cargo test --workspace --all-features --no-fail-fast "$@"
