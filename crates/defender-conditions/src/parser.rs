@@ -61,7 +61,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 /// ```
 pub fn parse(source: &str) -> Result<Ast, Vec<Error>> {
     check_nesting(source)?;
-    let mut pairs = Grammar::parse(Rule::program, source).map_err(|e| vec![convert(&e, source)])?;
+    let mut pairs = Grammar::parse(Rule::program, source).map_err(|e| syntax_errors(&e, source))?;
     let Some(program) = pairs.next() else {
         return Err(vec![Error::new(ErrorKind::Syntax, 0..0, "empty condition")]);
     };
@@ -203,6 +203,108 @@ fn rule_words(rule: Rule) -> &'static str {
         Rule::keyword => "a keyword",
         _ => "something else",
     }
+}
+
+/// Every syntax error of `source`, of which pest reported the first: pest does not recover, so
+/// the condition is cut at its top-level `and`/`or` operators and each operand is parsed on its
+/// own. If the operands parse, the error is in how they are joined and only pest's is returned.
+fn syntax_errors(first: &pest::error::Error<Rule>, source: &str) -> Vec<Error> {
+    let first = convert(first, source);
+    let mut errors = Vec::new();
+    let mut operands = top_level_operands(source).into_iter().peekable();
+    if operands.peek().is_none() {
+        return vec![first];
+    }
+    for (range, text) in operands {
+        if text.trim().is_empty() {
+            let at = range.start + (text.len() - text.trim_start().len());
+            errors.push(Error::new(
+                ErrorKind::Syntax,
+                at..at,
+                "expected an operand of `and`/`or`",
+            ));
+            continue;
+        }
+        if let Err(e) = Grammar::parse(Rule::program, text) {
+            let mut e = convert(&e, text);
+            e.span = e.span.start + range.start..e.span.end + range.start;
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        return vec![first];
+    }
+    if !errors.iter().any(|e| e.span.start == first.span.start) {
+        errors.push(first);
+    }
+    errors.sort_by_key(|e| e.span.start);
+    errors
+}
+
+/// The operands of the top-level `and`/`or` chain with their byte ranges, or nothing when
+/// there is no such chain. Quotes and brackets are skipped.
+fn top_level_operands(source: &str) -> Vec<(Range<usize>, &str)> {
+    let bytes = source.as_bytes();
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let (mut depth, mut quote, mut i) = (0i32, None::<u8>, 0usize);
+    let word_at = |i: usize, w: &str| {
+        let end = i + w.len();
+        end <= bytes.len()
+            && bytes[i..end].eq_ignore_ascii_case(w.as_bytes())
+            && (i == 0 || !is_ident_byte(bytes[i - 1]))
+            && (end == bytes.len() || !is_ident_byte(bytes[end]))
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => match b {
+                b'"' | b'\'' => quote = Some(b),
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => depth -= 1,
+                _ if depth == 0 => {
+                    let rest = &bytes[i..];
+                    let len = if rest.starts_with(b"&&") || rest.starts_with(b"||") {
+                        2
+                    } else if word_at(i, "and") {
+                        3
+                    } else if word_at(i, "or") {
+                        2
+                    } else {
+                        0
+                    };
+                    if len > 0 {
+                        cuts.push((i, i + len));
+                        i += len;
+                        continue;
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    if cuts.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (a, b) in cuts {
+        out.push((start..a, &source[start..a]));
+        start = b;
+    }
+    out.push((start..source.len(), &source[start..]));
+    out
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 fn convert(e: &pest::error::Error<Rule>, source: &str) -> Error {

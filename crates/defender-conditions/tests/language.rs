@@ -259,6 +259,31 @@ fn parse_errors_have_kinds_and_spans() {
 }
 
 #[test]
+fn parse_reports_every_syntax_error_of_an_and_or_chain() {
+    let src = "value > and to == 5 or nonce <  && (gas";
+    let errors = parse(src).expect_err("errors");
+    let spans: Vec<_> = errors.iter().map(|e| e.span.clone()).collect();
+    assert!(
+        errors.iter().all(|e| e.kind == ErrorKind::Syntax),
+        "{errors:?}"
+    );
+    // `value >` misses its right side, `nonce <` too, and `(gas` is never closed.
+    assert_eq!(spans.len(), 3, "{errors:?}");
+    assert_eq!(&src[spans[0].start..], "and to == 5 or nonce <  && (gas");
+    assert!(spans[1].start > src.find("nonce").unwrap(), "{errors:?}");
+    assert_eq!(&src[spans[2].clone()], "(");
+
+    // An empty operand is reported where it is.
+    let errors = parse("a == 1 and and b == 2").expect_err("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].span, 11..11);
+
+    // Errors inside one operand are reported once; valid chains still parse.
+    assert_eq!(parse("value > > 1").expect_err("errors").len(), 1);
+    assert!(parse("a == 'x and y' or b == 1").is_ok());
+}
+
+#[test]
 fn parse_reports_every_bad_literal() {
     let errors = parse("a == 1e99 or b == 'x\\q' or c == 0.5").expect_err("errors");
     let kinds: Vec<ErrorKind> = errors.iter().map(|e| e.kind).collect();
@@ -585,4 +610,21 @@ fn fast_comparisons_agree_with_the_general_path() {
         }
     }
     assert!(checked > 1000, "{checked}");
+}
+
+#[test]
+fn error_recovery_is_safe_on_any_text() {
+    for src in [
+        "é and ü or",
+        "ä > and 'ö' or (ß",
+        "\u{1F600} && || \u{1F600}",
+        "a == '\\' and b",
+        "and",
+        "or or or",
+        "((a and) or b",
+    ] {
+        let _ = parse(src);
+    }
+    let errors = parse("välue > and x <").expect_err("errors");
+    assert_eq!(errors.len(), 2, "{errors:?}");
 }
