@@ -738,3 +738,139 @@ async fn block_source_reads_blocks_receipts_logs_and_heads() {
     assert!(source.head(BlockTag::Finalized).await.unwrap() <= latest);
     defender_core::conformance::chain::run_all(&source).await;
 }
+
+/// A JSON-RPC proxy on 127.0.0.1 in front of `upstream` that answers the first `refuse`
+/// `eth_sendRawTransaction` requests with `nonce too high` (HTTP 200), as a node that refuses
+/// future nonces does (anvil queues them instead). Everything else, batches included, is
+/// forwarded as is. Returns its URL and the nonce of every raw transaction it saw, with whether
+/// it was refused.
+async fn nonce_too_high_proxy(
+    upstream: String,
+    refuse: usize,
+) -> (String, Arc<std::sync::Mutex<Vec<(u64, bool)>>>) {
+    use alloy::consensus::{Transaction, TxEnvelope};
+    use alloy::eips::eip2718::Decodable2718;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(u64, bool)>::new()));
+    let http = reqwest::Client::new();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (http, upstream, log) = (http.clone(), upstream.clone(), log.clone());
+            async move {
+                let json = [("content-type", "application/json")];
+                let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if req["method"] == "eth_sendRawTransaction" {
+                    let raw = req["params"][0].as_str().unwrap_or_default();
+                    let bytes = alloy_primitives::hex::decode(raw).expect("raw hex");
+                    let nonce = TxEnvelope::decode_2718(&mut bytes.as_slice())
+                        .expect("raw transaction")
+                        .nonce();
+                    let mut log = log.lock().unwrap();
+                    let refused = log.iter().filter(|(_, r)| *r).count() < refuse;
+                    log.push((nonce, refused));
+                    if refused {
+                        let answer = json!({"jsonrpc": "2.0", "id": req["id"],
+                            "error": {"code": -32000, "message": "nonce too high"}});
+                        return (json, answer.to_string().into_bytes());
+                    }
+                }
+                let answer = http
+                    .post(&upstream)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("upstream")
+                    .bytes()
+                    .await
+                    .expect("upstream body");
+                (json, answer.to_vec())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn nonce_resyncs_down_when_the_node_answers_nonce_too_high() {
+    let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
+        return;
+    };
+    let me = LocalSigner::from_private_key(KEY).unwrap().address();
+    let from = me.to_checksum(None);
+    let n = anvil.nonce(&from, "latest").await;
+    // A transaction of the same key is pending when the relayer starts, whose stored next nonce
+    // is (deliberately) far ahead: the start resynchronises to the chain's pending count.
+    let lost = anvil
+        .call(
+            "eth_sendTransaction",
+            json!([{"from": from, "to": OTHER, "value": "0x1", "gas": "0x5208"}]),
+        )
+        .await;
+    assert_eq!(anvil.nonce(&from, "pending").await, n + 1);
+    let kv: Arc<dyn KvStore> = Arc::new(InMemoryKvStore::default());
+    kv.put("relayer/too-high/nonce", &(n + 10).to_string())
+        .await
+        .unwrap();
+    let (proxy, seen) = nonce_too_high_proxy(anvil.url.clone(), 1).await;
+    let relayer = start_with(
+        config(vec![proxy]),
+        KEY,
+        Arc::new(KvRelayerStore::new(kv.clone(), "too-high")),
+        Arc::new(SystemClock),
+    )
+    .await;
+    assert_eq!(relayer.next_nonce().await, n + 1, "start resync");
+    // The pending transaction is lost (dropped from the mempool): nonce n is free again and the
+    // relayer's next nonce runs ahead of the chain.
+    anvil.call("anvil_dropTransaction", json!([lost])).await;
+    assert_eq!(anvil.nonce(&from, "pending").await, n);
+    // Its broadcast at n + 1 is refused with "nonce too high": the relayer resynchronises down
+    // to the chain's nonce, re-signs at n and broadcasts again.
+    let tx = relayer.send_transaction(transfer(1)).await.expect("send");
+    assert_eq!(*seen.lock().unwrap(), vec![(n + 1, true), (n, false)]);
+    assert_eq!(tx.nonce, n, "moved down to the chain's nonce");
+    assert_eq!(tx.status, TxStatus::Submitted);
+    assert_eq!(
+        relayer.transaction_hashes(&tx.transaction_id).unwrap(),
+        vec![tx.hash.clone()]
+    );
+    assert_eq!(
+        relayer.next_nonce().await,
+        n + 1,
+        "next nonce resynchronised"
+    );
+    assert_eq!(
+        kv.get("relayer/too-high/nonce").await.unwrap(),
+        Some((n + 1).to_string())
+    );
+    anvil.mine(1).await;
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
+    let onchain = chain_tx(&anvil, &tx.hash).await;
+    assert_eq!(
+        onchain["nonce"].as_str().unwrap(),
+        format!("{n:#x}"),
+        "no gap"
+    );
+    assert_eq!(
+        anvil
+            .call("eth_getTransactionReceipt", json!([tx.hash]))
+            .await["status"],
+        "0x1"
+    );
+    assert_eq!(anvil.nonce(&from, "latest").await, n + 1);
+    // The next send gets the next contiguous nonce, accepted at once.
+    let next = relayer.send_transaction(transfer(2)).await.expect("send");
+    assert_eq!(next.nonce, n + 1);
+    assert_eq!(seen.lock().unwrap().last(), Some(&(n + 1, false)));
+    anvil.mine(1).await;
+    assert!(wait_status(&relayer, &next.transaction_id, TxStatus::Mined).await);
+    assert_eq!(anvil.nonce(&from, "latest").await, n + 2);
+    assert_eq!(relayer.next_nonce().await, n + 2);
+}
