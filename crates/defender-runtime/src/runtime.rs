@@ -165,10 +165,12 @@ fn warm_thread(
 
 /// Runs Defender actions in QuickJS.
 ///
-/// - **Isolation and warm-context policy**: by default every run gets a fresh QuickJS runtime
-///   and context on a script thread; nothing the code does (globals, patched prototypes,
-///   module state) is kept for the next run, not even for the same action. What is shared is
-///   compiled bytecode only, per `(action_id, version, file)` and per `node_modules` file.
+/// - **Isolation and warm-context policy**: by default every run gets a fresh QuickJS context
+///   on a script thread; nothing the code does (globals, patched prototypes, module state) is
+///   kept for the next run, not even for the same action. What is shared is compiled bytecode
+///   only, per `(action_id, version, file)` and per `node_modules` file. (A script thread
+///   creates the next fresh context in the QuickJS runtime of the previous run once that
+///   run's context is freed and collected, unless the run broke a limit or left work queued.)
 ///   With [`RuntimeConfig::warm_contexts`] > 0, the runtime behaves like Defender's Lambda:
 ///   each action version (up to that many) keeps one warm context on its own thread, whose
 ///   globals and module state (its `require` cache: modules load once) survive between runs
@@ -392,9 +394,11 @@ impl ActionRuntime for QuickJsRuntime {
                     out
                 });
                 let _ = tx.send(out);
-                // Off the run's latency: free the used context, prepare a pristine one.
-                drop(used);
-                let _ = std::panic::catch_unwind(|| sandbox::prepare_spare(&cache));
+                // Off the run's latency: free the used context, prepare a pristine one (in
+                // the used context's QuickJS runtime when it can be reused).
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sandbox::prepare_spare(&cache, used)
+                }));
             }));
         }
         match rx.await {

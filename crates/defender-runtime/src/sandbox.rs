@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 const PRELUDE: &str = include_str!("../js/prelude.js");
 const CLIENTS: &str = include_str!("../js/clients.js");
+const WEB: &str = include_str!("../js/web.js");
 
 /// Most bytes of log text one run keeps.
 const MAX_LOG_BYTES: usize = 4 * 1024 * 1024;
@@ -35,8 +36,13 @@ pub(crate) enum Compiled {
     Esm(Arc<[u8]>),
 }
 
-/// Bytecode of the prelude and of the client modules.
-type PreludeCode = (Arc<[u8]>, Arc<[u8]>);
+/// Bytecode of the prelude, of the client modules and of the lazily evaluated globals.
+#[derive(Clone)]
+struct PreludeCode {
+    prelude: Arc<[u8]>,
+    clients: Arc<[u8]>,
+    web: Arc<[u8]>,
+}
 
 /// Bytecode shared by all runs: per `(scope, path)`, where the scope is
 /// `action_id@version` for the action's files and `node_modules` for the mounted packages.
@@ -282,14 +288,18 @@ fn prelude_code(ctx: &Ctx<'_>) -> rquickjs::Result<PreludeCode> {
     if let Some(p) = slot.as_ref() {
         return Ok(p.clone());
     }
-    let p: Arc<[u8]> = Module::declare(ctx.clone(), "defender:prelude", PRELUDE)?
-        .write(WriteOptions::default())?
-        .into();
-    let c: Arc<[u8]> = Module::declare(ctx.clone(), "defender:clients", CLIENTS)?
-        .write(WriteOptions::default())?
-        .into();
-    *slot = Some((p.clone(), c.clone()));
-    Ok((p, c))
+    let compile = |name: &str, src: &str| -> rquickjs::Result<Arc<[u8]>> {
+        Ok(Module::declare(ctx.clone(), name, src)?
+            .write(WriteOptions::default())?
+            .into())
+    };
+    let code = PreludeCode {
+        prelude: compile("defender:prelude", PRELUDE)?,
+        clients: compile("defender:clients", CLIENTS)?,
+        web: compile("defender:web", WEB)?,
+    };
+    *slot = Some(code.clone());
+    Ok(code)
 }
 
 /// Text of the pending exception, for internal errors.
@@ -333,7 +343,10 @@ fn thrown(payload: &str, limits: &RunLimits) -> RunError {
     }
 }
 
-/// Runs one job to completion on the current thread.
+/// Most fresh contexts created one after the other in one QuickJS runtime before the runtime
+/// itself is replaced (a bound on whatever a freed context could leave behind in it).
+const MAX_CONTEXTS_PER_RUNTIME: u32 = 64;
+
 /// A QuickJS runtime and context with the prelude installed, ready for runs.
 pub(crate) struct Instance {
     // Field order matters: the context and the saved values go before the runtime.
@@ -347,22 +360,32 @@ pub(crate) struct Instance {
     cancel: Rc<RefCell<Arc<AtomicBool>>>,
     oom: Rc<Cell<bool>>,
     memory_limit: Rc<Cell<usize>>,
+    /// Contexts created in `rt` so far, this one included.
+    contexts: u32,
     /// Set when a run broke a limit or the host failed: the instance must not be reused.
     pub(crate) poisoned: bool,
 }
 
-impl Instance {
-    /// A new runtime and context with the prelude installed; it has run no user code.
-    pub(crate) fn new(limits: &RunLimits, cache: &Arc<CodeCache>) -> Result<Instance, RunError> {
-        let internal = |e: rquickjs::Error| RunError::Internal(e.to_string());
+/// A QuickJS runtime with its limits and interrupt handler, without a context.
+struct Engine {
+    rt: Runtime,
+    interrupted: Rc<Cell<bool>>,
+    deadline: Rc<Cell<Instant>>,
+    cancel: Rc<RefCell<Arc<AtomicBool>>>,
+    oom: Rc<Cell<bool>>,
+    memory_limit: Rc<Cell<usize>>,
+    contexts: u32,
+}
+
+impl Engine {
+    fn new(limits: &RunLimits) -> Result<Engine, RunError> {
         let oom = Rc::new(Cell::new(false));
         let memory_limit = Rc::new(Cell::new(limits.memory_bytes));
         let rt = Runtime::new_with_alloc(crate::alloc::LimitedAllocator::new(
             memory_limit.clone(),
             oom.clone(),
         ))
-        .map_err(internal)?;
-        rt.set_max_stack_size(limits.max_stack_bytes);
+        .map_err(|e| RunError::Internal(e.to_string()))?;
         let interrupted = Rc::new(Cell::new(false));
         let deadline = Rc::new(Cell::new(Instant::now() + limits.timeout));
         let cancel = Rc::new(RefCell::new(Arc::new(AtomicBool::new(false))));
@@ -380,9 +403,40 @@ impl Instance {
                 false
             })));
         }
-        let context = Context::full(&rt).map_err(internal)?;
+        let engine = Engine {
+            rt,
+            interrupted,
+            deadline,
+            cancel,
+            oom,
+            memory_limit,
+            contexts: 0,
+        };
+        engine.reset(limits);
+        Ok(engine)
+    }
+
+    /// Sets the limits for the next context and clears the previous run's flags.
+    fn reset(&self, limits: &RunLimits) {
+        self.memory_limit.set(limits.memory_bytes);
+        self.rt.set_max_stack_size(limits.max_stack_bytes);
+        self.interrupted.set(false);
+        self.deadline.set(Instant::now() + limits.timeout);
+        *self.cancel.borrow_mut() = Arc::new(AtomicBool::new(false));
+    }
+
+    /// A new context in this runtime, with the prelude installed.
+    fn instance(
+        mut self,
+        limits: &RunLimits,
+        cache: &Arc<CodeCache>,
+    ) -> Result<Instance, RunError> {
+        let internal = |e: rquickjs::Error| RunError::Internal(e.to_string());
+        let context = Context::full(&self.rt).map_err(internal)?;
+        self.contexts += 1;
         let (tx, rx) = mpsc::channel::<OpResult>();
         let state = Rc::new(RefCell::new(LoopState::default()));
+        let oom = &self.oom;
         let api = context.with(|ctx| -> Result<Persistent<Object<'static>>, RunError> {
             let api = setup(&ctx, cache, &state, &tx).map_err(|e| {
                 if oom.get() {
@@ -395,6 +449,15 @@ impl Instance {
             })?;
             Ok(Persistent::save(&ctx, api))
         })?;
+        let Engine {
+            rt,
+            interrupted,
+            deadline,
+            cancel,
+            oom,
+            memory_limit,
+            contexts,
+        } = self;
         Ok(Instance {
             api,
             context,
@@ -406,8 +469,62 @@ impl Instance {
             cancel,
             oom,
             memory_limit,
+            contexts,
             poisoned: false,
         })
+    }
+}
+
+impl Instance {
+    /// A new runtime and context with the prelude installed; it has run no user code.
+    pub(crate) fn new(limits: &RunLimits, cache: &Arc<CodeCache>) -> Result<Instance, RunError> {
+        Engine::new(limits)?.instance(limits, cache)
+    }
+
+    /// Frees this instance's context and creates a pristine one in the same QuickJS runtime
+    /// (which saves creating and freeing the runtime). Nothing of the old context survives:
+    /// it is freed and collected first, and the runtime is dropped instead (`None`) when the
+    /// instance is poisoned, when anything of the old context is still queued to run, or
+    /// after [`MAX_CONTEXTS_PER_RUNTIME`] contexts.
+    pub(crate) fn recycle(self, limits: &RunLimits, cache: &Arc<CodeCache>) -> Option<Instance> {
+        let Instance {
+            api,
+            context,
+            rt,
+            state,
+            rx,
+            interrupted,
+            deadline,
+            cancel,
+            oom,
+            memory_limit,
+            contexts,
+            poisoned,
+        } = self;
+        // A pending exception is kept by the runtime, not the context: clear it.
+        context.with(|ctx| drop(ctx.catch()));
+        drop(api);
+        drop(context);
+        drop(state);
+        drop(rx);
+        if poisoned || oom.get() || interrupted.get() || contexts >= MAX_CONTEXTS_PER_RUNTIME {
+            return None;
+        }
+        rt.run_gc();
+        if rt.is_job_pending() || oom.get() {
+            return None;
+        }
+        let engine = Engine {
+            rt,
+            interrupted,
+            deadline,
+            cancel,
+            oom,
+            memory_limit,
+            contexts,
+        };
+        engine.reset(limits);
+        engine.instance(limits, cache).ok()
     }
 
     /// Runs `job` in this instance; its redacted result and logs.
@@ -614,7 +731,7 @@ thread_local! {
 pub(crate) type RunOutput = (Result<Json, RunError>, Vec<LogEntry>);
 
 /// Runs one job in a fresh instance (the thread's pristine spare when there is one); returns
-/// the output and the used instance, to be dropped after the output is delivered.
+/// the output and the used instance, to be recycled or dropped after the output is delivered.
 pub(crate) fn run(job: Job) -> (RunOutput, Option<Instance>) {
     let spare = SPARE.with(|s| {
         let mut s = s.borrow_mut();
@@ -636,13 +753,20 @@ pub(crate) fn run(job: Job) -> (RunOutput, Option<Instance>) {
     }
 }
 
-/// Prepares this thread's spare instance for the runtime that owns `cache`.
-pub(crate) fn prepare_spare(cache: &Arc<CodeCache>) {
+/// Prepares this thread's spare instance for the runtime that owns `cache`, in the QuickJS
+/// runtime of `used` (the instance of the run that just ended on this thread) when it can be
+/// recycled.
+pub(crate) fn prepare_spare(cache: &Arc<CodeCache>, used: Option<Instance>) {
     let ready = SPARE.with(|s| s.borrow().as_ref().is_some_and(|(id, _)| *id == cache.id));
     if ready {
         return;
     }
-    if let Ok(i) = Instance::new(&RunLimits::default(), cache) {
+    let limits = RunLimits::default();
+    let spare = match used.and_then(|i| i.recycle(&limits, cache)) {
+        Some(i) => Some(i),
+        None => Instance::new(&limits, cache).ok(),
+    };
+    if let Some(i) = spare {
         SPARE.with(|s| *s.borrow_mut() = Some((cache.id, i)));
     }
 }
@@ -688,7 +812,11 @@ fn setup<'js>(
     state: &Rc<RefCell<LoopState>>,
     tx: &mpsc::Sender<OpResult>,
 ) -> rquickjs::Result<Object<'js>> {
-    let (prelude, clients) = prelude_code(ctx)?;
+    let PreludeCode {
+        prelude,
+        clients,
+        web,
+    } = prelude_code(ctx)?;
     let host = Object::new(ctx.clone())?;
 
     let st = state.clone();
@@ -820,8 +948,14 @@ fn setup<'js>(
             },
         )?,
     )?;
+    let load_web = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+            eval_module(&ctx, load_bytecode(&ctx, &web)?)?.get("default")
+        },
+    )?;
     let prelude_ns = eval_module(ctx, load_bytecode(ctx, &prelude)?)?;
     let install: Function<'js> = prelude_ns.get("default")?;
     let load_clients: Function<'js> = host.get("clients")?;
-    install.call((host, load_clients))
+    install.call((host, load_clients, load_web))
 }

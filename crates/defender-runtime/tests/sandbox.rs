@@ -362,6 +362,27 @@ async fn fresh_context_per_run_warm_policy() {
 }
 
 #[tokio::test]
+async fn lazy_globals_are_fresh_per_run() {
+    // Globals installed on first use: patched in one run, pristine in the next one.
+    let rt = QuickJsRuntime::default();
+    let code = script("exports.handler = async () => { const before = [typeof URL, Buffer.leak === undefined, typeof fetch]; Buffer.leak = 1; globalThis.TextEncoder = 5; return [before, TextEncoder, Object.getOwnPropertyDescriptor(globalThis, 'URL').writable, new URL('https://a.b/c?d=1').searchParams.get('d')]; };");
+    for _ in 0..3 {
+        let out = rt.run(&code, request(event())).await;
+        assert_eq!(
+            out.result.unwrap(),
+            json!([["function", true, "function"], 5, true, "1"])
+        );
+    }
+    // Assigned before first use: the assignment wins.
+    let out = run(
+        &rt,
+        "globalThis.fetch = 7;\nexports.handler = async () => [fetch, typeof URL, typeof fetch];",
+    )
+    .await;
+    assert_eq!(out.result.unwrap(), json!([7, "function", "number"]));
+}
+
+#[tokio::test]
 async fn node_core_modules() {
     let rt = QuickJsRuntime::default();
     let out = run(&rt, "const E = require('events'); const path = require('node:path'); const fs = require('fs'); const c = require('crypto');\nexports.handler = async () => { const e = new E(); let got; e.on('x', (v) => { got = v; }); e.emit('x', 5); let err; try { fs.readFileSync('/etc/passwd'); } catch (x) { err = x.message; } return [got, path.join('/a', 'b', '../c'), err, c.randomBytes(4).length]; };").await;
