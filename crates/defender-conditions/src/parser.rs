@@ -132,21 +132,8 @@ fn is_operator(rule: Rule) -> bool {
 /// Rejects nesting deeper than [`MAX_NESTING`] before the recursive-descent parser sees it.
 fn check_nesting(source: &str) -> Result<(), Vec<Error>> {
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for (i, b) in source.bytes().enumerate() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == q {
-                quote = None;
-            }
-            continue;
-        }
+    for (i, b) in outside_strings(source) {
         match b {
-            b'"' | b'\'' => quote = Some(b),
             b'(' | b'[' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -162,6 +149,30 @@ fn check_nesting(source: &str) -> Result<(), Vec<Error>> {
         }
     }
     Ok(())
+}
+
+/// The bytes of `source` that are not inside a string literal (quotes excluded), with their
+/// positions: what the bracket and operator scans look at.
+fn outside_strings(source: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    source.bytes().enumerate().filter(move |&(_, b)| {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == q {
+                quote = None;
+            }
+            return false;
+        }
+        if b == b'"' || b == b'\'' {
+            quote = Some(b);
+            return false;
+        }
+        true
+    })
 }
 
 fn rule_words(rule: Rule) -> &'static str {
@@ -245,8 +256,6 @@ fn syntax_errors(first: &pest::error::Error<Rule>, source: &str) -> Vec<Error> {
 /// there is no such chain. Quotes and brackets are skipped.
 fn top_level_operands(source: &str) -> Vec<(Range<usize>, &str)> {
     let bytes = source.as_bytes();
-    let mut cuts: Vec<(usize, usize)> = Vec::new();
-    let (mut depth, mut quote, mut i) = (0i32, None::<u8>, 0usize);
     let word_at = |i: usize, w: &str| {
         let end = i + w.len();
         end <= bytes.len()
@@ -254,41 +263,34 @@ fn top_level_operands(source: &str) -> Vec<(Range<usize>, &str)> {
             && (i == 0 || !is_ident_byte(bytes[i - 1]))
             && (end == bytes.len() || !is_ident_byte(bytes[end]))
     };
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) => {
-                if b == b'\\' {
-                    i += 1;
-                } else if b == q {
-                    quote = None;
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let mut depth = 0i32;
+    let mut skip_to = 0;
+    for (i, b) in outside_strings(source) {
+        if i < skip_to {
+            continue;
+        }
+        match b {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth -= 1,
+            _ if depth == 0 => {
+                let rest = &bytes[i..];
+                let len = if rest.starts_with(b"&&") || rest.starts_with(b"||") {
+                    2
+                } else if word_at(i, "and") {
+                    3
+                } else if word_at(i, "or") {
+                    2
+                } else {
+                    0
+                };
+                if len > 0 {
+                    cuts.push((i, i + len));
+                    skip_to = i + len;
                 }
             }
-            None => match b {
-                b'"' | b'\'' => quote = Some(b),
-                b'(' | b'[' => depth += 1,
-                b')' | b']' => depth -= 1,
-                _ if depth == 0 => {
-                    let rest = &bytes[i..];
-                    let len = if rest.starts_with(b"&&") || rest.starts_with(b"||") {
-                        2
-                    } else if word_at(i, "and") {
-                        3
-                    } else if word_at(i, "or") {
-                        2
-                    } else {
-                        0
-                    };
-                    if len > 0 {
-                        cuts.push((i, i + len));
-                        i += len;
-                        continue;
-                    }
-                }
-                _ => {}
-            },
+            _ => {}
         }
-        i += 1;
     }
     if cuts.is_empty() {
         return Vec::new();
@@ -366,21 +368,8 @@ fn convert(e: &pest::error::Error<Rule>, source: &str) -> Error {
 /// Position of the innermost bracket left open at the end of the source, if any.
 fn unclosed_bracket(source: &str) -> Option<usize> {
     let mut stack = Vec::new();
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for (i, b) in source.bytes().enumerate() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == q {
-                quote = None;
-            }
-            continue;
-        }
+    for (i, b) in outside_strings(source) {
         match b {
-            b'"' | b'\'' => quote = Some(b),
             b'(' | b'[' => stack.push(i),
             b')' | b']' => {
                 stack.pop();

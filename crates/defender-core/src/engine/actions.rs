@@ -225,16 +225,7 @@ impl Engine {
 
     /// The ids of the registered actions, sorted.
     pub fn action_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .inner
-            .actions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        ids.sort();
-        ids
+        super::sorted_keys(&self.inner.actions)
     }
 
     /// An action's run history, newest first (at most `limit`).

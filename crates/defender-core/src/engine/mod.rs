@@ -253,6 +253,18 @@ pub(crate) struct Inner {
     pub(crate) monitors: monitors::Monitors,
 }
 
+/// The keys of a registry map, sorted.
+fn sorted_keys<V>(map: &RwLock<HashMap<String, V>>) -> Vec<String> {
+    let mut keys: Vec<String> = map
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// The running engine. Cheap to clone; all clones share state. Dropping the last clone does not
 /// stop scheduled actions: call [`Engine::shutdown`].
 #[derive(Debug, Clone)]

@@ -213,17 +213,7 @@ impl Engine {
 
     /// The ids of the monitors, sorted.
     pub fn monitor_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .inner
-            .monitors
-            .definitions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        ids.sort();
-        ids
+        super::sorted_keys(&self.inner.monitors.definitions)
     }
 
     /// Defender's "test conditions" tool: the matches a definition would produce over recent

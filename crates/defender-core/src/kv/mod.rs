@@ -182,37 +182,28 @@ pub trait KvStore: Debug + Send + Sync + 'static {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, KvError>;
 }
 
-#[async_trait]
-impl<T: KvStore + ?Sized> KvStore for Arc<T> {
-    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        (**self).get(key).await
-    }
-    async fn put(&self, key: &str, value: &str) -> Result<(), KvError> {
-        (**self).put(key, value).await
-    }
-    async fn del(&self, key: &str) -> Result<(), KvError> {
-        (**self).del(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, KvError> {
-        (**self).list(prefix).await
-    }
+macro_rules! forward_kv_store {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<T: KvStore + ?Sized> KvStore for $ty {
+            async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+                (**self).get(key).await
+            }
+            async fn put(&self, key: &str, value: &str) -> Result<(), KvError> {
+                (**self).put(key, value).await
+            }
+            async fn del(&self, key: &str) -> Result<(), KvError> {
+                (**self).del(key).await
+            }
+            async fn list(&self, prefix: &str) -> Result<Vec<String>, KvError> {
+                (**self).list(prefix).await
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl<T: KvStore + ?Sized> KvStore for Box<T> {
-    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        (**self).get(key).await
-    }
-    async fn put(&self, key: &str, value: &str) -> Result<(), KvError> {
-        (**self).put(key, value).await
-    }
-    async fn del(&self, key: &str) -> Result<(), KvError> {
-        (**self).del(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, KvError> {
-        (**self).list(prefix).await
-    }
-}
+forward_kv_store!(Arc<T>);
+forward_kv_store!(Box<T>);
 
 /// Conveniences on every [`KvStore`].
 pub trait KvStoreExt: KvStore + Sized {
