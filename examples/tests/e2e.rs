@@ -383,7 +383,7 @@ async fn a_restart_resumes_at_the_checkpoint() {
     })
     .await
     .expect("the first alert");
-    first.shutdown();
+    first.shutdown_and_wait().await;
     drop(first);
     drop(kv);
 
@@ -392,7 +392,13 @@ async fn a_restart_resumes_at_the_checkpoint() {
     w.anvil.transfer(&w.token, BOB, 5).await.unwrap();
     expected.push(w.anvil.transfer(&w.token, ALICE, 2003).await.unwrap());
 
-    let kv = Arc::new(RedbKvStore::open(&path).unwrap());
+    // A write already handed to the blocking pool may still hold the file for a moment.
+    let kv = wait_for(Duration::from_secs(5), async || {
+        RedbKvStore::open(&path).ok()
+    })
+    .await
+    .map(Arc::new)
+    .expect("the store reopens");
     let second = engine(&w, kv, None).await;
     second
         .add_monitor("large", transfer_monitor(&w, json!({})))

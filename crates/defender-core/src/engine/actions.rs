@@ -79,14 +79,13 @@ pub(crate) struct ActionEntry {
 
 impl ActionEntry {
     pub(crate) fn stop_schedules(&self) {
-        for h in self
-            .schedules
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+        for h in self.take_schedules() {
             h.abort();
         }
+    }
+
+    pub(crate) fn take_schedules(&self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut *self.schedules.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn code(&self) -> Arc<ActionCode> {

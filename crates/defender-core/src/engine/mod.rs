@@ -311,10 +311,30 @@ impl Engine {
 
     /// Stops every scheduled action and every monitor watcher. Runs in progress finish.
     pub fn shutdown(&self) {
-        self.stop_watchers();
+        for h in self.stop_handles() {
+            h.abort();
+        }
+    }
+
+    /// [`Engine::shutdown`], then waits until the schedule and watcher tasks have ended, so
+    /// that the stores they hold (a redb file, say) are released when it returns.
+    pub async fn shutdown_and_wait(&self) {
+        let handles = self.stop_handles();
+        for h in &handles {
+            h.abort();
+        }
+        for h in handles {
+            // A cancelled task is what was asked for; a panicked one has ended too.
+            let _ = h.await;
+        }
+    }
+
+    fn stop_handles(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = self.take_watchers();
         let actions = self.inner.actions.read().unwrap_or_else(|e| e.into_inner());
         for a in actions.values() {
-            a.stop_schedules();
+            handles.extend(a.take_schedules());
         }
+        handles
     }
 }

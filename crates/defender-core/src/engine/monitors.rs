@@ -303,19 +303,24 @@ impl Engine {
         watchers.insert(level, handle);
     }
 
-    pub(crate) fn stop_watchers(&self) {
-        for n in self
+    pub(crate) fn take_watchers(&self) -> Vec<JoinHandle<()>> {
+        let networks = self
             .inner
             .monitors
             .networks
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(|e| e.into_inner());
+        networks
             .values()
-        {
-            for (_, h) in n.watchers.lock().unwrap_or_else(|e| e.into_inner()).drain() {
-                h.abort();
-            }
-        }
+            .flat_map(|n| {
+                n.watchers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .drain()
+                    .map(|(_, h)| h)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 }
 
