@@ -58,28 +58,29 @@ export default function install(host, loadBuiltins, loadWeb) {
     return out;
   }
   const log = (level) => function (...args) { host.log(level, format(args)); };
-  const timers = new Map();
+  // Plain null-prototype records instead of Map: Map is a lazy intrinsic (see below).
+  const timers = Object.create(null);
   const console = {
     log: log(1), info: log(1), warn: log(2), error: log(3), debug: log(0), trace: log(0),
     dir: (v) => host.log(1, inspect(v)),
     assert: (c, ...a) => { if (!c) host.log(3, 'Assertion failed' + (a.length ? ': ' + format(a) : '')); },
-    time: (l) => { timers.set(l || 'default', Date.now()); },
-    timeEnd: (l) => { l = l || 'default'; const t = timers.get(l); if (t !== undefined) { timers.delete(l); host.log(1, l + ': ' + (Date.now() - t) + 'ms'); } },
+    time: (l) => { timers[l || 'default'] = host.now(); },
+    timeEnd: (l) => { l = l || 'default'; const t = timers[l]; if (t !== undefined) { delete timers[l]; host.log(1, l + ': ' + Math.round(host.now() - t) + 'ms'); } },
   };
   define(G, 'console', console);
 
   // ---------- timers ----------
-  const callbacks = new Map();
+  const callbacks = Object.create(null);
   function setTimer(fn, ms, args, repeat) {
     if (typeof fn !== 'function') throw new TypeError('callback must be a function');
     ms = Math.max(0, Number(ms) || 0);
     const id = host.setTimer(ms);
-    callbacks.set(id, { fn, args, repeat: repeat ? ms : -1 });
+    callbacks[id] = { fn, args, repeat: repeat ? ms : -1 };
     return id;
   }
   function clearTimer(id) {
     if (id && typeof id === 'object' && typeof id[Symbol.toPrimitive] === 'function') id = id[Symbol.toPrimitive]();
-    if (callbacks.delete(id)) host.clearTimer(id);
+    if (typeof id === 'number' && id in callbacks) { delete callbacks[id]; host.clearTimer(id); }
   }
   define(G, 'setTimeout', (fn, ms, ...args) => setTimer(fn, ms, args, false));
   define(G, 'setInterval', (fn, ms, ...args) => setTimer(fn, ms, args, true));
@@ -89,38 +90,36 @@ export default function install(host, loadBuiltins, loadWeb) {
   define(G, 'clearImmediate', clearTimer);
   define(G, 'queueMicrotask', (fn) => { Promise.resolve().then(() => fn()); });
   function fireTimer(id) {
-    const cb = callbacks.get(id);
+    const cb = callbacks[id];
     if (!cb) return;
     if (cb.repeat >= 0) {
-      callbacks.delete(id);
       const next = host.setTimer(cb.repeat);
       // intervals keep the id the user holds: remap
-      callbacks.set(id, cb);
-      aliases.set(next, id);
+      aliases[next] = id;
     } else {
-      callbacks.delete(id);
+      delete callbacks[id];
     }
     cb.fn(...(cb.args || []));
   }
-  const aliases = new Map();
+  const aliases = Object.create(null);
   function fire(hostId) {
-    const id = aliases.has(hostId) ? aliases.get(hostId) : hostId;
-    aliases.delete(hostId);
+    const id = hostId in aliases ? aliases[hostId] : hostId;
+    delete aliases[hostId];
     fireTimer(id);
   }
 
   // ---------- host operations (promises) ----------
-  const pending = new Map();
+  const pending = Object.create(null);
   function hostCall(op, arg) {
     return new Promise((resolve, reject) => {
       const id = host.op(op, JSONstringify(arg === undefined ? null : arg));
-      pending.set(id, { resolve, reject });
+      pending[id] = { resolve, reject };
     });
   }
   function resolveOp(id, ok, payload) {
-    const p = pending.get(id);
+    const p = pending[id];
     if (!p) return;
-    pending.delete(id);
+    delete pending[id];
     const v = payload === undefined || payload === '' ? undefined : JSONparse(payload);
     if (ok) p.resolve(v === null ? undefined : v);
     else {
@@ -131,39 +130,95 @@ export default function install(host, loadBuiltins, loadWeb) {
     }
   }
 
-  // ---------- lazily installed globals (js/web.js) ----------
-  // Each is an accessor until first use; the first read of any of them evaluates js/web.js
-  // and turns all of them that are still untouched into plain data properties, as if they had
-  // been defined eagerly. Assigning one first just replaces it.
+  // ---------- lazily installed globals ----------
+  // Each is an accessor until first use, as if it had been defined eagerly: the first read
+  // creates it and turns it (and its siblings that are still untouched) into a plain data
+  // property; assigning one first just replaces it. Two kinds: the intrinsics that a context
+  // starts without (the sandbox adds each group on first use, see `EagerIntrinsics` in
+  // src/sandbox.rs), and the web globals of js/web.js.
+  const LAZY_INTRINSICS = [
+    ['Date'],
+    ['Map', 'Set', 'WeakMap', 'WeakSet'],
+    ['ArrayBuffer', 'SharedArrayBuffer', 'Uint8ClampedArray', 'Int8Array', 'Uint8Array', 'Int16Array', 'Uint16Array',
+      'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array', 'Float16Array', 'Float32Array', 'Float64Array',
+      'DataView', 'Atomics'],
+    ['Proxy'],
+    ['WeakRef', 'FinalizationRegistry'],
+    ['performance'],
+    ['DOMException'],
+  ];
   const LAZY_GLOBALS = ['TextEncoder', 'TextDecoder', 'btoa', 'atob', 'Buffer', 'crypto', 'URL', 'URLSearchParams',
     'Headers', 'Request', 'Response', 'fetch', 'process'];
   const defineProperty = Object.defineProperty;
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  const U8 = Uint8Array;
+  const deleteProperty = Reflect.deleteProperty;
+  const reflectDefine = Reflect.defineProperty;
   const lazyGetters = Object.create(null);
+  // Replaces the accessors of `names` that are still ours by the values `values` has.
+  function settle(names, values) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const d = getOwnPropertyDescriptor(G, name);
+      if (d && d.get === lazyGetters[name]) {
+        defineProperty(G, name, { value: values[name], writable: true, configurable: true, enumerable: false });
+      }
+    }
+  }
+  // The original values of a lazy intrinsic group, by name; added to the context on first use.
+  const intrinsicValues = [];
+  function intrinsics(group) {
+    let values = intrinsicValues[group];
+    if (values === undefined) {
+      values = intrinsicValues[group] = Object.create(null);
+      const names = LAZY_INTRINSICS[group];
+      // The engine defines the whole group on the global object: keep what the script did
+      // to the names that are no longer our accessors (replaced or deleted).
+      // The engine defines the names afresh: remove them first.
+      const kept = [];
+      for (let i = 0; i < names.length; i++) {
+        const d = getOwnPropertyDescriptor(G, names[i]);
+        if (!d || d.get !== lazyGetters[names[i]]) kept.push(names[i], d);
+        deleteProperty(G, names[i]);
+      }
+      host.intrinsic(group);
+      for (let i = 0; i < names.length; i++) {
+        const d = getOwnPropertyDescriptor(G, names[i]);
+        values[names[i]] = d && d.get === undefined ? d.value : undefined;
+      }
+      for (let i = 0; i < kept.length; i += 2) {
+        if (kept[i + 1]) reflectDefine(G, kept[i], kept[i + 1]);
+        else deleteProperty(G, kept[i]);
+      }
+    }
+    return values;
+  }
   let webMod = null;
   function web() {
     if (webMod === null) {
-      webMod = loadWeb()({ G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify, Uint8Array: U8 });
-      for (let i = 0; i < LAZY_GLOBALS.length; i++) {
-        const name = LAZY_GLOBALS[i];
-        const d = getOwnPropertyDescriptor(G, name);
-        if (d && d.get === lazyGetters[name]) {
-          defineProperty(G, name, { value: webMod.globals[name], writable: true, configurable: true, enumerable: false });
-        }
-      }
+      webMod = loadWeb()({ G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify,
+        Uint8Array: intrinsics(2).Uint8Array });
+      settle(LAZY_GLOBALS, webMod.globals);
     }
     return webMod;
   }
-  for (let i = 0; i < LAZY_GLOBALS.length; i++) {
-    const name = LAZY_GLOBALS[i];
-    const get = function () { return web().globals[name]; };
+  function lazy(name, get) {
     const set = function (value) {
       const target = this === undefined || this === null ? G : this;
       defineProperty(target, name, { value, writable: true, configurable: true, enumerable: target !== G });
     };
     lazyGetters[name] = get;
     defineProperty(G, name, { get, set, configurable: true, enumerable: false });
+  }
+  for (let g = 0; g < LAZY_INTRINSICS.length; g++) {
+    const names = LAZY_INTRINSICS[g];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      lazy(name, function () { return intrinsics(g)[name]; });
+    }
+  }
+  for (let i = 0; i < LAZY_GLOBALS.length; i++) {
+    const name = LAZY_GLOBALS[i];
+    lazy(name, function () { return web().globals[name]; });
   }
   define(G, 'global', G);
   define(G, 'self', G);
@@ -186,8 +241,8 @@ export default function install(host, loadBuiltins, loadWeb) {
     'stream', 'assert', 'querystring', 'tty', 'constants', 'punycode'];
 
   // ---------- CommonJS require ----------
-  const cache = new Map();
-  const builtinCache = new Map();
+  const cache = Object.create(null);
+  const builtinCache = Object.create(null);
   function dirname(p) { const i = p.lastIndexOf('/'); return i <= 0 ? '/' : p.slice(0, i); }
   function makeRequire(parent) {
     const req = function require(name) {
@@ -207,7 +262,7 @@ export default function install(host, loadBuiltins, loadWeb) {
     '@openzeppelin/defender-kvstore-client'];
   let builtins = null;
   function loadBuiltin(name) {
-    if (builtinCache.has(name)) return builtinCache.get(name);
+    if (name in builtinCache) return builtinCache[name];
     let exp;
     if (BUILTIN_NAMES.includes(name)) {
       const mod = { exports: {} };
@@ -216,7 +271,7 @@ export default function install(host, loadBuiltins, loadWeb) {
       exp = mod.exports;
     } else if (NODE_CORE.includes(name)) exp = web().nodeCore[name]();
     else exp = unavailable(name);
-    builtinCache.set(name, exp);
+    builtinCache[name] = exp;
     return exp;
   }
   function isBuiltin(name) {
@@ -233,19 +288,19 @@ export default function install(host, loadBuiltins, loadWeb) {
     return loadFile(filename, parent);
   }
   function loadFile(filename, parent) {
-    const cached = cache.get(filename);
+    const cached = cache[filename];
     if (cached) return cached.exports;
     const module = { id: filename, filename, path: dirname(filename), exports: {}, loaded: false, parent, children: [] };
     module.require = makeRequire(module);
     if (parent && parent.children) parent.children.push(module);
-    cache.set(filename, module);
+    cache[filename] = module;
     try {
       const loaded = host.load(filename);
       if (loaded.kind === 'json') module.exports = JSONparse(loaded.text);
       else if (loaded.kind === 'esm') module.exports = loaded.ns;
       else apply(loaded.fn, module.exports, [module.exports, module.require, module, filename, module.path]);
     } catch (e) {
-      cache.delete(filename);
+      delete cache[filename];
       throw e;
     }
     module.loaded = true;
@@ -284,7 +339,7 @@ export default function install(host, loadBuiltins, loadWeb) {
       if (typeof handler !== 'function') { host.finish(2, JSONstringify({ message: 'the action does not export a `handler` function' })); return; }
       p = PromiseResolve(apply(handler, exp, [event, context]));
     } catch (e) {
-      if (e instanceof SyntaxError && !mainModule.loaded && !cache.size) { host.finish(2, JSONstringify(errorPayload(e))); return; }
+      if (e instanceof SyntaxError && !mainModule.loaded && !Object.keys(cache).length) { host.finish(2, JSONstringify(errorPayload(e))); return; }
       p = PromiseReject(e);
     }
     then(p, (v) => {

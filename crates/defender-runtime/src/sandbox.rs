@@ -8,8 +8,8 @@ use chrono::Utc;
 use defender_core::{LogEntry, LogLevel, RunError, RunLimits, RunServices};
 use rquickjs::module::{Declared, WriteOptions};
 use rquickjs::{
-    context::EvalOptions, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime,
-    Value,
+    context::{intrinsic, EvalOptions},
+    Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime, Value,
 };
 use serde_json::Value as Json;
 use std::cell::{Cell, RefCell};
@@ -288,9 +288,16 @@ fn prelude_code(ctx: &Ctx<'_>) -> rquickjs::Result<PreludeCode> {
     if let Some(p) = slot.as_ref() {
         return Ok(p.clone());
     }
+    // Without debug information: reading it back is most of the cost of loading a module,
+    // and stack frames inside the prelude are no help to an action's author.
     let compile = |name: &str, src: &str| -> rquickjs::Result<Arc<[u8]>> {
+        let options = WriteOptions {
+            strip_debug: true,
+            strip_source: true,
+            ..WriteOptions::default()
+        };
         Ok(Module::declare(ctx.clone(), name, src)?
-            .write(WriteOptions::default())?
+            .write(options)?
             .into())
     };
     let code = PreludeCode {
@@ -341,6 +348,61 @@ fn thrown(payload: &str, limits: &RunLimits) -> RunError {
         }
         _ => RunError::Thrown { message, stack },
     }
+}
+
+/// The intrinsics every context starts with: what module code, async functions and literals
+/// (`/re/`, `1n`) need before any global is looked up. The others are added on first use
+/// of one of their globals ([`add_lazy_intrinsic`]): creating and freeing them is about half
+/// the cost of a full context, and a typical handler never touches most of them.
+type EagerIntrinsics = (
+    intrinsic::Eval,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Promise,
+    intrinsic::BigInt,
+);
+
+/// Adds the lazy intrinsic group `group` (the index into `LAZY_INTRINSICS` of
+/// js/prelude.js) to the context, once; `false` for an unknown group.
+#[allow(unsafe_code)]
+fn add_lazy_intrinsic(ctx: &Ctx<'_>, added: &Cell<u8>, group: u32) -> bool {
+    let add: unsafe extern "C" fn(*mut rquickjs::qjs::JSContext) = match group {
+        0 => rquickjs::qjs::JS_AddIntrinsicDate,
+        1 => rquickjs::qjs::JS_AddIntrinsicMapSet,
+        2 => rquickjs::qjs::JS_AddIntrinsicTypedArrays,
+        3 => rquickjs::qjs::JS_AddIntrinsicProxy,
+        4 => rquickjs::qjs::JS_AddIntrinsicWeakRef,
+        5 => rquickjs::qjs::JS_AddPerformance,
+        6 => rquickjs::qjs::JS_AddIntrinsicDOMException,
+        _ => return false,
+    };
+    let bit = 1u8 << group;
+    if added.get() & bit == 0 && group == 2 {
+        // `Atomics` is defined as an auto-initialized property, which QuickJS only creates
+        // where there is no property yet (it aborts the process otherwise): the script may
+        // have defined one, in a way the prelude could not delete. Refuse the group then.
+        let global = ctx.globals();
+        if global.remove("Atomics").is_err() {
+            drop(ctx.catch());
+            return false;
+        }
+        if global
+            .own_keys::<String>(rquickjs::object::Filter::new().string())
+            .any(|k| k.is_ok_and(|k| k == "Atomics"))
+        {
+            return false;
+        }
+    }
+    if added.get() & bit == 0 {
+        added.set(added.get() | bit);
+        // SAFETY: `ctx` is a live context on this thread, inside `Context::with`; each of
+        // these functions is what `JS_NewContext` calls on a new context, and the bit above
+        // makes sure it runs at most once per context (running one twice would leak the
+        // first set of prototypes, not corrupt anything, but is pointless).
+        unsafe { add(ctx.as_raw().as_ptr()) };
+    }
+    true
 }
 
 /// Most fresh contexts created one after the other in one QuickJS runtime before the runtime
@@ -432,7 +494,7 @@ impl Engine {
         cache: &Arc<CodeCache>,
     ) -> Result<Instance, RunError> {
         let internal = |e: rquickjs::Error| RunError::Internal(e.to_string());
-        let context = Context::full(&self.rt).map_err(internal)?;
+        let context = Context::custom::<EagerIntrinsics>(&self.rt).map_err(internal)?;
         self.contexts += 1;
         let (tx, rx) = mpsc::channel::<OpResult>();
         let state = Rc::new(RefCell::new(LoopState::default()));
@@ -900,6 +962,13 @@ fn setup<'js>(
                 s.push_str(&format!("{:02x}", fastrand::u8(..)));
             }
             s
+        })?,
+    )?;
+    let added = Cell::new(0u8);
+    host.set(
+        "intrinsic",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, group: u32| {
+            add_lazy_intrinsic(&ctx, &added, group)
         })?,
     )?;
     host.set(

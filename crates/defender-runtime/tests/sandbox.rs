@@ -383,6 +383,94 @@ async fn lazy_globals_are_fresh_per_run() {
 }
 
 #[tokio::test]
+async fn lazy_intrinsics_behave_as_eager_ones() {
+    // A context starts without Date, Map/Set, typed arrays, Proxy, WeakRef, performance and
+    // DOMException; each group is added on first use. Every global of a full QuickJS context
+    // must be there and work, and what a script does to one name of a group before the group
+    // is added must survive its addition.
+    let rt = QuickJsRuntime::default();
+    let out = run(
+        &rt,
+        r#"exports.handler = async () => {
+  const names = ['Date', 'Proxy', 'Map', 'Set', 'WeakMap', 'WeakSet', 'ArrayBuffer', 'SharedArrayBuffer',
+    'Uint8ClampedArray', 'Int8Array', 'Uint8Array', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
+    'BigInt64Array', 'BigUint64Array', 'Float16Array', 'Float32Array', 'Float64Array', 'DataView', 'Atomics',
+    'WeakRef', 'FinalizationRegistry', 'DOMException', 'performance'];
+  const types = names.map((n) => n + ':' + typeof globalThis[n]);
+  const m = new Map([[1, 'a']]);
+  const u = new Uint8Array([1, 2, 3]);
+  const view = new DataView(u.buffer);
+  const p = new Proxy({}, { get: (_t, k) => 'proxied ' + String(k) });
+  return {
+    types,
+    map: m.get(1), set: new Set([1, 1, 2]).size, sub: Array.from(u.subarray(1)), view: view.getUint8(2),
+    isView: ArrayBuffer.isView(u), date: new Date(0).toISOString(), now: typeof performance.now(),
+    proxy: p.x, weak: typeof new WeakRef(m).deref(), dom: new DOMException('m', 'AbortError').name,
+    atomics: Atomics.add(new Int32Array(new SharedArrayBuffer(8)), 0, 5),
+    own: Object.getOwnPropertyNames(globalThis).filter((n) => names.includes(n)).length,
+    proto: Object.getPrototypeOf(u) === Uint8Array.prototype && u instanceof Uint8Array,
+    bufferIsU8: Buffer.from('ab') instanceof Uint8Array,
+  };
+};"#,
+    )
+    .await;
+    let v = out.result.unwrap();
+    let types: Vec<String> = serde_json::from_value(v["types"].clone()).unwrap();
+    for t in &types {
+        let object = t == "Atomics:object" || t == "performance:object";
+        assert!(object || t.ends_with(":function"), "{t}");
+    }
+    assert_eq!(types.len(), 26);
+    assert_eq!(
+        v,
+        json!({
+            "types": types, "map": "a", "set": 2, "sub": [2, 3], "view": 3, "isView": true,
+            "date": "1970-01-01T00:00:00.000Z", "now": "number", "proxy": "proxied x",
+            "weak": "object", "dom": "AbortError", "atomics": 0, "own": 26, "proto": true,
+            "bufferIsU8": true,
+        })
+    );
+
+    // Replaced, deleted and redefined names of a group keep what the script made of them.
+    let out = run(
+        &rt,
+        r#"globalThis.Set = 'mine';
+delete globalThis.WeakMap;
+Object.defineProperty(globalThis, 'Int8Array', { value: 8, writable: false, configurable: false });
+exports.handler = async () => [new Map([[1, 2]]).size, Set, typeof WeakMap, 'WeakMap' in globalThis,
+  Int8Array, new Uint8Array(2).length, typeof Atomics];"#,
+    )
+    .await;
+    assert_eq!(
+        out.result.unwrap(),
+        json!([1, "mine", "undefined", false, 8, 2, "object"])
+    );
+
+    // A script that defines `Atomics` itself, or freezes the global object, before the typed
+    // arrays are added: no crash of the host, the run ends normally.
+    let out = run(
+        &rt,
+        r#"Object.defineProperty(globalThis, 'Atomics', { value: 'own', configurable: false });
+exports.handler = async () => [Atomics, typeof Uint8Array];"#,
+    )
+    .await;
+    assert_eq!(out.result.unwrap(), json!(["own", "undefined"]));
+    let out = run(
+        &rt,
+        "Object.freeze(globalThis);\nexports.handler = async () => [typeof Map, typeof Date];",
+    )
+    .await;
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    // And the next run on the same runtime is unaffected.
+    let out = run(
+        &rt,
+        "exports.handler = async () => new Uint8Array(3).length;",
+    )
+    .await;
+    assert_eq!(out.result.unwrap(), json!(3));
+}
+
+#[tokio::test]
 async fn node_core_modules() {
     let rt = QuickJsRuntime::default();
     let out = run(&rt, "const E = require('events'); const path = require('node:path'); const fs = require('fs'); const c = require('crypto');\nexports.handler = async () => { const e = new E(); let got; e.on('x', (v) => { got = v; }); e.emit('x', 5); let err; try { fs.readFileSync('/etc/passwd'); } catch (x) { err = x.message; } return [got, path.join('/a', 'b', '../c'), err, c.randomBytes(4).length]; };").await;
