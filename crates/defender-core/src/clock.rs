@@ -11,6 +11,15 @@ use std::sync::Mutex;
 pub trait Clock: Debug + Send + Sync + 'static {
     /// The current time.
     fn now(&self) -> DateTime<Utc>;
+
+    /// The current time in whole milliseconds since the Unix epoch (negative before it).
+    ///
+    /// The same instant as [`Clock::now`]; hot paths that only compare timestamps (every
+    /// key-value read checks its entry's expiry) call this one, which a clock can answer
+    /// without building a calendar date.
+    fn now_millis(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
 }
 
 /// The system's clock.
@@ -20,6 +29,14 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    fn now_millis(&self) -> i64 {
+        let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => millis(after),
+            Err(before) => -millis(before.duration()),
+        }
     }
 }
 
@@ -67,5 +84,31 @@ impl Clock for ManualClock {
 impl<C: Clock> Clock for std::sync::Arc<C> {
     fn now(&self) -> DateTime<Utc> {
         (**self).now()
+    }
+
+    fn now_millis(&self) -> i64 {
+        (**self).now_millis()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_millis_is_now_in_milliseconds() {
+        let before = Utc::now().timestamp_millis();
+        let ms = SystemClock.now_millis();
+        let after = Utc::now().timestamp_millis();
+        assert!(before <= ms && ms <= after, "{before} <= {ms} <= {after}");
+        for at in ["2026-11-23T14:45:31.123Z", "1969-12-31T23:59:59.250Z"] {
+            let at: DateTime<Utc> = at.parse().unwrap();
+            let manual = std::sync::Arc::new(ManualClock::new(at));
+            assert_eq!(manual.now_millis(), at.timestamp_millis());
+        }
+        assert_eq!(
+            ManualClock::new("1969-12-31T23:59:59.250Z".parse().unwrap()).now_millis(),
+            -750
+        );
     }
 }

@@ -62,7 +62,7 @@ impl KvOptions {
 
     /// The clock's time, in milliseconds since the Unix epoch.
     pub(crate) fn now_ms(&self) -> i64 {
-        self.clock.now().timestamp_millis()
+        self.clock.now_millis()
     }
 
     /// When an entry put at `now_ms` expires, in milliseconds since the Unix epoch.

@@ -108,13 +108,12 @@ impl KvStore for RedbKvStore {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         let options = &self.inner.options;
         options.limits.check_key(key)?;
-        let now = options.now_ms();
         let txn = self.inner.db.begin_read().map_err(map_err)?;
         let table = txn.open_table(TABLE).map_err(map_err)?;
         let found = table.get(key).map_err(map_err)?;
         Ok(found.and_then(|guard| {
             let (expires, value) = guard.value();
-            (expires > now).then(|| value.to_owned())
+            (expires > options.now_ms()).then(|| value.to_owned())
         }))
     }
 
