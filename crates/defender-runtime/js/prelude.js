@@ -136,33 +136,31 @@ export default function install(host, loadBuiltins, loadWeb) {
   // property; assigning one first just replaces it. Two kinds: the intrinsics that a context
   // starts without (the sandbox adds each group on first use, see `EagerIntrinsics` in
   // src/sandbox.rs), and the web globals of js/web.js.
-  const LAZY_INTRINSICS = [
-    ['Date'],
-    ['Map', 'Set', 'WeakMap', 'WeakSet'],
-    ['ArrayBuffer', 'SharedArrayBuffer', 'Uint8ClampedArray', 'Int8Array', 'Uint8Array', 'Int16Array', 'Uint16Array',
-      'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array', 'Float16Array', 'Float32Array', 'Float64Array',
-      'DataView', 'Atomics'],
-    ['Proxy'],
-    ['WeakRef', 'FinalizationRegistry'],
-    ['performance'],
-    ['DOMException'],
+  const LAZY_NAMES = [
+    'Date',
+    'Map', 'Set', 'WeakMap', 'WeakSet',
+    'ArrayBuffer', 'SharedArrayBuffer', 'Uint8ClampedArray', 'Int8Array', 'Uint8Array', 'Int16Array', 'Uint16Array',
+    'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array', 'Float16Array', 'Float32Array', 'Float64Array',
+    'DataView', 'Atomics',
+    'Proxy',
+    'WeakRef', 'FinalizationRegistry',
+    'performance',
+    'DOMException',
+    'TextEncoder', 'TextDecoder', 'btoa', 'atob', 'Buffer', 'crypto', 'URL', 'URLSearchParams', 'Headers', 'Request',
+    'Response', 'fetch', 'process',
   ];
-  const LAZY_GLOBALS = ['TextEncoder', 'TextDecoder', 'btoa', 'atob', 'Buffer', 'crypto', 'URL', 'URLSearchParams',
-    'Headers', 'Request', 'Response', 'fetch', 'process'];
+  // Where each group starts in LAZY_NAMES: the intrinsic groups, numbered as in
+  // `add_lazy_intrinsic` (src/sandbox.rs), then the web globals; the last entry is the end.
+  const GROUP_START = [0, 1, 5, 21, 22, 24, 25, 26, 39];
+  const WEB = 7;
   const defineProperty = Object.defineProperty;
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
   const deleteProperty = Reflect.deleteProperty;
   const reflectDefine = Reflect.defineProperty;
-  const lazyGetters = Object.create(null);
-  // Replaces the accessors of `names` that are still ours by the values `values` has.
-  function settle(names, values) {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      const d = getOwnPropertyDescriptor(G, name);
-      if (d && d.get === lazyGetters[name]) {
-        defineProperty(G, name, { value: values[name], writable: true, configurable: true, enumerable: false });
-      }
-    }
+  // Whether LAZY_NAMES[i] is still the accessor defined below.
+  function untouched(i) {
+    const d = getOwnPropertyDescriptor(G, LAZY_NAMES[i]);
+    return d !== undefined && d.get === lazyGetters[i];
   }
   // The original values of a lazy intrinsic group, by name; added to the context on first use.
   const intrinsicValues = [];
@@ -170,20 +168,19 @@ export default function install(host, loadBuiltins, loadWeb) {
     let values = intrinsicValues[group];
     if (values === undefined) {
       values = intrinsicValues[group] = Object.create(null);
-      const names = LAZY_INTRINSICS[group];
-      // The engine defines the whole group on the global object: keep what the script did
-      // to the names that are no longer our accessors (replaced or deleted).
-      // The engine defines the names afresh: remove them first.
+      const from = GROUP_START[group];
+      const to = GROUP_START[group + 1];
+      // The engine defines the whole group on the global object, afresh: remove the names
+      // first, and put back afterwards what the script made of those it replaced or deleted.
       const kept = [];
-      for (let i = 0; i < names.length; i++) {
-        const d = getOwnPropertyDescriptor(G, names[i]);
-        if (!d || d.get !== lazyGetters[names[i]]) kept.push(names[i], d);
-        deleteProperty(G, names[i]);
+      for (let i = from; i < to; i++) {
+        if (!untouched(i)) kept.push(LAZY_NAMES[i], getOwnPropertyDescriptor(G, LAZY_NAMES[i]));
+        deleteProperty(G, LAZY_NAMES[i]);
       }
       host.intrinsic(group);
-      for (let i = 0; i < names.length; i++) {
-        const d = getOwnPropertyDescriptor(G, names[i]);
-        values[names[i]] = d && d.get === undefined ? d.value : undefined;
+      for (let i = from; i < to; i++) {
+        const d = getOwnPropertyDescriptor(G, LAZY_NAMES[i]);
+        values[LAZY_NAMES[i]] = d && d.get === undefined ? d.value : undefined;
       }
       for (let i = 0; i < kept.length; i += 2) {
         if (kept[i + 1]) reflectDefine(G, kept[i], kept[i + 1]);
@@ -197,29 +194,27 @@ export default function install(host, loadBuiltins, loadWeb) {
     if (webMod === null) {
       webMod = loadWeb()({ G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify,
         Uint8Array: intrinsics(2).Uint8Array });
-      settle(LAZY_GLOBALS, webMod.globals);
+      for (let i = GROUP_START[WEB]; i < GROUP_START[WEB + 1]; i++) {
+        if (untouched(i)) {
+          defineProperty(G, LAZY_NAMES[i], { value: webMod.globals[LAZY_NAMES[i]], writable: true, configurable: true, enumerable: false });
+        }
+      }
     }
     return webMod;
   }
-  function lazy(name, get) {
-    const set = function (value) {
-      const target = this === undefined || this === null ? G : this;
-      defineProperty(target, name, { value, writable: true, configurable: true, enumerable: target !== G });
-    };
-    lazyGetters[name] = get;
-    defineProperty(G, name, { get, set, configurable: true, enumerable: false });
-  }
-  for (let g = 0; g < LAZY_INTRINSICS.length; g++) {
-    const names = LAZY_INTRINSICS[g];
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      lazy(name, function () { return intrinsics(g)[name]; });
+  // The accessors' getter (`resolveLazy(i)`) and setter (`resolveLazy(i, this, value)`).
+  function resolveLazy(i, target, value) {
+    const name = LAZY_NAMES[i];
+    if (arguments.length > 1) {
+      const t = target === undefined || target === null ? G : target;
+      defineProperty(t, name, { value, writable: true, configurable: true, enumerable: t !== G });
+      return undefined;
     }
+    let group = 0;
+    while (GROUP_START[group + 1] <= i) group++;
+    return group === WEB ? web().globals[name] : intrinsics(group)[name];
   }
-  for (let i = 0; i < LAZY_GLOBALS.length; i++) {
-    const name = LAZY_GLOBALS[i];
-    lazy(name, function () { return web().globals[name]; });
-  }
+  const lazyGetters = host.defineLazy(LAZY_NAMES, resolveLazy);
   define(G, 'global', G);
   define(G, 'self', G);
 

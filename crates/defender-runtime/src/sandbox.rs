@@ -405,6 +405,99 @@ fn add_lazy_intrinsic(ctx: &Ctx<'_>, added: &Cell<u8>, group: u32) -> bool {
     true
 }
 
+/// The prelude's resolver of lazily installed globals (`resolveLazy` in js/prelude.js),
+/// called by the accessors that [`define_lazy_globals`] defines. It lives in the runtime's
+/// userdata, which holds one context's at a time and is emptied before that context is freed.
+struct LazyResolver<'js>(Function<'js>);
+
+// SAFETY: the type's only lifetime is the `'js` of the function it holds.
+#[allow(unsafe_code)]
+unsafe impl<'js> rquickjs::JsLifetime<'js> for LazyResolver<'js> {
+    type Changed<'to> = LazyResolver<'to>;
+}
+
+/// Defines `names[i]` on the global object as an accessor whose getter calls
+/// `resolve(i)` and whose setter calls `resolve(i, this, value)`; returns the getters.
+///
+/// Built here rather than in JavaScript: a Rust accessor costs about a third of a pair of
+/// JavaScript closures and a descriptor object, and every fresh context defines dozens.
+fn define_lazy_globals<'js>(
+    ctx: &Ctx<'js>,
+    names: Vec<String>,
+    resolve: Function<'js>,
+) -> rquickjs::Result<Vec<Function<'js>>> {
+    ctx.store_userdata(LazyResolver(resolve))
+        .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
+    let resolver = |ctx: &Ctx<'js>| ctx.userdata::<LazyResolver<'js>>().map(|r| r.0.clone());
+    let global = ctx.globals();
+    let mut getters = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let i = i as u32;
+        let get = Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+                match resolver(&ctx) {
+                    Some(f) => f.call((i,)),
+                    None => Ok(Value::new_undefined(ctx)),
+                }
+            },
+        )?;
+        let set = Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>,
+                  this: rquickjs::function::This<Value<'js>>,
+                  value: Value<'js>|
+                  -> rquickjs::Result<()> {
+                match resolver(&ctx) {
+                    Some(f) => f.call((i, this.0, value)),
+                    None => Ok(()),
+                }
+            },
+        )?;
+        define_accessor(ctx, &global, name, &get, &set)?;
+        getters.push(get);
+    }
+    Ok(getters)
+}
+
+/// Defines `obj[name]` as a configurable, non-enumerable accessor with these functions
+/// (rquickjs's `Accessor` only takes Rust closures, and the prelude needs the getter itself).
+#[allow(unsafe_code)]
+fn define_accessor<'js>(
+    ctx: &Ctx<'js>,
+    obj: &Object<'js>,
+    name: &str,
+    get: &Function<'js>,
+    set: &Function<'js>,
+) -> rquickjs::Result<()> {
+    use rquickjs::qjs;
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: `raw` is the live context of `ctx` on this thread. The atom is created and
+    // freed here. `JS_DefinePropertyGetSet` takes ownership of the getter and setter, so
+    // each is passed with a reference count of its own (`JS_DupValue`); `obj` is borrowed.
+    let ok = unsafe {
+        let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+        if atom == qjs::JS_ATOM_NULL {
+            return Err(rquickjs::Error::Allocation);
+        }
+        let r = qjs::JS_DefinePropertyGetSet(
+            raw,
+            obj.as_raw(),
+            atom,
+            qjs::JS_DupValue(raw, get.as_raw()),
+            qjs::JS_DupValue(raw, set.as_raw()),
+            qjs::JS_PROP_CONFIGURABLE as _,
+        );
+        qjs::JS_FreeAtom(raw, atom);
+        r
+    };
+    if ok < 0 {
+        // An exception is pending in the context.
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
+}
+
 /// Most fresh contexts created one after the other in one QuickJS runtime before the runtime
 /// itself is replaced (a bound on whatever a freed context could leave behind in it).
 const MAX_CONTEXTS_PER_RUNTIME: u32 = 64;
@@ -563,8 +656,12 @@ impl Instance {
             contexts,
             poisoned,
         } = self;
-        // A pending exception is kept by the runtime, not the context: clear it.
-        context.with(|ctx| drop(ctx.catch()));
+        // A pending exception is kept by the runtime, not the context: clear it. The lazy
+        // globals' resolver is the runtime's too, and would keep the context alive.
+        context.with(|ctx| {
+            drop(ctx.catch());
+            let _ = ctx.remove_userdata::<LazyResolver<'_>>();
+        });
         drop(api);
         drop(context);
         drop(state);
@@ -963,6 +1060,15 @@ fn setup<'js>(
             }
             s
         })?,
+    )?;
+    host.set(
+        "defineLazy",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, names: Vec<String>, resolve: Function<'js>| {
+                define_lazy_globals(&ctx, names, resolve)
+            },
+        )?,
     )?;
     let added = Cell::new(0u8);
     host.set(
