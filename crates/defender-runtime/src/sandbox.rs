@@ -363,7 +363,7 @@ type EagerIntrinsics = (
     intrinsic::BigInt,
 );
 
-/// Adds the lazy intrinsic group `group` (the index into `LAZY_INTRINSICS` of
+/// Adds the lazy intrinsic group `group` (numbered as in `GROUP_START` of
 /// js/prelude.js) to the context, once; `false` for an unknown group.
 #[allow(unsafe_code)]
 fn add_lazy_intrinsic(ctx: &Ctx<'_>, added: &Cell<u8>, group: u32) -> bool {
