@@ -174,7 +174,8 @@ export default function install(host, loadBuiltins, loadWeb) {
       // first, and put back afterwards what the script made of those it replaced or deleted.
       const kept = [];
       for (let i = from; i < to; i++) {
-        if (!untouched(i)) kept.push(LAZY_NAMES[i], getOwnPropertyDescriptor(G, LAZY_NAMES[i]));
+        const d = getOwnPropertyDescriptor(G, LAZY_NAMES[i]);
+        if (d === undefined || d.get !== lazyGetters[i]) kept.push(LAZY_NAMES[i], d);
         deleteProperty(G, LAZY_NAMES[i]);
       }
       host.intrinsic(group);
