@@ -471,6 +471,37 @@ exports.handler = async () => [Atomics, typeof Uint8Array];"#,
 }
 
 #[tokio::test]
+async fn numeric_map_keys_are_hashed_well() {
+    // QuickJS is built with a patched hash for numeric Map and Set keys (vendor/README.md).
+    // Keys that SameValueZero calls equal must still meet: an int and the same float, -0 and
+    // +0, NaN and NaN; and a large set of integers and fractions must find every member.
+    let rt = QuickJsRuntime::default();
+    let out = run(
+        &rt,
+        r#"exports.handler = async () => {
+  const m = new Map([[1, 'one'], [0, 'zero'], [NaN, 'nan'], [2 ** 53, 'big'], [0.5, 'half'], [-7, 'neg']]);
+  const same = [m.get(1.0), m.get(-0), m.get(0 / 0), m.get(9007199254740992), m.get(1 / 2), m.get(-7.0), m.get(2), m.size];
+  const s = new Set();
+  for (let i = 0; i < 200000; i++) s.add(i);
+  for (let i = 0; i < 1000; i++) s.add(i + 0.25);
+  let found = 0;
+  for (let i = 0; i < 200000; i++) if (s.has(i * 1.0)) found++;
+  for (let i = 0; i < 1000; i++) if (s.has(i + 0.25)) found++;
+  const missing = [s.has(200000), s.has(0.5), s.has(-1)];
+  return { same, size: s.size, found, missing };
+};"#,
+    )
+    .await;
+    assert_eq!(
+        out.result.unwrap(),
+        json!({
+            "same": ["one", "zero", "nan", "big", "half", "neg", null, 6],
+            "size": 201000, "found": 201000, "missing": [false, false, false],
+        })
+    );
+}
+
+#[tokio::test]
 async fn node_core_modules() {
     let rt = QuickJsRuntime::default();
     let out = run(&rt, "const E = require('events'); const path = require('node:path'); const fs = require('fs'); const c = require('crypto');\nexports.handler = async () => { const e = new E(); let got; e.on('x', (v) => { got = v; }); e.emit('x', 5); let err; try { fs.readFileSync('/etc/passwd'); } catch (x) { err = x.message; } return [got, path.join('/a', 'b', '../c'), err, c.randomBytes(4).length]; };").await;
