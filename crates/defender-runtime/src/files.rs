@@ -41,7 +41,8 @@ pub(crate) fn normalize(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-fn dirname(path: &str) -> &str {
+/// The directory of an absolute virtual path.
+pub(crate) fn dirname(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],

@@ -1,7 +1,7 @@
 //! One run on one script thread: a fresh QuickJS runtime and context, the prelude, the
 //! action's handler, and the event loop that drives timers and host operations.
 
-use crate::files::{Files, ACTION_ROOT};
+use crate::files::{self, Files, ACTION_ROOT};
 use crate::host::{self, FetchPolicy, OpError};
 use crate::redact::Redactor;
 use chrono::Utc;
@@ -44,11 +44,19 @@ struct PreludeCode {
     web: Arc<[u8]>,
 }
 
+/// A `require` from a directory of a scope: `(scope, directory, request)`.
+type ResolveKey = (Arc<str>, String, String);
+
 /// Bytecode shared by all runs: per `(scope, path)`, where the scope is
 /// `action_id@version` for the action's files and `node_modules` for the mounted packages.
 #[derive(Default)]
 pub(crate) struct CodeCache {
     map: Mutex<HashMap<(Arc<str>, String), Compiled>>,
+    /// `require` resolutions, per `(scope, directory of the requiring file, request)`: the
+    /// files behind a scope do not change, and resolving walks the file system.
+    resolved: Mutex<HashMap<ResolveKey, String>>,
+    /// The scope of the mounted `node_modules`.
+    node_modules: Arc<str>,
     pub(crate) max_entries: usize,
     /// Identifies the owning `QuickJsRuntime` (for spare instances).
     pub(crate) id: u64,
@@ -63,8 +71,44 @@ impl CodeCache {
             max_entries,
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             env_json,
+            node_modules: Arc::from("node_modules"),
             ..Default::default()
         }
+    }
+
+    /// The cache scope of the file at `path`: the action's own files are per action version.
+    fn scope_of<'a>(&'a self, action_scope: &'a Arc<str>, path: &str) -> &'a Arc<str> {
+        if path.starts_with(ACTION_ROOT) {
+            action_scope
+        } else {
+            &self.node_modules
+        }
+    }
+
+    /// [`Files::resolve`], remembered per scope.
+    fn resolve(
+        &self,
+        files: &Files,
+        action_scope: &Arc<str>,
+        from: &str,
+        request: &str,
+    ) -> Result<String, String> {
+        let key = (
+            self.scope_of(action_scope, from).clone(),
+            files::dirname(from).to_owned(),
+            request.to_owned(),
+        );
+        let lock = || self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = lock().get(&key) {
+            return Ok(hit.clone());
+        }
+        let found = files.resolve(from, request)?;
+        let mut map = lock();
+        if map.len() >= self.max_entries {
+            map.clear();
+        }
+        map.insert(key, found.clone());
+        Ok(found)
     }
 
     fn get(&self, scope: &Arc<str>, path: &str) -> Option<Compiled> {
@@ -210,11 +254,7 @@ fn compile_file<'js>(
     path: &str,
 ) -> rquickjs::Result<Value<'js>> {
     let out = Object::new(ctx.clone())?;
-    let scope: Arc<str> = if path.starts_with(ACTION_ROOT) {
-        action_scope.clone()
-    } else {
-        Arc::from("node_modules")
-    };
+    let scope = cache.scope_of(action_scope, path);
     if path.ends_with(".json") {
         let bytes = files
             .read(path)
@@ -223,7 +263,7 @@ fn compile_file<'js>(
         out.set("text", String::from_utf8_lossy(&bytes).into_owned())?;
         return Ok(out.into_value());
     }
-    let compiled = match cache.get(&scope, path) {
+    let compiled = match cache.get(scope, path) {
         Some(c) => c,
         None => {
             let bytes = files
@@ -235,14 +275,14 @@ fn compile_file<'js>(
             match Module::declare(ctx.clone(), path, wrap_cjs(src)) {
                 Ok(m) => {
                     let code: Arc<[u8]> = m.write(WriteOptions::default())?.into();
-                    cache.put(&scope, path, Compiled::Cjs(code.clone()));
+                    cache.put(scope, path, Compiled::Cjs(code.clone()));
                     Compiled::Cjs(code)
                 }
                 Err(rquickjs::Error::Exception) if is_esm(src) && !path.ends_with(".cjs") => {
                     let _ = ctx.catch();
                     let m = Module::declare(ctx.clone(), path, src)?;
                     let code: Arc<[u8]> = m.write(WriteOptions::default())?.into();
-                    cache.put(&scope, path, Compiled::Esm(code.clone()));
+                    cache.put(scope, path, Compiled::Esm(code.clone()));
                     Compiled::Esm(code)
                 }
                 Err(rquickjs::Error::Exception) => {
@@ -1084,16 +1124,17 @@ fn setup<'js>(
     let env = cache.env_json.to_string();
     host.set("env", Function::new(ctx.clone(), move || env.clone())?)?;
     let st = state.clone();
+    let resolve_cache = cache.clone();
     host.set(
         "resolve",
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, from: String, request: String| -> rquickjs::Result<String> {
                 let files = st.borrow().files.clone();
-                let (files, _) =
+                let (files, scope) =
                     files.ok_or_else(|| Exception::throw_message(&ctx, "no run in progress"))?;
-                files
-                    .resolve(&from, &request)
+                resolve_cache
+                    .resolve(&files, &scope, &from, &request)
                     .map_err(|m| Exception::throw_message(&ctx, &m))
             },
         )?,

@@ -148,6 +148,21 @@ async fn bundles_require_and_json() {
 }
 
 #[tokio::test]
+async fn require_resolutions_are_remembered_per_action_version() {
+    // The same request from the same directory resolves to different files in two versions.
+    let rt = QuickJsRuntime::default();
+    let index = "exports.handler = async () => [require('./lib'), require.resolve('./lib')];";
+    let v1 = bundle(&[("index.js", index), ("lib.js", "module.exports = 1;")]);
+    let v2 = bundle(&[("index.js", index), ("lib/index.js", "module.exports = 2;")]);
+    for _ in 0..2 {
+        let one = rt.run(&v1, request(event())).await;
+        assert_eq!(one.result.unwrap(), json!([1, "/action/lib.js"]));
+        let two = rt.run(&v2, request(event())).await;
+        assert_eq!(two.result.unwrap(), json!([2, "/action/lib/index.js"]));
+    }
+}
+
+#[tokio::test]
 async fn local_run_block_does_not_run() {
     let rt = QuickJsRuntime::default();
     let out = run(&rt, "exports.handler = async () => 'ok';\nif (require.main === module) { throw new Error('local block ran'); }").await;
