@@ -1,8 +1,10 @@
-// The sandbox prelude: installs the globals that actions and their libraries expect, the
-// CommonJS `require`, and the event loop glue. It receives the host functions as `host` and
-// keeps them in this closure: user code never sees them. The globals and Node core modules
-// that a hello-world handler does not need live in js/web.js, evaluated on first use.
-export default function install(host, loadBuiltins, loadWeb) {
+// The sandbox prelude: what every run needs before the action's code runs. It installs the
+// lazily created globals, the CommonJS `require` and the run's entry point, and receives the
+// host functions as `host`, kept in this closure: user code never sees them. Everything a
+// hello-world handler does not need is evaluated on first use: `console`, the timers and
+// host operations (js/support.js), the web globals (js/web.js), Defender's client modules
+// (js/clients.js) and half of the engine's own intrinsics.
+export default function install(host, loadBuiltins, loadWeb, loadSupport) {
   'use strict';
   const G = globalThis;
   // Intrinsics captured before user code can replace them.
@@ -13,130 +15,19 @@ export default function install(host, loadBuiltins, loadWeb) {
   const PromiseReject = Promise.reject.bind(Promise);
   const apply = Reflect.apply;
   const then = (p, ok, err) => apply(promiseThen, p, [ok, err]);
-  const define = (obj, name, value) =>
-    Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });
+  const defineProperty = Object.defineProperty;
+  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+  const deleteProperty = Reflect.deleteProperty;
+  const reflectDefine = Reflect.defineProperty;
+  const strIncludes = String.prototype.includes;
 
-  // ---------- console ----------
-  function inspect(v, depth) {
-    depth = depth || 0;
-    if (typeof v === 'string') return depth ? JSON.stringify(v) : v;
-    if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
-    if (typeof v === 'bigint') return v.toString() + 'n';
-    if (typeof v === 'symbol') return v.toString();
-    if (typeof v === 'function') return '[Function: ' + (v.name || 'anonymous') + ']';
-    if (v instanceof Error) return v.stack ? (String(v.name) + ': ' + v.message + '\n' + v.stack).trimEnd() : String(v);
-    if (depth > 3) return Array.isArray(v) ? '[Array]' : '[Object]';
-    try {
-      if (Array.isArray(v)) return '[ ' + v.map((x) => inspect(x, depth + 1)).join(', ') + ' ]';
-      if (v instanceof Uint8Array) return '<Buffer ' + Array.from(v.slice(0, 50), (b) => b.toString(16).padStart(2, '0')).join(' ') + '>';
-      const keys = Object.keys(v);
-      if (!keys.length) return '{}';
-      return '{ ' + keys.map((k) => k + ': ' + inspect(v[k], depth + 1)).join(', ') + ' }';
-    } catch (e) {
-      return '[object]';
-    }
-  }
-  function format(args) {
-    let out = '';
-    let i = 0;
-    if (typeof args[0] === 'string' && args[0].includes('%')) {
-      out = args[0].replace(/%[sdifjoO%]/g, (m) => {
-        if (m === '%%') return '%';
-        if (i + 1 >= args.length) return m;
-        const a = args[++i];
-        if (m === '%d' || m === '%i') return String(parseInt(a, 10));
-        if (m === '%f') return String(parseFloat(a));
-        if (m === '%j') { try { return JSON.stringify(a); } catch (e) { return '[Circular]'; } }
-        return inspect(a, m === '%s' ? 0 : 1);
-      });
-      i++;
-    } else if (args.length) {
-      out = inspect(args[0]);
-      i = 1;
-    }
-    for (; i < args.length; i++) out += ' ' + inspect(args[i]);
-    return out;
-  }
-  const log = (level) => function (...args) { host.log(level, format(args)); };
-  // Plain null-prototype records instead of Map: Map is a lazy intrinsic (see below).
-  const timers = Object.create(null);
-  const console = {
-    log: log(1), info: log(1), warn: log(2), error: log(3), debug: log(0), trace: log(0),
-    dir: (v) => host.log(1, inspect(v)),
-    assert: (c, ...a) => { if (!c) host.log(3, 'Assertion failed' + (a.length ? ': ' + format(a) : '')); },
-    time: (l) => { timers[l || 'default'] = host.now(); },
-    timeEnd: (l) => { l = l || 'default'; const t = timers[l]; if (t !== undefined) { delete timers[l]; host.log(1, l + ': ' + Math.round(host.now() - t) + 'ms'); } },
-  };
-  define(G, 'console', console);
-
-  // ---------- timers ----------
-  const callbacks = Object.create(null);
-  function setTimer(fn, ms, args, repeat) {
-    if (typeof fn !== 'function') throw new TypeError('callback must be a function');
-    ms = Math.max(0, Number(ms) || 0);
-    const id = host.setTimer(ms);
-    callbacks[id] = { fn, args, repeat: repeat ? ms : -1 };
-    return id;
-  }
-  function clearTimer(id) {
-    if (id && typeof id === 'object' && typeof id[Symbol.toPrimitive] === 'function') id = id[Symbol.toPrimitive]();
-    if (typeof id === 'number' && id in callbacks) { delete callbacks[id]; host.clearTimer(id); }
-  }
-  define(G, 'setTimeout', (fn, ms, ...args) => setTimer(fn, ms, args, false));
-  define(G, 'setInterval', (fn, ms, ...args) => setTimer(fn, ms, args, true));
-  define(G, 'setImmediate', (fn, ...args) => setTimer(fn, 0, args, false));
-  define(G, 'clearTimeout', clearTimer);
-  define(G, 'clearInterval', clearTimer);
-  define(G, 'clearImmediate', clearTimer);
-  define(G, 'queueMicrotask', (fn) => { Promise.resolve().then(() => fn()); });
-  function fireTimer(id) {
-    const cb = callbacks[id];
-    if (!cb) return;
-    if (cb.repeat >= 0) {
-      const next = host.setTimer(cb.repeat);
-      // intervals keep the id the user holds: remap
-      aliases[next] = id;
-    } else {
-      delete callbacks[id];
-    }
-    cb.fn(...(cb.args || []));
-  }
-  const aliases = Object.create(null);
-  function fire(hostId) {
-    const id = hostId in aliases ? aliases[hostId] : hostId;
-    delete aliases[hostId];
-    fireTimer(id);
-  }
-
-  // ---------- host operations (promises) ----------
-  const pending = Object.create(null);
-  function hostCall(op, arg) {
-    return new Promise((resolve, reject) => {
-      const id = host.op(op, JSONstringify(arg === undefined ? null : arg));
-      pending[id] = { resolve, reject };
-    });
-  }
-  function resolveOp(id, ok, payload) {
-    const p = pending[id];
-    if (!p) return;
-    delete pending[id];
-    const v = payload === undefined || payload === '' ? undefined : JSONparse(payload);
-    if (ok) p.resolve(v === null ? undefined : v);
-    else {
-      const e = new Error(v && v.message ? v.message : 'host operation failed');
-      if (v && v.code) e.code = v.code;
-      if (v && v.data !== undefined) e.data = v.data;
-      p.reject(e);
-    }
-  }
-
-  // ---------- lazily installed globals ----------
-  // Each is an accessor until first use, as if it had been defined eagerly: the first read
-  // creates it and turns it (and its siblings that are still untouched) into a plain data
-  // property; assigning one first just replaces it. Two kinds: the intrinsics that a context
-  // starts without (the sandbox adds each group on first use, see `EagerIntrinsics` in
-  // src/sandbox.rs), and the web globals of js/web.js.
+  // ---------- lazily created globals ----------
+  // Each is an accessor (defined by the host) until first use, as if it had been defined
+  // eagerly: the first read creates it and turns it, and its siblings that are still
+  // untouched, into a plain data property; assigning one first just replaces it.
   const LAZY_NAMES = [
+    // The intrinsics a context starts without, in groups numbered as in `add_lazy_intrinsic`
+    // (src/sandbox.rs).
     'Date',
     'Map', 'Set', 'WeakMap', 'WeakSet',
     'ArrayBuffer', 'SharedArrayBuffer', 'Uint8ClampedArray', 'Int8Array', 'Uint8Array', 'Int16Array', 'Uint16Array',
@@ -146,17 +37,20 @@ export default function install(host, loadBuiltins, loadWeb) {
     'WeakRef', 'FinalizationRegistry',
     'performance',
     'DOMException',
+    // js/support.js
+    'console', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate',
+    'queueMicrotask',
+    // js/web.js
     'TextEncoder', 'TextDecoder', 'btoa', 'atob', 'Buffer', 'crypto', 'URL', 'URLSearchParams', 'Headers', 'Request',
     'Response', 'fetch', 'process',
+    // the global object itself
+    'global', 'self',
   ];
-  // Where each group starts in LAZY_NAMES: the intrinsic groups, numbered as in
-  // `add_lazy_intrinsic` (src/sandbox.rs), then the web globals; the last entry is the end.
-  const GROUP_START = [0, 1, 5, 21, 22, 24, 25, 26, 39];
-  const WEB = 7;
-  const defineProperty = Object.defineProperty;
-  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  const deleteProperty = Reflect.deleteProperty;
-  const reflectDefine = Reflect.defineProperty;
+  // Where each group starts in LAZY_NAMES; the last entry is the end.
+  const GROUP_START = [0, 1, 5, 21, 22, 24, 25, 26, 34, 47, 49];
+  const SUPPORT = 7;
+  const WEB = 8;
+  const SELF = 9;
   // Whether LAZY_NAMES[i] is still the accessor defined below.
   function untouched(i) {
     const d = getOwnPropertyDescriptor(G, LAZY_NAMES[i]);
@@ -190,18 +84,22 @@ export default function install(host, loadBuiltins, loadWeb) {
     }
     return values;
   }
-  let webMod = null;
-  function web() {
-    if (webMod === null) {
-      webMod = loadWeb()({ G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify,
-        Uint8Array: intrinsics(2).Uint8Array });
-      for (let i = GROUP_START[WEB]; i < GROUP_START[WEB + 1]; i++) {
-        if (untouched(i)) {
-          defineProperty(G, LAZY_NAMES[i], { value: webMod.globals[LAZY_NAMES[i]], writable: true, configurable: true, enumerable: false });
-        }
+  // Turns the untouched names of `group` into data properties with the values in `values`.
+  function settle(group, values) {
+    for (let i = GROUP_START[group]; i < GROUP_START[group + 1]; i++) {
+      if (untouched(i)) {
+        defineProperty(G, LAZY_NAMES[i], { value: values[LAZY_NAMES[i]], writable: true, configurable: true, enumerable: false });
       }
     }
-    return webMod;
+  }
+  let supportMod = null;
+  function support() {
+    if (supportMod === null) {
+      supportMod = loadSupport()({ G, host, JSONparse, JSONstringify, loadBuiltins, loadWeb, intrinsics,
+        settleWeb: (values) => settle(WEB, values), builtinKind, api });
+      settle(SUPPORT, supportMod.globals);
+    }
+    return supportMod;
   }
   // The accessors' getter (`resolveLazy(i)`) and setter (`resolveLazy(i, this, value)`).
   function resolveLazy(i, target, value) {
@@ -213,32 +111,38 @@ export default function install(host, loadBuiltins, loadWeb) {
     }
     let group = 0;
     while (GROUP_START[group + 1] <= i) group++;
-    return group === WEB ? web().globals[name] : intrinsics(group)[name];
+    if (group === SELF) {
+      settle(SELF, { global: G, self: G });
+      return G;
+    }
+    if (group === SUPPORT) return support().globals[name];
+    if (group === WEB) return support().web().globals[name];
+    return intrinsics(group)[name];
   }
   const lazyGetters = host.defineLazy(LAZY_NAMES, resolveLazy);
-  define(G, 'global', G);
-  define(G, 'self', G);
-
-  // ---------- node core module stand-ins ----------
-  const unavailable = (name) => new Proxy(function () {}, {
-    get(_t, p) {
-      if (p === '__esModule') return false;
-      if (p === 'default') return unavailable(name);
-      if (typeof p === 'symbol') return undefined;
-      const f = function () { throw new Error("'" + name + "." + String(p) + "' is not available in the action sandbox"); };
-      return f;
-    },
-    apply() { throw new Error("'" + name + "' is not available in the action sandbox"); },
-    construct() { throw new Error("'" + name + "' is not available in the action sandbox"); },
-  });
-  const NODE_CORE = ['events', 'buffer', 'url', 'util', 'path', 'string_decoder', 'crypto', 'process', 'timers'];
-  const UNAVAILABLE_CORE = ['fs', 'fs/promises', 'child_process', 'net', 'tls', 'http', 'https', 'http2', 'zlib', 'os', 'vm',
-    'worker_threads', 'dgram', 'dns', 'cluster', 'module', 'readline', 'repl', 'inspector', 'v8', 'perf_hooks', 'async_hooks',
-    'stream', 'assert', 'querystring', 'tty', 'constants', 'punycode'];
 
   // ---------- CommonJS require ----------
+  // Built-in module names, `|`-separated: Defender's clients (kind 1), the Node core modules
+  // with a stand-in (2) and those that are not available (3).
+  const BUILTIN_NAMES = '|@openzeppelin/defender-sdk|defender-relay-client|defender-relay-client/lib/ethers' +
+    '|defender-relay-client/lib/web3|defender-kvstore-client|@openzeppelin/defender-relay-client' +
+    '|@openzeppelin/defender-relay-client/lib/ethers|@openzeppelin/defender-relay-client/lib/web3' +
+    '|@openzeppelin/defender-kvstore-client|';
+  const NODE_CORE = '|events|buffer|url|util|path|string_decoder|crypto|process|timers|';
+  const UNAVAILABLE_CORE = '|fs|fs/promises|child_process|net|tls|http|https|http2|zlib|os|vm|worker_threads|dgram' +
+    '|dns|cluster|module|readline|repl|inspector|v8|perf_hooks|async_hooks|stream|assert|querystring|tty|constants' +
+    '|punycode|';
+  const listed = (list, n) => apply(strIncludes, list, ['|' + n + '|']);
+  function builtinKind(n) {
+    if (apply(strIncludes, n, ['|'])) return 0;
+    return listed(BUILTIN_NAMES, n) ? 1 : listed(NODE_CORE, n) ? 2 : listed(UNAVAILABLE_CORE, n) ? 3 : 0;
+  }
+  function isBuiltin(name) {
+    const node = name.startsWith('node:');
+    const n = node ? name.slice(5) : name;
+    return node || builtinKind(n) !== 0 ? n : null;
+  }
   const cache = Object.create(null);
-  const builtinCache = Object.create(null);
   function dirname(p) { const i = p.lastIndexOf('/'); return i <= 0 ? '/' : p.slice(0, i); }
   function makeRequire(parent) {
     const req = function require(name) {
@@ -251,35 +155,9 @@ export default function install(host, loadBuiltins, loadWeb) {
     return req;
   }
   let mainModule;
-  // Defender's client modules (js/clients.js), loaded on first use.
-  const BUILTIN_NAMES = ['@openzeppelin/defender-sdk', 'defender-relay-client', 'defender-relay-client/lib/ethers',
-    'defender-relay-client/lib/web3', 'defender-kvstore-client', '@openzeppelin/defender-relay-client',
-    '@openzeppelin/defender-relay-client/lib/ethers', '@openzeppelin/defender-relay-client/lib/web3',
-    '@openzeppelin/defender-kvstore-client'];
-  let builtins = null;
-  function loadBuiltin(name) {
-    if (name in builtinCache) return builtinCache[name];
-    let exp;
-    if (BUILTIN_NAMES.includes(name)) {
-      const mod = { exports: {} };
-      if (!builtins) builtins = loadBuiltins();
-      builtins[name](mod, mod.exports, api);
-      exp = mod.exports;
-    } else if (NODE_CORE.includes(name)) exp = web().nodeCore[name]();
-    else exp = unavailable(name);
-    builtinCache[name] = exp;
-    return exp;
-  }
-  function isBuiltin(name) {
-    const n = name.startsWith('node:') ? name.slice(5) : name;
-    if (BUILTIN_NAMES.includes(n)) return n;
-    if (NODE_CORE.includes(n) || UNAVAILABLE_CORE.includes(n)) return n;
-    if (name.startsWith('node:')) return n;
-    return null;
-  }
   function loadFrom(parent, name) {
     const b = isBuiltin(name);
-    if (b !== null) return loadBuiltin(b);
+    if (b !== null) return support().loadBuiltin(b);
     const filename = host.resolve(parent.filename, name);
     return loadFile(filename, parent);
   }
@@ -322,8 +200,8 @@ export default function install(host, loadBuiltins, loadWeb) {
   function start(entry, eventJson) {
     const event = JSONparse(eventJson);
     const notificationClient = {
-      send: (o) => hostCall('notify.send', { channelAlias: o && o.channelAlias, subject: o && o.subject, message: o && o.message }),
-      sendMetric: (o) => hostCall('notify.sendMetric', { channelAlias: o && o.channelAlias, name: o && o.name, value: o && o.value, tags: o && o.tags }),
+      send: (o) => api.hostCall('notify.send', { channelAlias: o && o.channelAlias, subject: o && o.subject, message: o && o.message }),
+      sendMetric: (o) => api.hostCall('notify.sendMetric', { channelAlias: o && o.channelAlias, name: o && o.name, value: o && o.value, tags: o && o.tags }),
     };
     const context = { notificationClient };
     let p;
@@ -345,9 +223,12 @@ export default function install(host, loadBuiltins, loadWeb) {
     }, (e) => host.finish(0, JSONstringify(errorPayload(e))));
   }
   const api = {
-    hostCall, requireFrom, resolveOp, fire, start,
-    get Buffer() { return web().Buffer; },
-    get EventEmitter() { return web().EventEmitter; },
+    requireFrom, start,
+    hostCall: (op, arg) => support().hostCall(op, arg),
+    resolveOp: (id, ok, payload) => support().resolveOp(id, ok, payload),
+    fire: (id) => support().fire(id),
+    get Buffer() { return support().web().Buffer; },
+    get EventEmitter() { return support().web().EventEmitter; },
   };
   return api;
 }

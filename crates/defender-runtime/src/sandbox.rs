@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 const PRELUDE: &str = include_str!("../js/prelude.js");
 const CLIENTS: &str = include_str!("../js/clients.js");
 const WEB: &str = include_str!("../js/web.js");
+const SUPPORT: &str = include_str!("../js/support.js");
 
 /// Most bytes of log text one run keeps.
 const MAX_LOG_BYTES: usize = 4 * 1024 * 1024;
@@ -42,6 +43,7 @@ struct PreludeCode {
     prelude: Arc<[u8]>,
     clients: Arc<[u8]>,
     web: Arc<[u8]>,
+    support: Arc<[u8]>,
 }
 
 /// A `require` from a directory of a scope: `(scope, directory, request)`.
@@ -344,6 +346,7 @@ fn prelude_code(ctx: &Ctx<'_>) -> rquickjs::Result<PreludeCode> {
         prelude: compile("defender:prelude", PRELUDE)?,
         clients: compile("defender:clients", CLIENTS)?,
         web: compile("defender:web", WEB)?,
+        support: compile("defender:support", SUPPORT)?,
     };
     *slot = Some(code.clone());
     Ok(code)
@@ -1015,6 +1018,7 @@ fn setup<'js>(
         prelude,
         clients,
         web,
+        support,
     } = prelude_code(ctx)?;
     let host = Object::new(ctx.clone())?;
 
@@ -1155,23 +1159,22 @@ fn setup<'js>(
         )?,
     )?;
 
-    host.set(
-        "clients",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-                eval_module(&ctx, load_bytecode(&ctx, &clients)?)?.get("default")
-            },
-        )?,
-    )?;
-    let load_web = Function::new(
-        ctx.clone(),
-        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-            eval_module(&ctx, load_bytecode(&ctx, &web)?)?.get("default")
-        },
-    )?;
     let prelude_ns = eval_module(ctx, load_bytecode(ctx, &prelude)?)?;
     let install: Function<'js> = prelude_ns.get("default")?;
-    let load_clients: Function<'js> = host.get("clients")?;
-    install.call((host, load_clients, load_web))
+    install.call((
+        host,
+        module_loader(ctx, clients)?,
+        module_loader(ctx, web)?,
+        module_loader(ctx, support)?,
+    ))
+}
+
+/// A function that evaluates the module `code` and returns its default export.
+fn module_loader<'js>(ctx: &Ctx<'js>, code: Arc<[u8]>) -> rquickjs::Result<Function<'js>> {
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+            eval_module(&ctx, load_bytecode(&ctx, &code)?)?.get("default")
+        },
+    )
 }

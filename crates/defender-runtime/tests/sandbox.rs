@@ -395,6 +395,40 @@ async fn lazy_globals_are_fresh_per_run() {
     )
     .await;
     assert_eq!(out.result.unwrap(), json!([7, "function", "number"]));
+
+    // console, the timers and `global` are created on first use too, as data properties.
+    let out = run(
+        &rt,
+        r#"exports.handler = async () => {
+  const d = (n) => { const x = Object.getOwnPropertyDescriptor(globalThis, n); return [typeof x.value, x.writable, x.enumerable, x.configurable]; };
+  console.log('hi');
+  await new Promise((r) => setTimeout(r, 1));
+  return [d('console'), d('setTimeout'), d('clearInterval'), global === globalThis, self === globalThis, d('global'),
+    Object.keys(globalThis).includes('console')];
+};"#,
+    )
+    .await;
+    let f = json!(["function", true, false, true]);
+    assert_eq!(
+        out.result.unwrap(),
+        json!([
+            ["object", true, false, true],
+            f,
+            f,
+            true,
+            true,
+            ["object", true, false, true],
+            false
+        ])
+    );
+    assert_eq!(out.logs.len(), 1);
+    let out = run(
+        &rt,
+        "globalThis.console = { log: () => {} }; globalThis.setTimeout = 3;\nexports.handler = async () => { console.log('x'); return [setTimeout, typeof setInterval]; };",
+    )
+    .await;
+    assert_eq!(out.result.unwrap(), json!([3, "function"]));
+    assert!(out.logs.is_empty());
 }
 
 #[tokio::test]
