@@ -168,7 +168,10 @@ fn warm_thread(
 /// - **Isolation and warm-context policy**: by default every run gets a fresh QuickJS context
 ///   on a script thread; nothing the code does (globals, patched prototypes, module state) is
 ///   kept for the next run, not even for the same action. What is shared is compiled bytecode
-///   only, per `(action_id, version, file)` and per `node_modules` file. (A script thread
+///   and `require` resolutions only, per `(action_id, version, file)` and per `node_modules`
+///   file (the mounted `node_modules` is read as immutable). The globals a run does not touch
+///   are not even created: half of the engine's intrinsics (Date, Map/Set, typed arrays...),
+///   `console`, the timers and the web globals are added on first use. (A script thread
 ///   creates the next fresh context in the QuickJS runtime of the previous run once that
 ///   run's context is freed and collected, unless the run broke a limit or left work queued.)
 ///   With [`RuntimeConfig::warm_contexts`] > 0, the runtime behaves like Defender's Lambda:
