@@ -61,21 +61,38 @@ fn anvil_bin() -> String {
     "anvil".into()
 }
 
+/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
+/// one port, as they could when each picked a free port and then bound it) and returns it with
+/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
+/// for as long as it runs, so that it never blocks on a full pipe.
+fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let Some(stdout) = child.stdout.take() else {
+        return Ok((child, None));
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.strip_prefix("Listening on ") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
+}
+
 async fn start_anvil() -> Anvil {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new(anvil_bin())
-        .args(["--port", &port.to_string(), "--silent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("anvil (run scripts/install-anvil.sh)");
+    let mut cmd = Command::new(anvil_bin());
+    cmd.args(["--host", "127.0.0.1", "--port", "0"]);
+    let (child, addr) = spawn_listening(cmd).expect("anvil (run scripts/install-anvil.sh)");
     // Killed and waited for on drop, whatever happens next.
     let anvil = Anvil {
         child,
-        url: format!("http://127.0.0.1:{port}"),
+        url: format!("http://{}", addr.expect("anvil did not start")),
     };
     let provider = ProviderBuilder::new().connect_http(anvil.url.parse().expect("url"));
     for _ in 0..400 {

@@ -2,7 +2,6 @@
 //! token, ABI helpers, and a webhook sink that receives signed notifications.
 
 use alloy_primitives::{Address, U256};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -44,8 +43,28 @@ pub fn anvil_binary() -> Option<PathBuf> {
     })
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
+/// one port, as they could when each picked a free port and then bound it) and returns it with
+/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
+/// for as long as it runs, so that it never blocks on a full pipe.
+fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let Some(stdout) = child.stdout.take() else {
+        return Ok((child, None));
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.strip_prefix("Listening on ") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
 }
 
 impl Anvil {
@@ -58,23 +77,21 @@ impl Anvil {
     pub async fn start_with(args: &[&str]) -> Result<Self, String> {
         let bin = anvil_binary()
             .ok_or("anvil not found: run scripts/install-test-deps.sh (npm package @foundry-rs/anvil-linux-amd64)")?;
-        for _ in 0..5 {
-            let port = free_port().map_err(|e| e.to_string())?;
-            let child = Command::new(&bin)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-            let mut anvil = Anvil {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-                port,
-            };
-            if anvil.wait_ready().await {
-                return Ok(anvil);
-            }
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--host", "127.0.0.1", "--port", "0"]).args(args);
+        let (child, addr) =
+            spawn_listening(cmd).map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let port = addr
+            .as_deref()
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok());
+        let mut anvil = Anvil {
+            child,
+            url: format!("http://127.0.0.1:{}", port.unwrap_or(0)),
+            port: port.unwrap_or(0),
+        };
+        if port.is_some() && anvil.wait_ready().await {
+            return Ok(anvil);
         }
         Err("anvil did not start".into())
     }

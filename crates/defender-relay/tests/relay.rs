@@ -373,6 +373,9 @@ async fn nonce_resyncs_when_the_key_is_used_elsewhere() {
     let other = start(config(vec![anvil.url.clone()])).await;
     let b = other.send_transaction(transfer(2)).await.expect("send");
     assert_eq!(b.nonce, a.nonce + 1);
+    // Mined, so that the relayer's next nonce is too low rather than a replacement of `b`
+    // (on a loaded machine anvil may still hold `b` in its pool).
+    assert!(wait_status(&other, &b.transaction_id, TxStatus::Mined).await);
     let c = relayer.send_transaction(transfer(3)).await.expect("send");
     assert_eq!(c.nonce, a.nonce + 2, "resynchronised after nonce too low");
     assert!(wait_status(&relayer, &c.transaction_id, TxStatus::Mined).await);

@@ -58,6 +58,30 @@ fn skip_external() -> bool {
     std::env::var("DEFENDER_SKIP_EXTERNAL").as_deref() == Ok("1")
 }
 
+/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
+/// one port, as they could when each picked a free port and then bound it) and returns it with
+/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
+/// for as long as it runs, so that it never blocks on a full pipe.
+fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let Some(stdout) = child.stdout.take() else {
+        return Ok((child, None));
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.strip_prefix("Listening on ") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
+}
+
 impl Anvil {
     async fn start() -> Option<Anvil> {
         let Some(bin) = find_anvil() else {
@@ -67,20 +91,13 @@ impl Anvil {
             }
             panic!("anvil not found on PATH: install it (npm i -g @foundry-rs/anvil-linux-amd64) or set DEFENDER_SKIP_EXTERNAL=1");
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn anvil");
+        let mut cmd = Command::new(bin);
+        cmd.args(["--host", "127.0.0.1", "--port", "0"]);
+        let (child, addr) = spawn_listening(cmd).expect("spawn anvil");
+        let addr = addr.expect("anvil did not start");
         let anvil = Anvil {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("http://{addr}"),
             http: reqwest::Client::new(),
         };
         for _ in 0..100 {

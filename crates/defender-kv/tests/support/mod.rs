@@ -46,8 +46,16 @@ impl RedisServer {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
+            if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                // The port was free when chosen, but another test's server may have taken it
+                // since (and ours then failed to bind): serve only if the server is ours.
+                return match server_pid(stream) {
+                    Some(pid) if pid == server.child.id() => Some(server),
+                    _ => {
+                        drop(server);
+                        Self::start()
+                    }
+                };
             }
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("redis-server exited at start: {status}");
@@ -59,6 +67,35 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The process id a Redis server reports in `INFO server`.
+fn server_pid(mut stream: std::net::TcpStream) -> Option<u32> {
+    use std::io::{Read, Write};
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .ok()?;
+    // The reply is one bulk string: `$<length>\r\n<text>\r\n`.
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&reply);
+        if let Some((head, _)) = text.split_once("\r\n") {
+            let len: usize = head.strip_prefix('$')?.parse().ok()?;
+            if reply.len() >= head.len() + 2 + len {
+                break;
+            }
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&reply);
+    let line = text.lines().find_map(|l| l.strip_prefix("process_id:"))?;
+    line.trim().parse().ok()
 }
 
 impl Drop for RedisServer {

@@ -44,6 +44,30 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
+/// one port, as they could when each picked a free port and then bound it) and returns it with
+/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
+/// for as long as it runs, so that it never blocks on a full pipe.
+fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let Some(stdout) = child.stdout.take() else {
+        return Ok((child, None));
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.strip_prefix("Listening on ") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
+}
+
 /// A running anvil, killed on drop.
 pub struct Anvil {
     child: Child,
@@ -69,28 +93,17 @@ impl Anvil {
             }
             panic!("anvil not found on PATH: run scripts/install-anvil.sh (or set DEFENDER_SKIP_EXTERNAL=1)");
         };
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new(&bin)
-                .args(["--port", &port.to_string(), "--silent"])
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn anvil");
-            let url = format!("http://127.0.0.1:{port}");
-            let rpc = RpcClient::new(vec![url.clone()], quick_retry()).expect("client");
-            let mut anvil = Anvil { child, url, rpc };
-            for _ in 0..200 {
-                if anvil.rpc.request("eth_chainId", json!([])).await.is_ok() {
-                    return Some(anvil);
-                }
-                if let Ok(Some(_)) = anvil.child.try_wait() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--host", "127.0.0.1", "--port", "0"]).args(args);
+        let (child, addr) = spawn_listening(cmd).expect("spawn anvil");
+        let url = format!("http://{}", addr.expect("anvil did not start"));
+        let rpc = RpcClient::new(vec![url.clone()], quick_retry()).expect("client");
+        let anvil = Anvil { child, url, rpc };
+        for _ in 0..200 {
+            if anvil.rpc.request("eth_chainId", json!([])).await.is_ok() {
+                return Some(anvil);
             }
-            let _ = anvil.child.kill();
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("anvil did not start");
     }
