@@ -17,7 +17,7 @@ use defender_core::{InMemoryKvStore, KvStore, Relayer};
 use defender_relay::{
     KvRelayerStore, LocalSigner, RelayerConfig, RetryConfig, RpcClient, RpcRelayer,
 };
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,50 +45,9 @@ impl Drop for Anvil {
     }
 }
 
-fn anvil_bin() -> String {
-    if let Ok(p) = std::env::var("DEFENDER_ANVIL") {
-        return p;
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    for p in [
-        format!("{home}/.local/share/defender-anvil/lib/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
-        format!("{home}/.foundry/bin/anvil"),
-    ] {
-        if std::path::Path::new(&p).is_file() {
-            return p;
-        }
-    }
-    "anvil".into()
-}
-
-/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
-/// one port, as they could when each picked a free port and then bound it) and returns it with
-/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
-/// for as long as it runs, so that it never blocks on a full pipe.
-fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
-    let Some(stdout) = child.stdout.take() else {
-        return Ok((child, None));
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("Listening on ") {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
-}
-
 async fn start_anvil() -> Anvil {
-    let mut cmd = Command::new(anvil_bin());
-    cmd.args(["--host", "127.0.0.1", "--port", "0"]);
-    let (child, addr) = spawn_listening(cmd).expect("anvil (run scripts/install-anvil.sh)");
+    let bin = defender_testkit::anvil_binary().expect("anvil (run scripts/install-anvil.sh)");
+    let (child, addr) = defender_testkit::spawn_anvil(&bin, &[]).expect("start anvil");
     // Killed and waited for on drop, whatever happens next.
     let anvil = Anvil {
         child,

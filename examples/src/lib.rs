@@ -2,8 +2,7 @@
 //! token, ABI helpers, and a webhook sink that receives signed notifications.
 
 use alloy_primitives::{Address, U256};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,46 +26,6 @@ pub struct Anvil {
     pub port: u16,
 }
 
-/// Finds the anvil binary: `$ANVIL`, then `PATH`, then the project's `.tools/bin`.
-pub fn anvil_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ANVIL") {
-        return Some(PathBuf::from(p));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("anvil"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/anvil");
-        local.is_file().then_some(local)
-    })
-}
-
-/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
-/// one port, as they could when each picked a free port and then bound it) and returns it with
-/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
-/// for as long as it runs, so that it never blocks on a full pipe.
-fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
-    let Some(stdout) = child.stdout.take() else {
-        return Ok((child, None));
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("Listening on ") {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
-}
-
 impl Anvil {
     /// Starts anvil with automatic mining and waits until it answers.
     pub async fn start() -> Result<Self, String> {
@@ -75,12 +34,10 @@ impl Anvil {
 
     /// Starts anvil with extra arguments and waits until it answers.
     pub async fn start_with(args: &[&str]) -> Result<Self, String> {
-        let bin = anvil_binary()
+        let bin = defender_testkit::anvil_binary()
             .ok_or("anvil not found: run scripts/install-test-deps.sh (npm package @foundry-rs/anvil-linux-amd64)")?;
-        let mut cmd = Command::new(&bin);
-        cmd.args(["--host", "127.0.0.1", "--port", "0"]).args(args);
-        let (child, addr) =
-            spawn_listening(cmd).map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let (child, addr) = defender_testkit::spawn_anvil(&bin, args)
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
         let port = addr
             .as_deref()
             .and_then(|a| a.rsplit(':').next())

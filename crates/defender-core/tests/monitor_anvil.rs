@@ -20,7 +20,7 @@ use defender_core::{
     Log, MonitorDefinition, MonitorMatch, Receipt, Transaction,
 };
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -42,49 +42,21 @@ impl Drop for Anvil {
     }
 }
 
-/// Starts anvil on a port of its choosing (read from its "Listening on" line), or returns
-/// `None` when it is missing and `DEFENDER_SKIP_EXTERNAL=1`.
+/// Starts anvil on a port of its choosing, or returns `None` when it is missing and
+/// `DEFENDER_SKIP_EXTERNAL=1`.
 async fn anvil(extra: &[&str]) -> Option<Anvil> {
-    let spawned = Command::new("anvil")
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            if std::env::var("DEFENDER_SKIP_EXTERNAL").as_deref() == Ok("1") {
-                eprintln!("skipping: anvil not found ({e})");
-                return None;
-            }
-            panic!(
-                "anvil not found on PATH ({e}); install it with \
-                 `npm install -g @foundry-rs/anvil-linux-amd64` or set DEFENDER_SKIP_EXTERNAL=1"
-            );
+    let Some(bin) = defender_testkit::anvil_binary() else {
+        if std::env::var("DEFENDER_SKIP_EXTERNAL").as_deref() == Ok("1") {
+            eprintln!("skipping: anvil not found");
+            return None;
         }
+        panic!(
+            "anvil not found; install it with scripts/install-anvil.sh \
+             (npm package @foundry-rs/anvil-linux-amd64) or set DEFENDER_SKIP_EXTERNAL=1"
+        );
     };
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut sent = false;
-        // Keep draining stdout so anvil never blocks on a full pipe.
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if !sent {
-                if let Some(addr) = line.strip_prefix("Listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
-                    sent = true;
-                }
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("anvil did not start");
+    let (child, addr) = defender_testkit::spawn_anvil(&bin, extra).expect("spawn anvil");
+    let addr = addr.expect("anvil did not start");
     let rpc = Arc::new(Rpc {
         addr,
         id: AtomicU64::new(1),

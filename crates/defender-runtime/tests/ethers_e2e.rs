@@ -11,8 +11,7 @@ use defender_relay::{InMemoryRelayerStore, LocalSigner, RelayerConfig, RpcRelaye
 use defender_runtime::{QuickJsRuntime, RuntimeConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,64 +35,20 @@ impl Drop for Anvil {
     }
 }
 
-fn find_anvil() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("DEFENDER_ANVIL") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("anvil"))
-        .chain([
-            PathBuf::from(format!(
-                "{}/.foundry/bin/anvil",
-                std::env::var("HOME").unwrap_or_default()
-            )),
-            PathBuf::from("/usr/lib/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
-            PathBuf::from("/usr/local/lib/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
-        ])
-        .find(|p| p.is_file())
-}
-
 fn skip_external() -> bool {
     std::env::var("DEFENDER_SKIP_EXTERNAL").as_deref() == Ok("1")
 }
 
-/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
-/// one port, as they could when each picked a free port and then bound it) and returns it with
-/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
-/// for as long as it runs, so that it never blocks on a full pipe.
-fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
-    let Some(stdout) = child.stdout.take() else {
-        return Ok((child, None));
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("Listening on ") {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
-}
-
 impl Anvil {
     async fn start() -> Option<Anvil> {
-        let Some(bin) = find_anvil() else {
+        let Some(bin) = defender_testkit::anvil_binary() else {
             if skip_external() {
                 eprintln!("anvil not found; skipped (DEFENDER_SKIP_EXTERNAL=1)");
                 return None;
             }
             panic!("anvil not found on PATH: install it (npm i -g @foundry-rs/anvil-linux-amd64) or set DEFENDER_SKIP_EXTERNAL=1");
         };
-        let mut cmd = Command::new(bin);
-        cmd.args(["--host", "127.0.0.1", "--port", "0"]);
-        let (child, addr) = spawn_listening(cmd).expect("spawn anvil");
+        let (child, addr) = defender_testkit::spawn_anvil(&bin, &[]).expect("spawn anvil");
         let addr = addr.expect("anvil did not start");
         let anvil = Anvil {
             child,

@@ -4,37 +4,12 @@
 
 use defender_relay::{RetryConfig, RpcClient};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 pub const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 pub const KEY2: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 pub const OTHER: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-
-fn find_anvil() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("DEFENDER_ANVIL") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let c = dir.join("anvil");
-        if c.is_file() {
-            return Some(c);
-        }
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    [
-        format!("{home}/.foundry/bin/anvil"),
-        format!("{home}/.local/bin/anvil"),
-        format!("{home}/.local/share/defender-anvil/lib/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
-        "/usr/lib/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil".to_string(),
-        "/usr/local/lib/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil".to_string(),
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file())
-}
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -42,30 +17,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
-}
-
-/// Starts `cmd` (anvil) on a port of its choosing (`--port 0`: two test nodes can never meet on
-/// one port, as they could when each picked a free port and then bound it) and returns it with
-/// the address of its "Listening on" line, or `None` if it stopped first. Its output is drained
-/// for as long as it runs, so that it never blocks on a full pipe.
-fn spawn_listening(mut cmd: Command) -> std::io::Result<(Child, Option<String>)> {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
-    let Some(stdout) = child.stdout.take() else {
-        return Ok((child, None));
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("Listening on ") {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    Ok((child, rx.recv_timeout(Duration::from_secs(30)).ok()))
 }
 
 /// A running anvil, killed on drop.
@@ -86,16 +37,14 @@ impl Anvil {
     /// Starts anvil with extra arguments; `None` when anvil is missing and
     /// `DEFENDER_SKIP_EXTERNAL=1`. Panics when it is missing otherwise.
     pub async fn start(args: &[&str]) -> Option<Anvil> {
-        let Some(bin) = find_anvil() else {
+        let Some(bin) = defender_testkit::anvil_binary() else {
             if std::env::var("DEFENDER_SKIP_EXTERNAL").as_deref() == Ok("1") {
                 eprintln!("anvil not found; skipped (DEFENDER_SKIP_EXTERNAL=1)");
                 return None;
             }
             panic!("anvil not found on PATH: run scripts/install-anvil.sh (or set DEFENDER_SKIP_EXTERNAL=1)");
         };
-        let mut cmd = Command::new(&bin);
-        cmd.args(["--host", "127.0.0.1", "--port", "0"]).args(args);
-        let (child, addr) = spawn_listening(cmd).expect("spawn anvil");
+        let (child, addr) = defender_testkit::spawn_anvil(&bin, args).expect("spawn anvil");
         let url = format!("http://{}", addr.expect("anvil did not start"));
         let rpc = RpcClient::new(vec![url.clone()], quick_retry()).expect("client");
         let anvil = Anvil { child, url, rpc };
