@@ -117,6 +117,9 @@ fn main() {
         println!("cargo:rerun-if-env-changed={}", feature_to_cargo(feature));
     }
     println!("cargo:rerun-if-env-changed=CARGO_CFG_SANITIZE");
+    // Patched copy (see ../README.md): rebuild when the patched sources change.
+    println!("cargo:rerun-if-changed=quickjs");
+    println!("cargo:rerun-if-changed=build.rs");
 
     let src_dir = Path::new("quickjs");
 

@@ -15,16 +15,11 @@ export default function install(host, loadBuiltins, loadWeb, loadSupport) {
   const PromiseReject = Promise.reject.bind(Promise);
   const apply = Reflect.apply;
   const then = (p, ok, err) => apply(promiseThen, p, [ok, err]);
-  const defineProperty = Object.defineProperty;
-  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  const deleteProperty = Reflect.deleteProperty;
-  const reflectDefine = Reflect.defineProperty;
   const strIncludes = String.prototype.includes;
 
   // ---------- lazily created globals ----------
-  // Each is an accessor (defined by the host) until first use, as if it had been defined
-  // eagerly: the first read creates it and turns it, and its siblings that are still
-  // untouched, into a plain data property; assigning one first just replaces it.
+  // The engine creates each of these on first use, with `resolveLazy`; from then on it is a
+  // plain data property, as if it had been defined eagerly. Until then it costs no object.
   const LAZY_NAMES = [
     // The intrinsics a context starts without, in groups numbered as in `add_lazy_intrinsic`
     // (src/sandbox.rs).
@@ -51,75 +46,33 @@ export default function install(host, loadBuiltins, loadWeb, loadSupport) {
   const SUPPORT = 7;
   const WEB = 8;
   const SELF = 9;
-  // Whether LAZY_NAMES[i] is still the accessor defined below.
-  function untouched(i) {
-    const d = getOwnPropertyDescriptor(G, LAZY_NAMES[i]);
-    return d !== undefined && d.get === lazyGetters[i];
-  }
-  // The original values of a lazy intrinsic group, by name; added to the context on first use.
+  // The original values of lazy intrinsic group `group`, by name, added to the context on
+  // first use without touching the global object (where the script may have replaced them).
   const intrinsicValues = [];
   function intrinsics(group) {
     let values = intrinsicValues[group];
-    if (values === undefined) {
-      values = intrinsicValues[group] = Object.create(null);
-      const from = GROUP_START[group];
-      const to = GROUP_START[group + 1];
-      // The engine defines the whole group on the global object, afresh: remove the names
-      // first, and put back afterwards what the script made of those it replaced or deleted.
-      const kept = [];
-      for (let i = from; i < to; i++) {
-        const d = getOwnPropertyDescriptor(G, LAZY_NAMES[i]);
-        if (d === undefined || d.get !== lazyGetters[i]) kept.push(LAZY_NAMES[i], d);
-        deleteProperty(G, LAZY_NAMES[i]);
-      }
-      host.intrinsic(group);
-      for (let i = from; i < to; i++) {
-        const d = getOwnPropertyDescriptor(G, LAZY_NAMES[i]);
-        values[LAZY_NAMES[i]] = d && d.get === undefined ? d.value : undefined;
-      }
-      for (let i = 0; i < kept.length; i += 2) {
-        if (kept[i + 1]) reflectDefine(G, kept[i], kept[i + 1]);
-        else deleteProperty(G, kept[i]);
-      }
-    }
+    if (values === undefined) values = intrinsicValues[group] = host.intrinsic(group);
     return values;
-  }
-  // Turns the untouched names of `group` into data properties with the values in `values`.
-  function settle(group, values) {
-    for (let i = GROUP_START[group]; i < GROUP_START[group + 1]; i++) {
-      if (untouched(i)) {
-        defineProperty(G, LAZY_NAMES[i], { value: values[LAZY_NAMES[i]], writable: true, configurable: true, enumerable: false });
-      }
-    }
   }
   let supportMod = null;
   function support() {
     if (supportMod === null) {
       supportMod = loadSupport()({ G, host, JSONparse, JSONstringify, loadBuiltins, loadWeb, intrinsics,
-        settleWeb: (values) => settle(WEB, values), builtinKind, api });
-      settle(SUPPORT, supportMod.globals);
+        builtinKind, api });
     }
     return supportMod;
   }
-  // The accessors' getter (`resolveLazy(i)`) and setter (`resolveLazy(i, this, value)`).
-  function resolveLazy(i, target, value) {
+  // The value of LAZY_NAMES[i], when the engine creates it.
+  function resolveLazy(i) {
     const name = LAZY_NAMES[i];
-    if (arguments.length > 1) {
-      const t = target === undefined || target === null ? G : target;
-      defineProperty(t, name, { value, writable: true, configurable: true, enumerable: t !== G });
-      return undefined;
-    }
     let group = 0;
     while (GROUP_START[group + 1] <= i) group++;
-    if (group === SELF) {
-      settle(SELF, { global: G, self: G });
-      return G;
-    }
+    if (group === SELF) return G;
     if (group === SUPPORT) return support().globals[name];
     if (group === WEB) return support().web().globals[name];
     return intrinsics(group)[name];
   }
-  const lazyGetters = host.defineLazy(LAZY_NAMES, resolveLazy);
+  host.defineLazy(LAZY_NAMES, resolveLazy);
 
   // ---------- CommonJS require ----------
   // Built-in module names, `|`-separated: Defender's clients (kind 1), the Node core modules

@@ -5,7 +5,7 @@
 // with what it captured before any user code ran; user code never sees `host`.
 export default function support(shared) {
   'use strict';
-  const { G, host, JSONparse, JSONstringify, loadBuiltins, loadWeb, intrinsics, settleWeb, builtinKind, api } = shared;
+  const { G, host, JSONparse, JSONstringify, loadBuiltins, loadWeb, intrinsics, builtinKind, api } = shared;
   // ---------- console ----------
   function inspect(v, depth) {
     depth = depth || 0;
@@ -118,7 +118,6 @@ export default function support(shared) {
     if (webMod === null) {
       webMod = loadWeb()({ G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify,
         Uint8Array: intrinsics(2).Uint8Array });
-      settleWeb(webMod.globals);
     }
     return webMod;
   }

@@ -406,51 +406,36 @@ type EagerIntrinsics = (
     intrinsic::BigInt,
 );
 
-/// Adds the lazy intrinsic group `group` (numbered as in `GROUP_START` of
-/// js/prelude.js) to the context, once; `false` for an unknown group.
+/// The globals of the lazy intrinsic group `group` (numbered as in `GROUP_START` of
+/// js/prelude.js), added to the context once, in a new object: the engine defines them there
+/// instead of on the global object, where the script may have replaced or deleted them.
+/// `undefined` for an unknown group or one already added.
 #[allow(unsafe_code)]
-fn add_lazy_intrinsic(ctx: &Ctx<'_>, added: &Cell<u8>, group: u32) -> bool {
-    let add: unsafe extern "C" fn(*mut rquickjs::qjs::JSContext) = match group {
-        0 => rquickjs::qjs::JS_AddIntrinsicDate,
-        1 => rquickjs::qjs::JS_AddIntrinsicMapSet,
-        2 => rquickjs::qjs::JS_AddIntrinsicTypedArrays,
-        3 => rquickjs::qjs::JS_AddIntrinsicProxy,
-        4 => rquickjs::qjs::JS_AddIntrinsicWeakRef,
-        5 => rquickjs::qjs::JS_AddPerformance,
-        6 => rquickjs::qjs::JS_AddIntrinsicDOMException,
-        _ => return false,
-    };
-    let bit = 1u8 << group;
-    if added.get() & bit == 0 && group == 2 {
-        // `Atomics` is defined as an auto-initialized property, which QuickJS only creates
-        // where there is no property yet (it aborts the process otherwise): the script may
-        // have defined one, in a way the prelude could not delete. Refuse the group then.
-        let global = ctx.globals();
-        if global.remove("Atomics").is_err() {
-            drop(ctx.catch());
-            return false;
-        }
-        if global
-            .own_keys::<String>(rquickjs::object::Filter::new().string())
-            .any(|k| k.is_ok_and(|k| k == "Atomics"))
-        {
-            return false;
-        }
+fn intrinsic_group<'js>(
+    ctx: &Ctx<'js>,
+    added: &Cell<u8>,
+    group: u32,
+) -> rquickjs::Result<Value<'js>> {
+    let bit = 1u8.checked_shl(group).unwrap_or(0);
+    if group > 6 || added.get() & bit != 0 {
+        return Ok(Value::new_undefined(ctx.clone()));
     }
-    if added.get() & bit == 0 {
-        added.set(added.get() | bit);
-        // SAFETY: `ctx` is a live context on this thread, inside `Context::with`; each of
-        // these functions is what `JS_NewContext` calls on a new context, and the bit above
-        // makes sure it runs at most once per context (running one twice would leak the
-        // first set of prototypes, not corrupt anything, but is pointless).
-        unsafe { add(ctx.as_raw().as_ptr()) };
+    added.set(added.get() | bit);
+    // SAFETY: `ctx` is a live context on this thread. `JS_NewIntrinsicGroup` (vendor patch)
+    // runs what `JS_NewContext` runs for the group, once per context thanks to the bit
+    // above, and returns an owned value or JS_EXCEPTION.
+    let raw = unsafe { rquickjs::qjs::JS_NewIntrinsicGroup(ctx.as_raw().as_ptr(), group as _) };
+    // SAFETY: inspects the tag of a value.
+    if unsafe { rquickjs::qjs::JS_IsException(raw) } {
+        return Err(rquickjs::Error::Exception);
     }
-    true
+    // SAFETY: `raw` is owned and belongs to this context.
+    Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
 }
 
-/// The prelude's resolver of lazily installed globals (`resolveLazy` in js/prelude.js),
-/// called by the accessors that [`define_lazy_globals`] defines. It lives in the runtime's
-/// userdata, which holds one context's at a time and is emptied before that context is freed.
+/// The prelude's resolver of lazily created globals (`resolveLazy` in js/prelude.js), called
+/// by [`lazy_global_value`]. It lives in the runtime's userdata, which holds one context's at
+/// a time and is emptied before that context is freed.
 struct LazyResolver<'js>(Function<'js>);
 
 // SAFETY: the type's only lifetime is the `'js` of the function it holds.
@@ -459,86 +444,83 @@ unsafe impl<'js> rquickjs::JsLifetime<'js> for LazyResolver<'js> {
     type Changed<'to> = LazyResolver<'to>;
 }
 
-/// Defines `names[i]` on the global object as an accessor whose getter calls
-/// `resolve(i)` and whose setter calls `resolve(i, this, value)`; returns the getters.
-///
-/// Built here rather than in JavaScript: a Rust accessor costs about a third of a pair of
-/// JavaScript closures and a descriptor object, and every fresh context defines dozens.
+/// Defines `names[i]` on the global object as a property that the engine creates on first
+/// use with `resolve(i)` and that is a plain writable, configurable data property from then
+/// on; until then it costs a slot in the global object's shape and no object (patched
+/// QuickJS, see vendor/README.md). A name the global object already has is skipped.
+#[allow(unsafe_code)]
 fn define_lazy_globals<'js>(
     ctx: &Ctx<'js>,
     names: Vec<String>,
     resolve: Function<'js>,
-) -> rquickjs::Result<Vec<Function<'js>>> {
-    ctx.store_userdata(LazyResolver(resolve))
-        .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
-    let resolver = |ctx: &Ctx<'js>| ctx.userdata::<LazyResolver<'js>>().map(|r| r.0.clone());
-    let global = ctx.globals();
-    let mut getters = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        let i = i as u32;
-        let get = Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-                match resolver(&ctx) {
-                    Some(f) => f.call((i,)),
-                    None => Ok(Value::new_undefined(ctx)),
-                }
-            },
-        )?;
-        let set = Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  this: rquickjs::function::This<Value<'js>>,
-                  value: Value<'js>|
-                  -> rquickjs::Result<()> {
-                match resolver(&ctx) {
-                    Some(f) => f.call((i, this.0, value)),
-                    None => Ok(()),
-                }
-            },
-        )?;
-        define_accessor(ctx, &global, name, &get, &set)?;
-        getters.push(get);
-    }
-    Ok(getters)
-}
-
-/// Defines `obj[name]` as a configurable, non-enumerable accessor with these functions
-/// (rquickjs's `Accessor` only takes Rust closures, and the prelude needs the getter itself).
-#[allow(unsafe_code)]
-fn define_accessor<'js>(
-    ctx: &Ctx<'js>,
-    obj: &Object<'js>,
-    name: &str,
-    get: &Function<'js>,
-    set: &Function<'js>,
 ) -> rquickjs::Result<()> {
     use rquickjs::qjs;
+    ctx.store_userdata(LazyResolver(resolve))
+        .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
     let raw = ctx.as_raw().as_ptr();
-    // SAFETY: `raw` is the live context of `ctx` on this thread. The atom is created and
-    // freed here. `JS_DefinePropertyGetSet` takes ownership of the getter and setter, so
-    // each is passed with a reference count of its own (`JS_DupValue`); `obj` is borrowed.
-    let ok = unsafe {
-        let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
-        if atom == qjs::JS_ATOM_NULL {
-            return Err(rquickjs::Error::Allocation);
+    let global = ctx.globals();
+    // SAFETY: `raw` is the live context of `ctx` on this thread; the runtime's hook is a
+    // plain function; each atom is created and freed here and `global` is borrowed.
+    unsafe {
+        qjs::JS_SetHostAutoInit(qjs::JS_GetRuntime(raw), Some(lazy_global_value));
+        for (i, name) in names.iter().enumerate() {
+            let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+            if atom == qjs::JS_ATOM_NULL {
+                return Err(rquickjs::Error::Allocation);
+            }
+            let r = qjs::JS_DefineHostAutoInitProperty(
+                raw,
+                global.as_raw(),
+                atom,
+                i as u32,
+                (qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE) as _,
+            );
+            qjs::JS_FreeAtom(raw, atom);
+            if r < 0 {
+                return Err(rquickjs::Error::Allocation);
+            }
         }
-        let r = qjs::JS_DefinePropertyGetSet(
-            raw,
-            obj.as_raw(),
-            atom,
-            qjs::JS_DupValue(raw, get.as_raw()),
-            qjs::JS_DupValue(raw, set.as_raw()),
-            qjs::JS_PROP_CONFIGURABLE as _,
-        );
-        qjs::JS_FreeAtom(raw, atom);
-        r
-    };
-    if ok < 0 {
-        // An exception is pending in the context.
-        return Err(rquickjs::Error::Exception);
     }
     Ok(())
+}
+
+/// The engine's hook for lazily created properties: the value of lazy global `index`, from
+/// the prelude's resolver; `JS_EXCEPTION` with the exception pending when it throws.
+#[allow(unsafe_code)]
+unsafe extern "C" fn lazy_global_value(
+    ctx: *mut rquickjs::qjs::JSContext,
+    _obj: rquickjs::qjs::JSValue,
+    _prop: rquickjs::qjs::JSAtom,
+    index: u32,
+) -> rquickjs::qjs::JSValue {
+    use rquickjs::qjs;
+    let Some(raw) = std::ptr::NonNull::new(ctx) else {
+        return qjs::JS_UNDEFINED;
+    };
+    let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the engine calls this on the thread that owns the context, while it runs.
+        let ctx = unsafe { Ctx::from_raw(raw) };
+        let resolver = ctx.userdata::<LazyResolver<'_>>().map(|r| r.0.clone());
+        let value = match resolver {
+            Some(f) => f.call::<_, Value<'_>>((index,)),
+            None => Ok(Value::new_undefined(ctx.clone())),
+        };
+        match value {
+            // SAFETY: the returned value gets a reference of its own.
+            Ok(v) => unsafe { qjs::JS_DupValue(raw.as_ptr(), v.as_raw()) },
+            Err(rquickjs::Error::Exception) => qjs::JS_EXCEPTION,
+            Err(e) => {
+                let _ = Exception::throw_internal(&ctx, &e.to_string());
+                qjs::JS_EXCEPTION
+            }
+        }
+    }));
+    value.unwrap_or_else(|_| {
+        // SAFETY: as above.
+        let ctx = unsafe { Ctx::from_raw(raw) };
+        let _ = Exception::throw_internal(&ctx, "a lazy global failed");
+        qjs::JS_EXCEPTION
+    })
 }
 
 /// Most fresh contexts created one after the other in one QuickJS runtime before the runtime
@@ -1118,7 +1100,7 @@ fn setup<'js>(
     host.set(
         "intrinsic",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, group: u32| {
-            add_lazy_intrinsic(&ctx, &added, group)
+            intrinsic_group(&ctx, &added, group)
         })?,
     )?;
     host.set(

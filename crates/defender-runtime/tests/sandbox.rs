@@ -432,6 +432,45 @@ async fn lazy_globals_are_fresh_per_run() {
 }
 
 #[tokio::test]
+async fn lazy_globals_look_eager_before_first_use() {
+    let rt = QuickJsRuntime::default();
+    // Listed, described and deleted before first use, as eager globals would be; a creation
+    // that fails (here: no stack left for loading console's module) is tried again later.
+    let out = run(
+        &rt,
+        r#"exports.handler = async () => {
+  const names = Object.getOwnPropertyNames(globalThis);
+  const listed = ['console', 'fetch', 'Map', 'Buffer', 'global'].every((n) => names.includes(n));
+  const d = Object.getOwnPropertyDescriptor(globalThis, 'TextDecoder');
+  const described = [typeof d.value, d.writable, d.enumerable, d.configurable, 'get' in d];
+  const deleted = [delete globalThis.Buffer, typeof Buffer, 'Buffer' in globalThis];
+  let depth = 0;
+  function deep() {
+    depth++;
+    try { return deep(); } catch (e) { return typeof console.log; }
+  }
+  const afterOverflow = deep();
+  console.log('still here');
+  return [listed, described, deleted, afterOverflow, depth > 100, typeof setTimeout];
+};"#,
+    )
+    .await;
+    assert_eq!(
+        out.result.unwrap(),
+        json!([
+            true,
+            ["function", true, false, true, false],
+            [true, "undefined", false],
+            "function",
+            true,
+            "function"
+        ])
+    );
+    assert_eq!(out.logs.len(), 1);
+    assert_eq!(out.logs[0].message, "still here");
+}
+
+#[tokio::test]
 async fn lazy_intrinsics_behave_as_eager_ones() {
     // A context starts without Date, Map/Set, typed arrays, Proxy, WeakRef, performance and
     // DOMException; each group is added on first use. Every global of a full QuickJS context
@@ -496,20 +535,25 @@ exports.handler = async () => [new Map([[1, 2]]).size, Set, typeof WeakMap, 'Wea
     );
 
     // A script that defines `Atomics` itself, or freezes the global object, before the typed
-    // arrays are added: no crash of the host, the run ends normally.
+    // arrays are added: the group is still added (the engine defines it on a holder object,
+    // not on the global object), what the script defined stays, the run ends normally.
     let out = run(
         &rt,
         r#"Object.defineProperty(globalThis, 'Atomics', { value: 'own', configurable: false });
-exports.handler = async () => [Atomics, typeof Uint8Array];"#,
+exports.handler = async () => [Atomics, typeof Uint8Array, new Int32Array([7])[0]];"#,
     )
     .await;
-    assert_eq!(out.result.unwrap(), json!(["own", "undefined"]));
+    assert_eq!(out.result.unwrap(), json!(["own", "function", 7]));
+    // Freezing materializes every lazy global first, as it would read an eager one.
     let out = run(
         &rt,
-        "Object.freeze(globalThis);\nexports.handler = async () => [typeof Map, typeof Date];",
+        "Object.freeze(globalThis);\nexports.handler = async () => [typeof Map, typeof Date, typeof console.log, Object.isFrozen(globalThis)];",
     )
     .await;
-    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert_eq!(
+        out.result.unwrap(),
+        json!(["function", "function", "function", true])
+    );
     // And the next run on the same runtime is unaffected.
     let out = run(
         &rt,

@@ -293,6 +293,8 @@ struct JSRuntime {
     struct JSStackFrame *current_stack_frame;
 
     JSInterruptHandler *interrupt_handler;
+    /* defender-runtime patch: creates the values of JS_AUTOINIT_ID_HOST properties */
+    JSHostAutoInitFunc *host_autoinit;
     void *interrupt_opaque;
 
     JSPromiseHook *promise_hook;
@@ -428,6 +430,7 @@ typedef enum {
     JS_AUTOINIT_ID_MODULE_NS,
     JS_AUTOINIT_ID_PROP,
     JS_AUTOINIT_ID_BYTECODE,
+    JS_AUTOINIT_ID_HOST, /* defender-runtime patch: JS_DefineHostAutoInitProperty */
 } JSAutoInitIDEnum;
 
 enum {
@@ -5544,12 +5547,12 @@ JSValue JS_NewCFunctionData(JSContext *ctx, JSCFunctionData *func,
 
 static JSContext *js_autoinit_get_realm(JSProperty *pr)
 {
-    return (JSContext *)(pr->u.init.realm_and_id & ~3);
+    return (JSContext *)(pr->u.init.realm_and_id & ~(uintptr_t)7);
 }
 
 static JSAutoInitIDEnum js_autoinit_get_id(JSProperty *pr)
 {
-    return pr->u.init.realm_and_id & 3;
+    return pr->u.init.realm_and_id & 7;
 }
 
 static void js_autoinit_free(JSRuntime *rt, JSProperty *pr)
@@ -7767,7 +7770,55 @@ static JSAutoInitFunc *const js_autoinit_func_table[] = {
     js_module_ns_autoinit, /* JS_AUTOINIT_ID_MODULE_NS */
     JS_InstantiateFunctionListItem2, /* JS_AUTOINIT_ID_PROP */
     js_bytecode_autoinit, /* JS_AUTOINIT_ID_BYTECODE */
+    NULL, /* JS_AUTOINIT_ID_HOST: see JS_AutoInitHostProperty */
 };
+
+/* defender-runtime patch. The host's function may run any code, which may add, delete or
+   redefine properties of 'p' (reallocating 'p->prop'): the property is made a plain data
+   property holding undefined before the call and looked up again after it. If the call
+   fails and the property is still that placeholder, it is made lazy again. */
+static int JS_AutoInitHostProperty(JSContext *ctx, JSObject *p, JSAtom prop,
+                                   JSProperty *pr, JSShapeProperty *prs)
+{
+    JSValue val;
+    JSContext *realm;
+    void *opaque;
+    int flags;
+
+    realm = JS_DupContext(js_autoinit_get_realm(pr));
+    opaque = pr->u.init.opaque;
+    js_autoinit_free(ctx->rt, pr);
+    prs->flags &= ~JS_PROP_TMASK;
+    flags = prs->flags;
+    pr->u.value = JS_UNDEFINED;
+    if (ctx->rt->host_autoinit)
+        val = ctx->rt->host_autoinit(realm, JS_MKPTR(JS_TAG_OBJECT, p), prop,
+                                     (uint32_t)(uintptr_t)opaque);
+    else
+        val = JS_UNDEFINED;
+    prs = find_own_property(&pr, p, prop);
+    if (!prs || prs->flags != flags || !JS_IsUndefined(pr->u.value)) {
+        /* the host defined or deleted the property itself: keep that */
+        JS_FreeContext(realm);
+        if (JS_IsException(val))
+            return -1;
+        JS_FreeValue(ctx, val);
+        return 0;
+    }
+    if (JS_IsException(val)) {
+        if (!js_shape_prepare_update(ctx, p, &prs)) {
+            prs->flags |= JS_PROP_AUTOINIT;
+            pr->u.init.realm_and_id = (uintptr_t)realm | JS_AUTOINIT_ID_HOST;
+            pr->u.init.opaque = opaque;
+            return -1;
+        }
+        JS_FreeContext(realm);
+        return -1;
+    }
+    JS_FreeContext(realm);
+    pr->u.value = val;
+    return 0;
+}
 
 /* warning: 'prs' is reallocated after it */
 static int JS_AutoInitProperty(JSContext *ctx, JSObject *p, JSAtom prop,
@@ -7780,6 +7831,8 @@ static int JS_AutoInitProperty(JSContext *ctx, JSObject *p, JSAtom prop,
     if (js_shape_prepare_update(ctx, p, &prs))
         return -1;
 
+    if (js_autoinit_get_id(pr) == JS_AUTOINIT_ID_HOST)
+        return JS_AutoInitHostProperty(ctx, p, prop, pr, prs);
     realm = js_autoinit_get_realm(pr);
     func = js_autoinit_func_table[js_autoinit_get_id(pr)];
     /* 'func' shall not modify the object properties 'pr' */
@@ -10041,8 +10094,8 @@ static int JS_DefineAutoInitProperty(JSContext *ctx, JSValueConst this_obj,
     if (unlikely(!pr))
         return -1;
     pr->u.init.realm_and_id = (uintptr_t)JS_DupContext(ctx);
-    assert((pr->u.init.realm_and_id & 3) == 0);
-    assert(id <= 3);
+    assert((pr->u.init.realm_and_id & 7) == 0);
+    assert(id <= 7);
     pr->u.init.realm_and_id |= id;
     pr->u.init.opaque = opaque;
     return true;
@@ -58390,3 +58443,54 @@ uintptr_t js_std_cmd(int cmd, ...) {
 #undef malloc
 #undef free
 #undef realloc
+
+/* defender-runtime patch: lazily created properties and intrinsic groups. */
+
+void JS_SetHostAutoInit(JSRuntime *rt, JSHostAutoInitFunc *func)
+{
+    rt->host_autoinit = func;
+}
+
+int JS_DefineHostAutoInitProperty(JSContext *ctx, JSValueConst obj, JSAtom prop,
+                                  uint32_t index, int flags)
+{
+    JSObject *p;
+    JSProperty *pr;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
+        return 0;
+    p = JS_VALUE_GET_OBJ(obj);
+    if (find_own_property(&pr, p, prop))
+        return 0;
+    if (!p->extensible)
+        return 0;
+    return JS_DefineAutoInitProperty(ctx, obj, prop, JS_AUTOINIT_ID_HOST,
+                                     (void *)(uintptr_t)index, flags);
+}
+
+JSValue JS_NewIntrinsicGroup(JSContext *ctx, int group)
+{
+    void (*add)(JSContext *ctx);
+    JSValue holder, global;
+
+    switch (group) {
+    case 0: add = JS_AddIntrinsicDate; break;
+    case 1: add = JS_AddIntrinsicMapSet; break;
+    case 2: add = JS_AddIntrinsicTypedArrays; break;
+    case 3: add = JS_AddIntrinsicProxy; break;
+    case 4: add = JS_AddIntrinsicWeakRef; break;
+    case 5: add = JS_AddPerformance; break;
+    case 6: add = JS_AddIntrinsicDOMException; break;
+    default: return JS_UNDEFINED;
+    }
+    holder = JS_NewObjectProto(ctx, JS_NULL);
+    if (JS_IsException(holder))
+        return holder;
+    /* The intrinsics define their constructors on ctx->global_obj: lend them the holder
+       instead, so the global object (which the script may have changed) is not touched. */
+    global = ctx->global_obj;
+    ctx->global_obj = holder;
+    add(ctx);
+    ctx->global_obj = global;
+    return holder;
+}

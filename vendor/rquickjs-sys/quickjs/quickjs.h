@@ -1054,6 +1054,12 @@ JS_EXTERN void JS_SetHostPromiseRejectionTracker(JSRuntime *rt, JSHostPromiseRej
 /* return != 0 if the JS code needs to be interrupted */
 typedef int JSInterruptHandler(JSRuntime *rt, void *opaque);
 JS_EXTERN void JS_SetInterruptHandler(JSRuntime *rt, JSInterruptHandler *cb, void *opaque);
+/* defender-runtime patch: lazily created properties (see vendor/README.md) */
+typedef JSValue JSHostAutoInitFunc(JSContext *ctx, JSValueConst obj, JSAtom prop, uint32_t index);
+JS_EXTERN void JS_SetHostAutoInit(JSRuntime *rt, JSHostAutoInitFunc *func);
+JS_EXTERN int JS_DefineHostAutoInitProperty(JSContext *ctx, JSValueConst obj, JSAtom prop,
+                                            uint32_t index, int flags);
+JS_EXTERN JSValue JS_NewIntrinsicGroup(JSContext *ctx, int group);
 /* if can_block is true, Atomics.wait() can be used */
 JS_EXTERN void JS_SetCanBlock(JSRuntime *rt, bool can_block);
 /* set the [IsHTMLDDA] internal slot */

@@ -25,3 +25,33 @@ include!("inlines/ptr_64.rs");
 include!("inlines/ptr_32_nan_boxing.rs");
 
 include!("inlines/common.rs");
+
+// defender-runtime patch (see vendor/README.md): lazily created properties and intrinsic
+// groups, defined at the end of quickjs/quickjs.c.
+
+/// Creates the value of a property defined by [`JS_DefineHostAutoInitProperty`] on first
+/// use; `index` is the one given there. Returns the value, or `JS_EXCEPTION`.
+pub type JSHostAutoInitFunc = ::core::option::Option<
+    unsafe extern "C" fn(ctx: *mut JSContext, obj: JSValue, prop: JSAtom, index: u32) -> JSValue,
+>;
+
+extern "C" {
+    /// Sets the runtime's creator of lazily defined properties.
+    pub fn JS_SetHostAutoInit(rt: *mut JSRuntime, func: JSHostAutoInitFunc);
+    /// Defines `obj[prop]` as a property whose value the runtime's [`JSHostAutoInitFunc`]
+    /// creates when it is first used; it then is a data property with `flags`. Returns 1, or 0
+    /// when `obj` already has `prop` or is not extensible, or -1 on an allocation failure.
+    pub fn JS_DefineHostAutoInitProperty(
+        ctx: *mut JSContext,
+        obj: JSValue,
+        prop: JSAtom,
+        index: u32,
+        flags: ::core::ffi::c_int,
+    ) -> ::core::ffi::c_int;
+    /// A new object holding the globals that intrinsic group `group` defines (0 Date, 1 Map
+    /// and Set, 2 typed arrays, 3 Proxy, 4 WeakRef, 5 performance, 6 DOMException), which
+    /// are added to the context without touching its global object; `undefined` for an
+    /// unknown group. Each group must be added at most once per context.
+    pub fn JS_NewIntrinsicGroup(ctx: *mut JSContext, group: ::core::ffi::c_int) -> JSValue;
+}
+
