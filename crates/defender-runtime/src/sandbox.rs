@@ -1,6 +1,7 @@
 //! One run on one script thread: a fresh QuickJS runtime and context, the prelude, the
 //! action's handler, and the event loop that drives timers and host operations.
 
+use crate::alloc::Heap;
 use crate::files::{self, Files, ACTION_ROOT};
 use crate::host::{self, FetchPolicy, OpError};
 use crate::redact::Redactor;
@@ -538,8 +539,7 @@ pub(crate) struct Instance {
     interrupted: Rc<Cell<bool>>,
     deadline: Rc<Cell<Instant>>,
     cancel: Rc<RefCell<Arc<AtomicBool>>>,
-    oom: Rc<Cell<bool>>,
-    memory_limit: Rc<Cell<usize>>,
+    heap: Rc<Heap>,
     /// Contexts created in `rt` so far, this one included.
     contexts: u32,
     /// Set when a run broke a limit or the host failed: the instance must not be reused.
@@ -552,20 +552,16 @@ struct Engine {
     interrupted: Rc<Cell<bool>>,
     deadline: Rc<Cell<Instant>>,
     cancel: Rc<RefCell<Arc<AtomicBool>>>,
-    oom: Rc<Cell<bool>>,
-    memory_limit: Rc<Cell<usize>>,
+    heap: Rc<Heap>,
     contexts: u32,
 }
 
 impl Engine {
     fn new(limits: &RunLimits) -> Result<Engine, RunError> {
-        let oom = Rc::new(Cell::new(false));
-        let memory_limit = Rc::new(Cell::new(limits.memory_bytes));
-        let rt = Runtime::new_with_alloc(crate::alloc::LimitedAllocator::new(
-            memory_limit.clone(),
-            oom.clone(),
-        ))
-        .map_err(|e| RunError::Internal(e.to_string()))?;
+        let heap = Rc::new(Heap::default());
+        heap.limit.set(limits.memory_bytes);
+        let rt = Runtime::new_with_alloc(crate::alloc::LimitedAllocator::new(heap.clone()))
+            .map_err(|e| RunError::Internal(e.to_string()))?;
         let interrupted = Rc::new(Cell::new(false));
         let deadline = Rc::new(Cell::new(Instant::now() + limits.timeout));
         let cancel = Rc::new(RefCell::new(Arc::new(AtomicBool::new(false))));
@@ -588,8 +584,7 @@ impl Engine {
             interrupted,
             deadline,
             cancel,
-            oom,
-            memory_limit,
+            heap,
             contexts: 0,
         };
         engine.reset(limits);
@@ -598,7 +593,7 @@ impl Engine {
 
     /// Sets the limits for the next context and clears the previous run's flags.
     fn reset(&self, limits: &RunLimits) {
-        self.memory_limit.set(limits.memory_bytes);
+        self.heap.limit.set(limits.memory_bytes);
         self.rt.set_max_stack_size(limits.max_stack_bytes);
         self.interrupted.set(false);
         self.deadline.set(Instant::now() + limits.timeout);
@@ -616,7 +611,7 @@ impl Engine {
         self.contexts += 1;
         let (tx, rx) = mpsc::channel::<OpResult>();
         let state = Rc::new(RefCell::new(LoopState::default()));
-        let oom = &self.oom;
+        let oom = &self.heap.refused;
         let api = context.with(|ctx| -> Result<Persistent<Object<'static>>, RunError> {
             let api = setup(&ctx, cache, &state, &tx).map_err(|e| {
                 if oom.get() {
@@ -634,8 +629,7 @@ impl Engine {
             interrupted,
             deadline,
             cancel,
-            oom,
-            memory_limit,
+            heap,
             contexts,
         } = self;
         Ok(Instance {
@@ -647,8 +641,7 @@ impl Engine {
             interrupted,
             deadline,
             cancel,
-            oom,
-            memory_limit,
+            heap,
             contexts,
             poisoned: false,
         })
@@ -659,6 +652,11 @@ impl Instance {
     /// A new runtime and context with the prelude installed; it has run no user code.
     pub(crate) fn new(limits: &RunLimits, cache: &Arc<CodeCache>) -> Result<Instance, RunError> {
         Engine::new(limits)?.instance(limits, cache)
+    }
+
+    /// Bytes its QuickJS heap holds now: about what freeing it will cost.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.heap.used.get()
     }
 
     /// Frees this instance's context and creates a pristine one in the same QuickJS runtime
@@ -676,8 +674,7 @@ impl Instance {
             interrupted,
             deadline,
             cancel,
-            oom,
-            memory_limit,
+            heap,
             contexts,
             poisoned,
         } = self;
@@ -691,11 +688,15 @@ impl Instance {
         drop(context);
         drop(state);
         drop(rx);
-        if poisoned || oom.get() || interrupted.get() || contexts >= MAX_CONTEXTS_PER_RUNTIME {
+        if poisoned
+            || heap.refused.get()
+            || interrupted.get()
+            || contexts >= MAX_CONTEXTS_PER_RUNTIME
+        {
             return None;
         }
         rt.run_gc();
-        if rt.is_job_pending() || oom.get() {
+        if rt.is_job_pending() || heap.refused.get() {
             return None;
         }
         let engine = Engine {
@@ -703,8 +704,7 @@ impl Instance {
             interrupted,
             deadline,
             cancel,
-            oom,
-            memory_limit,
+            heap,
             contexts,
         };
         engine.reset(limits);
@@ -726,7 +726,7 @@ impl Instance {
             st.handle = Some(job.handle.clone());
             st.files = Some((job.files.clone(), job.scope.clone()));
         }
-        self.memory_limit.set(job.limits.memory_bytes);
+        self.heap.limit.set(job.limits.memory_bytes);
         self.rt.set_max_stack_size(job.limits.max_stack_bytes);
         while self.rx.try_recv().is_ok() {}
         self.deadline.set(Instant::now() + job.limits.timeout);
@@ -735,9 +735,9 @@ impl Instance {
         let result = match result {
             // Whatever the script made of it, a refused allocation is what ended the run.
             Err(RunError::Thrown { .. } | RunError::Internal(_) | RunError::StackOverflow)
-                if self.oom.get() =>
+                if self.heap.refused.get() =>
             {
-                Err(RunError::OutOfMemory(self.memory_limit.get()))
+                Err(RunError::OutOfMemory(self.heap.limit.get()))
             }
             other => other,
         };
@@ -747,7 +747,7 @@ impl Instance {
                 | RunError::OutOfMemory(_)
                 | RunError::StackOverflow
                 | RunError::Internal(_))
-        ) || self.oom.get()
+        ) || self.heap.refused.get()
         {
             self.poisoned = true;
         }
