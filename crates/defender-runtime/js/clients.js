@@ -1,5 +1,8 @@
 // Defender's client packages, bound to the host's key-value store, relayer and notifiers.
-// Each entry is a CommonJS factory `(module, exports, api)`.
+// Each entry is a CommonJS factory `(module, exports, api)`. Like the other files here, a
+// global script whose completion value is what it provides (see src/script.rs).
+(function () {
+'use strict';
 
 function relayerMethods(api) {
   const call = (method, arg) => api.hostCall('relayer.' + method, arg);
@@ -272,4 +275,5 @@ const modules = {
 for (const k of ['defender-relay-client', 'defender-relay-client/lib/ethers', 'defender-relay-client/lib/web3', 'defender-kvstore-client']) {
   modules['@openzeppelin/' + k] = modules[k];
 }
-export default modules;
+return modules;
+})()

@@ -4,7 +4,7 @@
 // hello-world handler does not need is evaluated on first use: `console`, the timers and
 // host operations (js/support.js), the web globals (js/web.js), Defender's client modules
 // (js/clients.js) and half of the engine's own intrinsics.
-export default function install(host, loadBuiltins, loadWeb, loadSupport) {
+(function install(host, loadBuiltins, loadWeb, loadSupport) {
   'use strict';
   const G = globalThis;
   // Intrinsics captured before user code can replace them.
@@ -184,4 +184,4 @@ export default function install(host, loadBuiltins, loadWeb, loadSupport) {
     get EventEmitter() { return support().web().EventEmitter; },
   };
   return api;
-}
+})

@@ -1,9 +1,9 @@
 // The part of the sandbox prelude that a hello-world handler does not need, evaluated in a
 // run's context on first use (see the lazy globals of js/prelude.js): `console`, the timers,
 // `queueMicrotask`, the promises of host operations, the Node core stand-ins and the loading
-// of Defender's client modules and of js/web.js. The prelude calls the default export once,
+// of Defender's client modules and of js/web.js. The prelude calls this function once,
 // with what it captured before any user code ran; user code never sees `host`.
-export default function support(shared) {
+(function support(shared) {
   'use strict';
   const { G, host, JSONparse, JSONstringify, loadBuiltins, loadWeb, intrinsics, builtinKind, api } = shared;
   // ---------- console ----------
@@ -165,4 +165,4 @@ export default function support(shared) {
     },
     hostCall, resolveOp, fire, web, loadBuiltin,
   };
-}
+})

@@ -1,9 +1,9 @@
 // Globals and Node core modules that most actions never touch, evaluated in a run's context
 // only on first use (see the lazy globals of js/prelude.js): text encoding, base64, `Buffer`,
 // `crypto`, `URL`, `fetch` and its classes, `process`, and the `path`, `util`, `events`...
-// stand-ins. The prelude calls the default export once, with what it captured at install
+// stand-ins. The prelude calls this function once, with what it captured at install
 // time; user code never sees `host`.
-export default function web(shared) {
+(function web(shared) {
   'use strict';
   const { G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify, Uint8Array } = shared;
   const globals = {};
@@ -461,4 +461,4 @@ export default function web(shared) {
     timers: () => ({ setTimeout: G.setTimeout, clearTimeout, setInterval: G.setInterval, clearInterval: clearTimer, setImmediate: G.setImmediate }),
   };
   return { globals, nodeCore, Buffer, EventEmitter };
-}
+})

@@ -8,6 +8,7 @@ mod pool;
 mod redact;
 mod runtime;
 mod sandbox;
+mod script;
 
 pub use bundle::{load_bundle_dir, load_bundle_zip, BundleError};
 pub use redact::{MIN_REDACTED_LEN, REDACTED};

@@ -5,6 +5,7 @@ use crate::alloc::Heap;
 use crate::files::{self, Files, ACTION_ROOT};
 use crate::host::{self, FetchPolicy, OpError};
 use crate::redact::Redactor;
+use crate::script;
 use chrono::Utc;
 use defender_core::{LogEntry, LogLevel, RunError, RunLimits, RunServices};
 use rquickjs::module::{Declared, WriteOptions};
@@ -331,23 +332,14 @@ fn prelude_code(ctx: &Ctx<'_>) -> rquickjs::Result<PreludeCode> {
     if let Some(p) = slot.as_ref() {
         return Ok(p.clone());
     }
-    // Without debug information: reading it back is most of the cost of loading a module,
-    // and stack frames inside the prelude are no help to an action's author.
-    let compile = |name: &str, src: &str| -> rquickjs::Result<Arc<[u8]>> {
-        let options = WriteOptions {
-            strip_debug: true,
-            strip_source: true,
-            ..WriteOptions::default()
-        };
-        Ok(Module::declare(ctx.clone(), name, src)?
-            .write(options)?
-            .into())
-    };
+    // Global scripts without debug information (reading it back would be most of the cost,
+    // and stack frames inside the prelude are no help to an action's author), read once per
+    // runtime: see src/script.rs.
     let code = PreludeCode {
-        prelude: compile("defender:prelude", PRELUDE)?,
-        clients: compile("defender:clients", CLIENTS)?,
-        web: compile("defender:web", WEB)?,
-        support: compile("defender:support", SUPPORT)?,
+        prelude: script::compile(ctx, "defender:prelude", PRELUDE)?,
+        clients: script::compile(ctx, "defender:clients", CLIENTS)?,
+        web: script::compile(ctx, "defender:web", WEB)?,
+        support: script::compile(ctx, "defender:support", SUPPORT)?,
     };
     *slot = Some(code.clone());
     Ok(code)
@@ -1141,22 +1133,22 @@ fn setup<'js>(
         )?,
     )?;
 
-    let prelude_ns = eval_module(ctx, load_bytecode(ctx, &prelude)?)?;
-    let install: Function<'js> = prelude_ns.get("default")?;
+    let install = script::eval(ctx, &prelude)?;
+    let install = install
+        .as_function()
+        .ok_or_else(|| Exception::throw_internal(ctx, "the prelude is not a function"))?;
     install.call((
         host,
-        module_loader(ctx, clients)?,
-        module_loader(ctx, web)?,
-        module_loader(ctx, support)?,
+        script_loader(ctx, clients)?,
+        script_loader(ctx, web)?,
+        script_loader(ctx, support)?,
     ))
 }
 
-/// A function that evaluates the module `code` and returns its default export.
-fn module_loader<'js>(ctx: &Ctx<'js>, code: Arc<[u8]>) -> rquickjs::Result<Function<'js>> {
+/// A function that runs the script `code` and returns its completion value.
+fn script_loader<'js>(ctx: &Ctx<'js>, code: Arc<[u8]>) -> rquickjs::Result<Function<'js>> {
     Function::new(
         ctx.clone(),
-        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-            eval_module(&ctx, load_bytecode(&ctx, &code)?)?.get("default")
-        },
+        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> { script::eval(&ctx, &code) },
     )
 }

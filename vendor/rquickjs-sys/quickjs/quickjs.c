@@ -16444,7 +16444,8 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             sf = &s->frame;
             p = JS_VALUE_GET_OBJ(sf->cur_func);
             b = p->u.func.function_bytecode;
-            ctx = b->realm;
+            /* defender-runtime patch: realm-less bytecode runs in the caller's realm */
+            ctx = b->realm ? b->realm : caller_ctx;
             var_refs = p->u.func.var_refs;
             local_buf = arg_buf = sf->arg_buf;
             var_buf = sf->var_buf;
@@ -16517,7 +16518,9 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     sf->cur_pc = NULL;
     sf->prev_frame = rt->current_stack_frame;
     rt->current_stack_frame = sf;
-    ctx = b->realm; /* set the current realm */
+    /* set the current realm (defender-runtime patch: realm-less bytecode, see
+       JS_DetachBytecodeRealm, runs in the caller's) */
+    ctx = b->realm ? b->realm : caller_ctx;
 
 #ifdef ENABLE_DUMPS // JS_DUMP_BYTECODE_STEP
     if (check_dump_flag(ctx->rt, JS_DUMP_BYTECODE_STEP))
@@ -18971,7 +18974,7 @@ static JSContext *JS_GetFunctionRealm(JSContext *ctx, JSValueConst func_obj)
         {
             JSFunctionBytecode *b;
             b = p->u.func.function_bytecode;
-            realm = b->realm;
+            realm = b->realm ? b->realm : ctx; /* defender-runtime patch */
         }
         break;
     case JS_CLASS_PROXY:
@@ -58493,4 +58496,55 @@ JSValue JS_NewIntrinsicGroup(JSContext *ctx, int group)
     add(ctx);
     ctx->global_obj = global;
     return holder;
+}
+
+/* defender-runtime patch: bytecode shared by the contexts of a runtime. */
+
+static bool js_bytecode_is_detachable(JSFunctionBytecode *b)
+{
+    int i, tag;
+
+    for (i = 0; i < b->cpool_count; i++) {
+        tag = JS_VALUE_GET_TAG(b->cpool[i]);
+        if (tag == JS_TAG_FUNCTION_BYTECODE) {
+            if (!js_bytecode_is_detachable(JS_VALUE_GET_PTR(b->cpool[i])))
+                return false;
+        } else if (tag == JS_TAG_OBJECT || tag == JS_TAG_MODULE) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void js_bytecode_detach(JSFunctionBytecode *b)
+{
+    int i;
+
+    for (i = 0; i < b->cpool_count; i++) {
+        if (JS_VALUE_GET_TAG(b->cpool[i]) == JS_TAG_FUNCTION_BYTECODE)
+            js_bytecode_detach(JS_VALUE_GET_PTR(b->cpool[i]));
+    }
+    if (b->realm) {
+        JS_FreeContext(b->realm);
+        b->realm = NULL;
+    }
+}
+
+/* Frees the realm of the function bytecode 'obj' (as read by JS_ReadObject) and of the
+   functions it defines, so that it outlives the context that read it and can be evaluated
+   (JS_EvalFunction) in any context of the runtime: its functions run in the realm of their
+   caller, which is their own as long as a runtime has one context at a time. Returns -1,
+   changing nothing, if it is not function bytecode or holds a constant tied to a context
+   (an object, such as a template object, or a module). */
+int JS_DetachBytecodeRealm(JSContext *ctx, JSValueConst obj)
+{
+    JSFunctionBytecode *b;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_FUNCTION_BYTECODE)
+        return -1;
+    b = JS_VALUE_GET_PTR(obj);
+    if (!js_bytecode_is_detachable(b))
+        return -1;
+    js_bytecode_detach(b);
+    return 0;
 }

@@ -53,5 +53,10 @@ extern "C" {
     /// are added to the context without touching its global object; `undefined` for an
     /// unknown group. Each group must be added at most once per context.
     pub fn JS_NewIntrinsicGroup(ctx: *mut JSContext, group: ::core::ffi::c_int) -> JSValue;
+    /// Makes the function bytecode `obj` (from `JS_ReadObject`) usable by every context of
+    /// the runtime: it drops the realm of the context that read it, and its functions run
+    /// in their caller's realm. Returns -1, changing nothing, when `obj` is not function
+    /// bytecode or holds a constant tied to one context (an object or a module).
+    pub fn JS_DetachBytecodeRealm(ctx: *mut JSContext, obj: JSValue) -> ::core::ffi::c_int;
 }
 

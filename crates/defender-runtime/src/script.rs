@@ -1,0 +1,204 @@
+//! Global scripts whose bytecode is read once per QuickJS runtime and evaluated in each of
+//! its contexts.
+//!
+//! Reading bytecode (`JS_ReadObject`) creates every function, atom and constant again, and
+//! freeing it is as costly; for the prelude that was a fifth of a fresh context. The patched
+//! QuickJS (`JS_DetachBytecodeRealm`, see vendor/README.md) lets bytecode outlive the
+//! context that read it: its functions then run in their caller's realm, which is their own
+//! because a runtime of this crate has one context at a time.
+
+use rquickjs::{qjs, Ctx, Exception, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::sync::Arc;
+
+/// Compiles `src` as a global script (strict, without debug information) to bytecode that
+/// [`eval`] runs. The script's completion value is what [`eval`] returns.
+#[allow(unsafe_code)]
+pub(crate) fn compile(ctx: &Ctx<'_>, name: &str, src: &str) -> rquickjs::Result<Arc<[u8]>> {
+    let raw = ctx.as_raw().as_ptr();
+    let text = CString::new(src).map_err(|_| Exception::throw_syntax(ctx, "NUL in script"))?;
+    let file = CString::new(name).map_err(|_| Exception::throw_syntax(ctx, "NUL in name"))?;
+    let flags =
+        qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+    // SAFETY: `raw` is the live context of `ctx` on this thread; `text` is NUL-terminated
+    // as JS_Eval requires; the function value returned is owned and freed below, and the
+    // buffer JS_WriteObject returns is copied and freed with the context's allocator.
+    unsafe {
+        let f = qjs::JS_Eval(
+            raw,
+            text.as_ptr(),
+            src.len() as _,
+            file.as_ptr(),
+            flags as _,
+        );
+        if qjs::JS_IsException(f) {
+            return Err(rquickjs::Error::Exception);
+        }
+        let mut len = 0;
+        let strip = qjs::JS_WRITE_OBJ_BYTECODE
+            | qjs::JS_WRITE_OBJ_STRIP_DEBUG
+            | qjs::JS_WRITE_OBJ_STRIP_SOURCE;
+        let buf = qjs::JS_WriteObject(raw, &mut len, f, strip as _);
+        qjs::JS_FreeValue(raw, f);
+        if buf.is_null() {
+            return Err(rquickjs::Error::Exception);
+        }
+        let bytes: Arc<[u8]> = std::slice::from_raw_parts(buf, len as usize).into();
+        qjs::js_free(raw, buf.cast());
+        Ok(bytes)
+    }
+}
+
+/// Bytecode read in one runtime, with the bytes it was read from (kept alive so that their
+/// address, the key, cannot be reused for other bytes).
+struct Read {
+    _bytes: Arc<[u8]>,
+    function: qjs::JSValue,
+}
+
+/// The bytecode read in one runtime, by the address of its bytes.
+struct Shared {
+    rt: *mut qjs::JSRuntime,
+    read: RefCell<HashMap<usize, Read>>,
+}
+
+impl Drop for Shared {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        for (_, read) in self.read.get_mut().drain() {
+            // SAFETY: rquickjs drops a runtime's userdata before it frees the runtime, and
+            // each value holds one reference of its own.
+            unsafe { qjs::JS_FreeValueRT(self.rt, read.function) };
+        }
+    }
+}
+
+// SAFETY: the type holds no lifetime.
+#[allow(unsafe_code)]
+unsafe impl<'js> rquickjs::JsLifetime<'js> for Shared {
+    type Changed<'to> = Shared;
+}
+
+/// Runs script bytecode from [`compile`] in `ctx` and returns its completion value.
+#[allow(unsafe_code)]
+pub(crate) fn eval<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Result<Value<'js>> {
+    let raw = ctx.as_raw().as_ptr();
+    let key = code.as_ptr() as usize;
+    let cached = ctx
+        .userdata::<Shared>()
+        .and_then(|s| s.read.borrow().get(&key).map(|r| r.function));
+    // SAFETY: `raw` is the live context of `ctx` on this thread. The bytes come only from
+    // `compile` in this process (never from user input or disk). Every JSValue handed to
+    // QuickJS here carries its own reference: JS_EvalFunction consumes one.
+    let f = unsafe {
+        match cached {
+            Some(f) => qjs::JS_DupValue(raw, f),
+            None => {
+                let f = qjs::JS_ReadObject(
+                    raw,
+                    code.as_ptr(),
+                    code.len() as _,
+                    qjs::JS_READ_OBJ_BYTECODE as _,
+                );
+                if qjs::JS_IsException(f) {
+                    return Err(rquickjs::Error::Exception);
+                }
+                if qjs::JS_DetachBytecodeRealm(raw, f) == 0 {
+                    if ctx.userdata::<Shared>().is_none() {
+                        let shared = Shared {
+                            rt: qjs::JS_GetRuntime(raw),
+                            read: RefCell::default(),
+                        };
+                        // Only fails while the userdata is borrowed, which it is not here.
+                        let _ = ctx.store_userdata(shared);
+                    }
+                    if let Some(s) = ctx.userdata::<Shared>() {
+                        let kept = qjs::JS_DupValue(raw, f);
+                        let read = Read {
+                            _bytes: code.clone(),
+                            function: kept,
+                        };
+                        s.read.borrow_mut().insert(key, read);
+                    }
+                }
+                f
+            }
+        }
+    };
+    // SAFETY: as above.
+    let v = unsafe { qjs::JS_EvalFunction(raw, f) };
+    // SAFETY: inspects the tag of a value.
+    if unsafe { qjs::JS_IsException(v) } {
+        return Err(rquickjs::Error::Exception);
+    }
+    // SAFETY: `v` is owned and belongs to this context.
+    Ok(unsafe { Value::from_raw(ctx.clone(), v) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rquickjs::{Context, Function, Runtime};
+
+    /// How many scripts the runtime of `ctx` keeps read.
+    fn kept(ctx: &Ctx<'_>) -> usize {
+        ctx.userdata::<Shared>()
+            .map_or(0, |s| s.read.borrow().len())
+    }
+
+    #[test]
+    fn shared_bytecode_runs_afresh_in_each_context() {
+        let rt = Runtime::new().unwrap();
+        let code = Context::full(&rt)
+            .unwrap()
+            .with(|ctx| {
+                compile(
+                    &ctx,
+                    "counter",
+                    "(function () { let n = 0; return () => [++n + (globalThis.mark || 0), []]; })()",
+                )
+            })
+            .unwrap();
+        for _ in 0..3 {
+            let context = Context::full(&rt).unwrap();
+            context.with(|ctx| {
+                let counter: Function<'_> = eval(&ctx, &code).unwrap().into_function().unwrap();
+                // Closure state is this context's: it starts again at 1.
+                let first: rquickjs::Array<'_> = counter.call(()).unwrap();
+                assert_eq!(first.get::<i32>(0).unwrap(), 1);
+                // Globals and prototypes are those of the calling context.
+                ctx.globals().set("mark", 10).unwrap();
+                ctx.globals().set("counter", counter).unwrap();
+                let same_realm: bool = ctx
+                    .eval("const [n, a] = counter(); n === 12 && a instanceof Array && Object.getPrototypeOf(a) === Array.prototype")
+                    .unwrap();
+                assert!(same_realm);
+                assert_eq!(kept(&ctx), 1);
+            });
+            drop(context);
+            rt.run_gc();
+        }
+    }
+
+    #[test]
+    fn bytecode_tied_to_a_context_is_not_shared() {
+        let rt = Runtime::new().unwrap();
+        let context = Context::full(&rt).unwrap();
+        context.with(|ctx| {
+            // A tagged template's strings array is an object constant of the bytecode.
+            let code = compile(&ctx, "t", "((s) => s.raw[0] + typeof s)`x`").unwrap();
+            let v: String = eval(&ctx, &code).unwrap().get().unwrap();
+            assert_eq!(v, "xobject");
+            let plain = compile(&ctx, "p", "1 + 1").unwrap();
+            let v: i32 = eval(&ctx, &plain).unwrap().get().unwrap();
+            assert_eq!(v, 2);
+            // Only the second one is kept.
+            assert_eq!(kept(&ctx), 1);
+            // And evaluating it again reuses it.
+            let v: i32 = eval(&ctx, &plain).unwrap().get().unwrap();
+            assert_eq!((v, kept(&ctx)), (2, 1));
+        });
+    }
+}
