@@ -10,8 +10,8 @@ use chrono::Utc;
 use defender_core::{LogEntry, LogLevel, RunError, RunLimits, RunServices};
 use rquickjs::module::{Declared, WriteOptions};
 use rquickjs::{
-    context::{intrinsic, EvalOptions},
-    Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime, Value,
+    context::intrinsic, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime,
+    Value,
 };
 use serde_json::Value as Json;
 use std::cell::{Cell, RefCell};
@@ -33,7 +33,7 @@ const MAX_LOG_BYTES: usize = 4 * 1024 * 1024;
 /// Compiled code of one file.
 #[derive(Clone)]
 pub(crate) enum Compiled {
-    /// A CommonJS file wrapped in a module whose default export is the wrapper function.
+    /// A CommonJS file: a script whose completion value is the module wrapper function.
     Cjs(Arc<[u8]>),
     /// An ES module.
     Esm(Arc<[u8]>),
@@ -246,8 +246,10 @@ fn eval_module<'js>(ctx: &Ctx<'js>, m: Module<'js, Declared>) -> rquickjs::Resul
     m.namespace()
 }
 
+/// A CommonJS file as a script whose completion value is Node's module wrapper function
+/// (on the file's first line, so line numbers stay those of the file).
 fn wrap_cjs(src: &str) -> String {
-    format!("export default function (exports, require, module, __filename, __dirname) {{{src}\n}}")
+    format!("(function (exports, require, module, __filename, __dirname) {{{src}\n}})")
 }
 
 fn compile_file<'js>(
@@ -275,10 +277,10 @@ fn compile_file<'js>(
                 .ok_or_else(|| Exception::throw_message(ctx, &format!("cannot read {path}")))?;
             let text = String::from_utf8_lossy(&bytes);
             let src = strip_preamble(&text);
-            // CommonJS first: a real ES module does not parse inside a function body.
-            match Module::declare(ctx.clone(), path, wrap_cjs(src)) {
-                Ok(m) => {
-                    let code: Arc<[u8]> = m.write(WriteOptions::default())?.into();
+            // CommonJS first: a real ES module does not parse inside a function body. Like
+            // Node, CommonJS is sloppy unless the file says 'use strict'.
+            match script::compile(ctx, path, &wrap_cjs(src), script::Mode::User) {
+                Ok(code) => {
                     cache.put(scope, path, Compiled::Cjs(code.clone()));
                     Compiled::Cjs(code)
                 }
@@ -289,31 +291,14 @@ fn compile_file<'js>(
                     cache.put(scope, path, Compiled::Esm(code.clone()));
                     Compiled::Esm(code)
                 }
-                Err(rquickjs::Error::Exception) => {
-                    // Not valid in strict mode (`with`, octal literals...): evaluate it as a
-                    // sloppy-mode script, without caching.
-                    let _ = ctx.catch();
-                    let mut opts = EvalOptions::default();
-                    opts.global = true;
-                    opts.strict = false;
-                    opts.filename = Some(path.to_owned());
-                    let f: Function<'js> = ctx.eval_with_options(
-                        format!("(function (exports, require, module, __filename, __dirname) {{{src}\n}})"),
-                        opts,
-                    )?;
-                    out.set("kind", "cjs")?;
-                    out.set("fn", f)?;
-                    return Ok(out.into_value());
-                }
                 Err(e) => return Err(e),
             }
         }
     };
     match compiled {
         Compiled::Cjs(code) => {
-            let ns = eval_module(ctx, load_bytecode(ctx, &code)?)?;
             out.set("kind", "cjs")?;
-            out.set("fn", ns.get::<_, Value<'js>>("default")?)?;
+            out.set("fn", script::eval_once(ctx, &code)?)?;
         }
         Compiled::Esm(code) => {
             let ns = eval_module(ctx, load_bytecode(ctx, &code)?)?;
@@ -336,10 +321,10 @@ fn prelude_code(ctx: &Ctx<'_>) -> rquickjs::Result<PreludeCode> {
     // and stack frames inside the prelude are no help to an action's author), read once per
     // runtime: see src/script.rs.
     let code = PreludeCode {
-        prelude: script::compile(ctx, "defender:prelude", PRELUDE)?,
-        clients: script::compile(ctx, "defender:clients", CLIENTS)?,
-        web: script::compile(ctx, "defender:web", WEB)?,
-        support: script::compile(ctx, "defender:support", SUPPORT)?,
+        prelude: script::compile(ctx, "defender:prelude", PRELUDE, script::Mode::Sandbox)?,
+        clients: script::compile(ctx, "defender:clients", CLIENTS, script::Mode::Sandbox)?,
+        web: script::compile(ctx, "defender:web", WEB, script::Mode::Sandbox)?,
+        support: script::compile(ctx, "defender:support", SUPPORT, script::Mode::Sandbox)?,
     };
     *slot = Some(code.clone());
     Ok(code)
@@ -1133,7 +1118,7 @@ fn setup<'js>(
         )?,
     )?;
 
-    let install = script::eval(ctx, &prelude)?;
+    let install = script::eval_shared(ctx, &prelude)?;
     let install = install
         .as_function()
         .ok_or_else(|| Exception::throw_internal(ctx, "the prelude is not a function"))?;
@@ -1149,6 +1134,6 @@ fn setup<'js>(
 fn script_loader<'js>(ctx: &Ctx<'js>, code: Arc<[u8]>) -> rquickjs::Result<Function<'js>> {
     Function::new(
         ctx.clone(),
-        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> { script::eval(&ctx, &code) },
+        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> { script::eval_shared(&ctx, &code) },
     )
 }

@@ -13,15 +13,38 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::Arc;
 
-/// Compiles `src` as a global script (strict, without debug information) to bytecode that
-/// [`eval`] runs. The script's completion value is what [`eval`] returns.
+/// How a script is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The sandbox's own scripts: strict, without debug information (reading it back would
+    /// be most of the cost, and stack frames inside them are no help to an action's author).
+    Sandbox,
+    /// User code: sloppy unless it says `'use strict'` (as Node runs CommonJS), with line
+    /// numbers for stack traces and the source text for `Function.prototype.toString`.
+    User,
+}
+
+/// Compiles `src` as a global script to bytecode that [`eval_shared`] or [`eval_once`]
+/// runs; the script's completion value is what they return.
 #[allow(unsafe_code)]
-pub(crate) fn compile(ctx: &Ctx<'_>, name: &str, src: &str) -> rquickjs::Result<Arc<[u8]>> {
+pub(crate) fn compile(
+    ctx: &Ctx<'_>,
+    name: &str,
+    src: &str,
+    mode: Mode,
+) -> rquickjs::Result<Arc<[u8]>> {
     let raw = ctx.as_raw().as_ptr();
     let text = CString::new(src).map_err(|_| Exception::throw_syntax(ctx, "NUL in script"))?;
     let file = CString::new(name).map_err(|_| Exception::throw_syntax(ctx, "NUL in name"))?;
-    let flags =
-        qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+    let (eval_flags, write_flags) = match mode {
+        Mode::Sandbox => (
+            qjs::JS_EVAL_FLAG_STRICT,
+            qjs::JS_WRITE_OBJ_STRIP_DEBUG | qjs::JS_WRITE_OBJ_STRIP_SOURCE,
+        ),
+        Mode::User => (0, 0),
+    };
+    let eval_flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY | eval_flags;
+    let write_flags = qjs::JS_WRITE_OBJ_BYTECODE | write_flags;
     // SAFETY: `raw` is the live context of `ctx` on this thread; `text` is NUL-terminated
     // as JS_Eval requires; the function value returned is owned and freed below, and the
     // buffer JS_WriteObject returns is copied and freed with the context's allocator.
@@ -31,16 +54,13 @@ pub(crate) fn compile(ctx: &Ctx<'_>, name: &str, src: &str) -> rquickjs::Result<
             text.as_ptr(),
             src.len() as _,
             file.as_ptr(),
-            flags as _,
+            eval_flags as _,
         );
         if qjs::JS_IsException(f) {
             return Err(rquickjs::Error::Exception);
         }
         let mut len = 0;
-        let strip = qjs::JS_WRITE_OBJ_BYTECODE
-            | qjs::JS_WRITE_OBJ_STRIP_DEBUG
-            | qjs::JS_WRITE_OBJ_STRIP_SOURCE;
-        let buf = qjs::JS_WriteObject(raw, &mut len, f, strip as _);
+        let buf = qjs::JS_WriteObject(raw, &mut len, f, write_flags as _);
         qjs::JS_FreeValue(raw, f);
         if buf.is_null() {
             return Err(rquickjs::Error::Exception);
@@ -49,6 +69,44 @@ pub(crate) fn compile(ctx: &Ctx<'_>, name: &str, src: &str) -> rquickjs::Result<
         qjs::js_free(raw, buf.cast());
         Ok(bytes)
     }
+}
+
+/// Reads script bytecode from [`compile`]; an owned function bytecode value.
+#[allow(unsafe_code)]
+fn read(ctx: &Ctx<'_>, code: &[u8]) -> rquickjs::Result<qjs::JSValue> {
+    // SAFETY: `ctx` is live on this thread. The bytes come only from `compile` in this
+    // process (never from user input or disk).
+    unsafe {
+        let f = qjs::JS_ReadObject(
+            ctx.as_raw().as_ptr(),
+            code.as_ptr(),
+            code.len() as _,
+            qjs::JS_READ_OBJ_BYTECODE as _,
+        );
+        if qjs::JS_IsException(f) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(f)
+    }
+}
+
+/// Runs the owned function bytecode `f` in `ctx`; its completion value.
+#[allow(unsafe_code)]
+fn run<'js>(ctx: &Ctx<'js>, f: qjs::JSValue) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: `ctx` is live on this thread; JS_EvalFunction consumes `f`.
+    let v = unsafe { qjs::JS_EvalFunction(ctx.as_raw().as_ptr(), f) };
+    // SAFETY: inspects the tag of a value.
+    if unsafe { qjs::JS_IsException(v) } {
+        return Err(rquickjs::Error::Exception);
+    }
+    // SAFETY: `v` is owned and belongs to this context.
+    Ok(unsafe { Value::from_raw(ctx.clone(), v) })
+}
+
+/// Runs script bytecode from [`compile`] in `ctx`, reading it anew; its completion value.
+pub(crate) fn eval_once<'js>(ctx: &Ctx<'js>, code: &[u8]) -> rquickjs::Result<Value<'js>> {
+    let f = read(ctx, code)?;
+    run(ctx, f)
 }
 
 /// Bytecode read in one runtime, with the bytes it was read from (kept alive so that their
@@ -81,60 +139,43 @@ unsafe impl<'js> rquickjs::JsLifetime<'js> for Shared {
     type Changed<'to> = Shared;
 }
 
-/// Runs script bytecode from [`compile`] in `ctx` and returns its completion value.
+/// Runs script bytecode from [`compile`] in `ctx`; its completion value. The bytecode is
+/// read once per runtime and kept for its later contexts (unless it holds a constant tied
+/// to one context).
 #[allow(unsafe_code)]
-pub(crate) fn eval<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Result<Value<'js>> {
+pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Result<Value<'js>> {
     let raw = ctx.as_raw().as_ptr();
     let key = code.as_ptr() as usize;
-    let cached = ctx
+    let kept = ctx
         .userdata::<Shared>()
         .and_then(|s| s.read.borrow().get(&key).map(|r| r.function));
-    // SAFETY: `raw` is the live context of `ctx` on this thread. The bytes come only from
-    // `compile` in this process (never from user input or disk). Every JSValue handed to
-    // QuickJS here carries its own reference: JS_EvalFunction consumes one.
-    let f = unsafe {
-        match cached {
-            Some(f) => qjs::JS_DupValue(raw, f),
-            None => {
-                let f = qjs::JS_ReadObject(
-                    raw,
-                    code.as_ptr(),
-                    code.len() as _,
-                    qjs::JS_READ_OBJ_BYTECODE as _,
-                );
-                if qjs::JS_IsException(f) {
-                    return Err(rquickjs::Error::Exception);
-                }
-                if qjs::JS_DetachBytecodeRealm(raw, f) == 0 {
-                    if ctx.userdata::<Shared>().is_none() {
-                        let shared = Shared {
-                            rt: qjs::JS_GetRuntime(raw),
-                            read: RefCell::default(),
-                        };
-                        // Only fails while the userdata is borrowed, which it is not here.
-                        let _ = ctx.store_userdata(shared);
-                    }
-                    if let Some(s) = ctx.userdata::<Shared>() {
-                        let kept = qjs::JS_DupValue(raw, f);
-                        let read = Read {
-                            _bytes: code.clone(),
-                            function: kept,
-                        };
-                        s.read.borrow_mut().insert(key, read);
-                    }
-                }
-                f
+    if let Some(f) = kept {
+        // SAFETY: `raw` is live on this thread; the run gets a reference of its own.
+        return run(ctx, unsafe { qjs::JS_DupValue(raw, f) });
+    }
+    let f = read(ctx, code)?;
+    // SAFETY: `raw` is live on this thread and `f` is owned function bytecode; the kept
+    // copy gets a reference of its own, freed when the runtime's userdata is dropped.
+    unsafe {
+        if qjs::JS_DetachBytecodeRealm(raw, f) == 0 {
+            if ctx.userdata::<Shared>().is_none() {
+                let shared = Shared {
+                    rt: qjs::JS_GetRuntime(raw),
+                    read: RefCell::default(),
+                };
+                // Only fails while the userdata is borrowed, which it is not here.
+                let _ = ctx.store_userdata(shared);
+            }
+            if let Some(s) = ctx.userdata::<Shared>() {
+                let read = Read {
+                    _bytes: code.clone(),
+                    function: qjs::JS_DupValue(raw, f),
+                };
+                s.read.borrow_mut().insert(key, read);
             }
         }
-    };
-    // SAFETY: as above.
-    let v = unsafe { qjs::JS_EvalFunction(raw, f) };
-    // SAFETY: inspects the tag of a value.
-    if unsafe { qjs::JS_IsException(v) } {
-        return Err(rquickjs::Error::Exception);
     }
-    // SAFETY: `v` is owned and belongs to this context.
-    Ok(unsafe { Value::from_raw(ctx.clone(), v) })
+    run(ctx, f)
 }
 
 #[cfg(test)]
@@ -158,13 +199,14 @@ mod tests {
                     &ctx,
                     "counter",
                     "(function () { let n = 0; return () => [++n + (globalThis.mark || 0), []]; })()",
+                    Mode::Sandbox,
                 )
             })
             .unwrap();
         for _ in 0..3 {
             let context = Context::full(&rt).unwrap();
             context.with(|ctx| {
-                let counter: Function<'_> = eval(&ctx, &code).unwrap().into_function().unwrap();
+                let counter: Function<'_> = eval_shared(&ctx, &code).unwrap().into_function().unwrap();
                 // Closure state is this context's: it starts again at 1.
                 let first: rquickjs::Array<'_> = counter.call(()).unwrap();
                 assert_eq!(first.get::<i32>(0).unwrap(), 1);
@@ -188,17 +230,54 @@ mod tests {
         let context = Context::full(&rt).unwrap();
         context.with(|ctx| {
             // A tagged template's strings array is an object constant of the bytecode.
-            let code = compile(&ctx, "t", "((s) => s.raw[0] + typeof s)`x`").unwrap();
-            let v: String = eval(&ctx, &code).unwrap().get().unwrap();
+            let code =
+                compile(&ctx, "t", "((s) => s.raw[0] + typeof s)`x`", Mode::Sandbox).unwrap();
+            let v: String = eval_shared(&ctx, &code).unwrap().get().unwrap();
             assert_eq!(v, "xobject");
-            let plain = compile(&ctx, "p", "1 + 1").unwrap();
-            let v: i32 = eval(&ctx, &plain).unwrap().get().unwrap();
+            let plain = compile(&ctx, "p", "1 + 1", Mode::Sandbox).unwrap();
+            let v: i32 = eval_shared(&ctx, &plain).unwrap().get().unwrap();
             assert_eq!(v, 2);
             // Only the second one is kept.
             assert_eq!(kept(&ctx), 1);
             // And evaluating it again reuses it.
-            let v: i32 = eval(&ctx, &plain).unwrap().get().unwrap();
+            let v: i32 = eval_shared(&ctx, &plain).unwrap().get().unwrap();
             assert_eq!((v, kept(&ctx)), (2, 1));
+        });
+    }
+
+    #[test]
+    fn user_scripts_are_sloppy_unless_they_say_otherwise() {
+        let rt = Runtime::new().unwrap();
+        let context = Context::full(&rt).unwrap();
+        context.with(|ctx| {
+            let sloppy = compile(
+                &ctx,
+                "a.js",
+                "undeclared = 5; (function () { return typeof this; })()",
+                Mode::User,
+            )
+            .unwrap();
+            let v: String = eval_once(&ctx, &sloppy).unwrap().get().unwrap();
+            assert_eq!(v, "object");
+            assert_eq!(ctx.globals().get::<_, i32>("undeclared").unwrap(), 5);
+            let strict = compile(
+                &ctx,
+                "b.js",
+                "'use strict'; (function () { return typeof this; })()",
+                Mode::User,
+            )
+            .unwrap();
+            let v: String = eval_once(&ctx, &strict).unwrap().get().unwrap();
+            assert_eq!(v, "undefined");
+            let sandbox = compile(
+                &ctx,
+                "c.js",
+                "(function () { return typeof this; })()",
+                Mode::Sandbox,
+            )
+            .unwrap();
+            let v: String = eval_once(&ctx, &sandbox).unwrap().get().unwrap();
+            assert_eq!(v, "undefined");
         });
     }
 }

@@ -69,6 +69,30 @@ async fn handler_forms() {
 }
 
 #[tokio::test]
+async fn commonjs_is_sloppy_unless_it_says_use_strict() {
+    // As in Node: an undeclared assignment makes a global, a plain call's `this` is the
+    // global object, and 'use strict' (in a file or a function) turns both off.
+    let rt = QuickJsRuntime::default();
+    let out = run(
+        &rt,
+        "counter = 0;\nfunction whoAmI() { return this === globalThis; }\nexports.handler = async () => [++counter, whoAmI(), (function () { 'use strict'; return this; })() === undefined, 010];",
+    )
+    .await;
+    assert_eq!(out.result.unwrap(), json!([1, true, true, 8]));
+    let out = run(
+        &rt,
+        "'use strict';\nexports.handler = async () => { undeclared = 1; };",
+    )
+    .await;
+    match out.result {
+        Err(RunError::Thrown { message, .. }) => {
+            assert!(message.contains("undeclared"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn results_and_errors() {
     let rt = QuickJsRuntime::default();
     assert_eq!(
