@@ -92,14 +92,23 @@ fn ours_paced(
     median(times)
 }
 
-/// Node: per-run median of createContext + runInContext + handler call, measured in node.
-fn node_vm(n: usize) -> Option<Duration> {
-    let script = format!(
-        r#"const vm = require('vm');
+/// A node process that measures `vm.createContext` + `runInContext` + handler call per
+/// run: each line `n` on its stdin runs `n` of them and prints their median in ns. Kept
+/// alive so that its batches can alternate with ours under the same machine load.
+struct NodeVm {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl NodeVm {
+    fn start() -> Option<NodeVm> {
+        let script = format!(
+            r#"const vm = require('vm');
+const readline = require('readline');
 const src = {src:?};
-(async () => {{
+async function batch(n) {{
   const times = [];
-  for (let i = 0; i < {n}; i++) {{
+  for (let i = 0; i < n; i++) {{
     const t = process.hrtime.bigint();
     const ctx = vm.createContext({{ console }});
     const mod = {{ exports: {{}} }};
@@ -109,13 +118,41 @@ const src = {src:?};
     times.push(Number(process.hrtime.bigint() - t));
   }}
   times.sort((a, b) => a - b);
-  console.log(times[times.length >> 1]);
-}})();"#,
-        src = HELLO,
-    );
-    let out = Command::new("node").arg("-e").arg(script).output().ok()?;
-    let ns: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
-    Some(Duration::from_nanos(ns))
+  return times[times.length >> 1];
+}}
+const rl = readline.createInterface({{ input: process.stdin }});
+let chain = Promise.resolve();
+rl.on('line', (l) => {{ chain = chain.then(async () => console.log(await batch(Number(l)))); }});"#,
+            src = HELLO,
+        );
+        let mut child = Command::new("node")
+            .arg("-e")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let out = std::io::BufReader::new(child.stdout.take()?);
+        Some(NodeVm { child, out })
+    }
+
+    /// Median of `n` runs.
+    fn batch(&mut self, n: usize) -> Option<Duration> {
+        use std::io::{BufRead, Write};
+        let stdin = self.child.stdin.as_mut()?;
+        writeln!(stdin, "{n}").ok()?;
+        stdin.flush().ok()?;
+        let mut line = String::new();
+        self.out.read_line(&mut line).ok()?;
+        Some(Duration::from_nanos(line.trim().parse().ok()?))
+    }
+}
+
+impl Drop for NodeVm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Node: spawning `node` for one run of the handler.
@@ -144,7 +181,23 @@ fn table() {
     let rt = QuickJsRuntime::default();
     let hello = code(HELLO);
     ours(&tokio, &rt, &hello, 200); // warm-up
-    let ours_hello = ours(&tokio, &rt, &hello, 2000);
+                                    // Ours and Node's vm in alternating batches: the machine's speed drifts, and each
+                                    // ratio compares two batches run one right after the other.
+    let mut node = NodeVm::start();
+    if let Some(n) = node.as_mut() {
+        n.batch(500); // warm-up
+    }
+    let (mut ours_rounds, mut node_rounds, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let o = ours(&tokio, &rt, &hello, 1000);
+        ours_rounds.push(o);
+        if let Some(d) = node.as_mut().and_then(|n| n.batch(1000)) {
+            node_rounds.push(d);
+            ratios.push(d.as_secs_f64() / o.as_secs_f64());
+        }
+    }
+    drop(node);
+    let ours_hello = median(ours_rounds.clone());
     let ours_paced_hello = ours_paced(&tokio, &rt, &hello, 500, Duration::from_millis(2));
     // Without a prepared spare: a new QuickJsRuntime (and script thread) per run, so the
     // context is created on the run's path.
@@ -160,32 +213,45 @@ fn table() {
     let warm_rt = QuickJsRuntime::new(RuntimeConfig::default().with_warm_contexts(4));
     ours(&tokio, &warm_rt, &hello, 200);
     let ours_warm = ours(&tokio, &warm_rt, &hello, 2000);
+    let us = |d: &Duration| format!("{:.1}", d.as_secs_f64() * 1e6);
     println!("runtime: hello-world, fresh context per run");
     println!(
-        "  ours, back to back                       median {:>10.1} us",
-        ours_hello.as_secs_f64() * 1e6
+        "  ours, back to back, 7 x 1000 runs        median {:>10} us   (rounds: {})",
+        us(&ours_hello),
+        ours_rounds.iter().map(us).collect::<Vec<_>>().join(" ")
     );
-    println!(
-        "  ours, 2 ms between runs (spare ready)    median {:>10.1} us",
-        ours_paced_hello.as_secs_f64() * 1e6
-    );
-    println!(
-        "  ours, context created on the run's path  median {:>10.1} us",
-        ours_cold.as_secs_f64() * 1e6
-    );
-    println!(
-        "  ours, warm context (not fresh)           median {:>10.1} us",
-        ours_warm.as_secs_f64() * 1e6
-    );
-    match node_vm(2000) {
-        Some(d) => println!(
-            "  node vm.createContext per run            median {:>10.1} us   node/ours = {:.1}x back to back, {:.1}x paced",
-            d.as_secs_f64() * 1e6,
-            d.as_secs_f64() / ours_hello.as_secs_f64(),
-            d.as_secs_f64() / ours_paced_hello.as_secs_f64()
-        ),
-        None => println!("  node vm.createContext    (node not found)"),
+    if node_rounds.is_empty() {
+        println!("  node vm.createContext    (node not found)");
+    } else {
+        let mut sorted = ratios.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "  node vm.createContext per run, alternated median {:>7} us   (rounds: {})",
+            us(&median(node_rounds.clone())),
+            node_rounds.iter().map(us).collect::<Vec<_>>().join(" ")
+        );
+        println!(
+            "  node/ours per round: {}   median {:.1}x",
+            ratios
+                .iter()
+                .map(|r| format!("{r:.1}x"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            sorted[sorted.len() / 2]
+        );
     }
+    println!(
+        "  ours, 2 ms between runs (spare ready)    median {:>10} us",
+        us(&ours_paced_hello)
+    );
+    println!(
+        "  ours, context created on the run's path  median {:>10} us",
+        us(&ours_cold)
+    );
+    println!(
+        "  ours, warm context (not fresh)           median {:>10} us",
+        us(&ours_warm)
+    );
     match node_spawn(20) {
         Some(d) => println!(
             "  node spawn per run                       median {:>10.1} us   node/ours = {:.0}x",

@@ -37649,6 +37649,18 @@ int JS_SetPropertyFunctionList(JSContext *ctx, JSValueConst obj,
 {
     int i, ret;
 
+    /* defender-runtime patch: make room for all the entries at once, in a shape of the
+       object's own (these are prototypes and constructors, never shared), instead of
+       growing and re-hashing it entry by entry. */
+    if (JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT && len > 8) {
+        JSObject *p = JS_VALUE_GET_OBJ(obj);
+        if (js_shape_prepare_update(ctx, p, NULL) == 0) {
+            uint32_t need = p->shape->prop_count + len;
+            if (need > p->shape->prop_size)
+                resize_properties(ctx, &p->shape, p, need);
+        }
+    }
+
     for (i = 0; i < len; i++) {
         const JSCFunctionListEntry *e = &tab[i];
         JSAtom atom = find_atom(ctx, e->name);
