@@ -20,29 +20,8 @@
   // ---------- lazily created globals ----------
   // The engine creates each of these on first use, with `resolveLazy`; from then on it is a
   // plain data property, as if it had been defined eagerly. Until then it costs no object.
-  const LAZY_NAMES = [
-    // The intrinsics a context starts without, in groups numbered as in `add_lazy_intrinsic`
-    // (src/sandbox.rs).
-    'Date',
-    'Map', 'Set', 'WeakMap', 'WeakSet',
-    'ArrayBuffer', 'SharedArrayBuffer', 'Uint8ClampedArray', 'Int8Array', 'Uint8Array', 'Int16Array', 'Uint16Array',
-    'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array', 'Float16Array', 'Float32Array', 'Float64Array',
-    'DataView', 'Atomics',
-    'Proxy',
-    'WeakRef', 'FinalizationRegistry',
-    'performance',
-    'DOMException',
-    // js/support.js
-    'console', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate',
-    'queueMicrotask',
-    // js/web.js
-    'TextEncoder', 'TextDecoder', 'btoa', 'atob', 'Buffer', 'crypto', 'URL', 'URLSearchParams', 'Headers', 'Request',
-    'Response', 'fetch', 'process',
-    // the global object itself
-    'global', 'self',
-  ];
-  // Where each group starts in LAZY_NAMES; the last entry is the end.
-  const GROUP_START = [0, 1, 5, 21, 22, 24, 25, 26, 34, 47, 49];
+  // The groups are numbered as in LAZY_GLOBALS (src/sandbox.rs): 0 to 6 are the engine's
+  // intrinsics without which a context starts, then these.
   const SUPPORT = 7;
   const WEB = 8;
   const SELF = 9;
@@ -62,18 +41,13 @@
     }
     return supportMod;
   }
-  // The value of LAZY_NAMES[i], when the engine creates it.
-  function resolveLazy(i) {
-    const name = LAZY_NAMES[i];
-    let group = 0;
-    while (GROUP_START[group + 1] <= i) group++;
+  // The value of global `name` of group `group`, when the engine creates it.
+  function resolveLazy(group, name) {
     if (group === SELF) return G;
     if (group === SUPPORT) return support().globals[name];
     if (group === WEB) return support().web().globals[name];
     return intrinsics(group)[name];
   }
-  host.defineLazy(LAZY_NAMES, resolveLazy);
-
   // ---------- CommonJS require ----------
   // Built-in module names, `|`-separated: Defender's clients (kind 1), the Node core modules
   // with a stand-in (2) and those that are not available (3).
@@ -176,7 +150,7 @@
     }, (e) => host.finish(0, JSONstringify(errorPayload(e))));
   }
   const api = {
-    requireFrom, start,
+    requireFrom, start, resolveLazy,
     hostCall: (op, arg) => support().hostCall(op, arg),
     resolveOp: (id, ok, payload) => support().resolveOp(id, ok, payload),
     fire: (id) => support().fire(id),

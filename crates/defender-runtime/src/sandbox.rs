@@ -422,40 +422,93 @@ unsafe impl<'js> rquickjs::JsLifetime<'js> for LazyResolver<'js> {
     type Changed<'to> = LazyResolver<'to>;
 }
 
-/// Defines `names[i]` on the global object as a property that the engine creates on first
-/// use with `resolve(i)` and that is a plain writable, configurable data property from then
+/// The globals created on first use, by group: the intrinsic groups of
+/// `JS_NewIntrinsicGroup` (0 to 6), then js/support.js (7), js/web.js (8) and the global
+/// object's own names (9), as `SUPPORT`, `WEB` and `SELF` in js/prelude.js.
+const LAZY_GLOBALS: [&[&str]; 10] = [
+    &["Date"],
+    &["Map", "Set", "WeakMap", "WeakSet"],
+    &[
+        "ArrayBuffer",
+        "SharedArrayBuffer",
+        "Uint8ClampedArray",
+        "Int8Array",
+        "Uint8Array",
+        "Int16Array",
+        "Uint16Array",
+        "Int32Array",
+        "Uint32Array",
+        "BigInt64Array",
+        "BigUint64Array",
+        "Float16Array",
+        "Float32Array",
+        "Float64Array",
+        "DataView",
+        "Atomics",
+    ],
+    &["Proxy"],
+    &["WeakRef", "FinalizationRegistry"],
+    &["performance"],
+    &["DOMException"],
+    &[
+        "console",
+        "setTimeout",
+        "setInterval",
+        "setImmediate",
+        "clearTimeout",
+        "clearInterval",
+        "clearImmediate",
+        "queueMicrotask",
+    ],
+    &[
+        "TextEncoder",
+        "TextDecoder",
+        "btoa",
+        "atob",
+        "Buffer",
+        "crypto",
+        "URL",
+        "URLSearchParams",
+        "Headers",
+        "Request",
+        "Response",
+        "fetch",
+        "process",
+    ],
+    &["global", "self"],
+];
+
+/// Defines each of [`LAZY_GLOBALS`] on the global object as a property that the engine
+/// creates on first use, with the prelude's `resolveLazy(group, name)` (see
+/// [`lazy_global_value`]), and that is a plain writable, configurable data property from then
 /// on; until then it costs a slot in the global object's shape and no object (patched
-/// QuickJS, see vendor/README.md). A name the global object already has is skipped.
+/// QuickJS, see vendor/README.md).
 #[allow(unsafe_code)]
-fn define_lazy_globals<'js>(
-    ctx: &Ctx<'js>,
-    names: Vec<String>,
-    resolve: Function<'js>,
-) -> rquickjs::Result<()> {
+fn define_lazy_globals(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
     use rquickjs::qjs;
-    ctx.store_userdata(LazyResolver(resolve))
-        .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
     let raw = ctx.as_raw().as_ptr();
     let global = ctx.globals();
     // SAFETY: `raw` is the live context of `ctx` on this thread; the runtime's hook is a
     // plain function; each atom is created and freed here and `global` is borrowed.
     unsafe {
         qjs::JS_SetHostAutoInit(qjs::JS_GetRuntime(raw), Some(lazy_global_value));
-        for (i, name) in names.iter().enumerate() {
-            let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
-            if atom == qjs::JS_ATOM_NULL {
-                return Err(rquickjs::Error::Allocation);
-            }
-            let r = qjs::JS_DefineHostAutoInitProperty(
-                raw,
-                global.as_raw(),
-                atom,
-                i as u32,
-                (qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE) as _,
-            );
-            qjs::JS_FreeAtom(raw, atom);
-            if r < 0 {
-                return Err(rquickjs::Error::Allocation);
+        for (group, names) in LAZY_GLOBALS.iter().enumerate() {
+            for (k, name) in names.iter().enumerate() {
+                let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+                if atom == qjs::JS_ATOM_NULL {
+                    return Err(rquickjs::Error::Allocation);
+                }
+                let r = qjs::JS_DefineHostAutoInitProperty(
+                    raw,
+                    global.as_raw(),
+                    atom,
+                    (group << 8 | k) as u32,
+                    (qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE) as _,
+                );
+                qjs::JS_FreeAtom(raw, atom);
+                if r < 0 {
+                    return Err(rquickjs::Error::Allocation);
+                }
             }
         }
     }
@@ -479,9 +532,11 @@ unsafe extern "C" fn lazy_global_value(
         // SAFETY: the engine calls this on the thread that owns the context, while it runs.
         let ctx = unsafe { Ctx::from_raw(raw) };
         let resolver = ctx.userdata::<LazyResolver<'_>>().map(|r| r.0.clone());
-        let value = match resolver {
-            Some(f) => f.call::<_, Value<'_>>((index,)),
-            None => Ok(Value::new_undefined(ctx.clone())),
+        let (group, k) = ((index >> 8) as usize, (index & 0xff) as usize);
+        let name = LAZY_GLOBALS.get(group).and_then(|names| names.get(k));
+        let value = match (resolver, name) {
+            (Some(f), Some(name)) => f.call::<_, Value<'_>>((group, *name)),
+            _ => Ok(Value::new_undefined(ctx.clone())),
         };
         match value {
             // SAFETY: the returned value gets a reference of its own.
@@ -1064,15 +1119,6 @@ fn setup<'js>(
             s
         })?,
     )?;
-    host.set(
-        "defineLazy",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, names: Vec<String>, resolve: Function<'js>| {
-                define_lazy_globals(&ctx, names, resolve)
-            },
-        )?,
-    )?;
     let added = Cell::new(0u8);
     host.set(
         "intrinsic",
@@ -1122,12 +1168,17 @@ fn setup<'js>(
     let install = install
         .as_function()
         .ok_or_else(|| Exception::throw_internal(ctx, "the prelude is not a function"))?;
-    install.call((
+    define_lazy_globals(ctx)?;
+    let api: Object<'js> = install.call((
         host,
         script_loader(ctx, clients)?,
         script_loader(ctx, web)?,
         script_loader(ctx, support)?,
-    ))
+    ))?;
+    let resolve: Function<'js> = api.get("resolveLazy")?;
+    ctx.store_userdata(LazyResolver(resolve))
+        .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
+    Ok(api)
 }
 
 /// A function that runs the script `code` and returns its completion value.
