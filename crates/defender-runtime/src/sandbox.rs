@@ -373,7 +373,7 @@ fn thrown(payload: &str, limits: &RunLimits) -> RunError {
 
 /// The intrinsics every context starts with: what module code, async functions and literals
 /// (`/re/`, `1n`) need before any global is looked up. The others are added on first use
-/// of one of their globals ([`add_lazy_intrinsic`]): creating and freeing them is about half
+/// of one of their globals ([`intrinsic_group`]): creating and freeing them is about half
 /// the cost of a full context, and a typical handler never touches most of them.
 type EagerIntrinsics = (
     intrinsic::Eval,
@@ -384,8 +384,7 @@ type EagerIntrinsics = (
     intrinsic::BigInt,
 );
 
-/// The globals of the lazy intrinsic group `group` (numbered as in `GROUP_START` of
-/// js/prelude.js), added to the context once, in a new object: the engine defines them there
+/// The globals of the lazy intrinsic group `group` (numbered as in [`LAZY_GLOBALS`]), added to the context once, in a new object: the engine defines them there
 /// instead of on the global object, where the script may have replaced or deleted them.
 /// `undefined` for an unknown group or one already added.
 #[allow(unsafe_code)]
