@@ -10,10 +10,13 @@
   // Intrinsics captured before user code can replace them.
   const JSONparse = JSON.parse;
   const JSONstringify = JSON.stringify;
+  const OriginalPromise = Promise;
   const promiseThen = Promise.prototype.then;
-  const PromiseResolve = Promise.resolve.bind(Promise);
-  const PromiseReject = Promise.reject.bind(Promise);
+  const promiseResolve = Promise.resolve;
+  const promiseReject = Promise.reject;
   const apply = Reflect.apply;
+  const PromiseResolve = (v) => apply(promiseResolve, OriginalPromise, [v]);
+  const PromiseReject = (e) => apply(promiseReject, OriginalPromise, [e]);
   const then = (p, ok, err) => apply(promiseThen, p, [ok, err]);
   const strIncludes = String.prototype.includes;
 
@@ -51,14 +54,14 @@
   // ---------- CommonJS require ----------
   // Built-in module names, `|`-separated: Defender's clients (kind 1), the Node core modules
   // with a stand-in (2) and those that are not available (3).
-  const BUILTIN_NAMES = '|@openzeppelin/defender-sdk|defender-relay-client|defender-relay-client/lib/ethers' +
-    '|defender-relay-client/lib/web3|defender-kvstore-client|@openzeppelin/defender-relay-client' +
-    '|@openzeppelin/defender-relay-client/lib/ethers|@openzeppelin/defender-relay-client/lib/web3' +
-    '|@openzeppelin/defender-kvstore-client|';
+  const BUILTIN_NAMES = '|@openzeppelin/defender-sdk|defender-relay-client|defender-relay-client/lib/ethers\
+|defender-relay-client/lib/web3|defender-kvstore-client|@openzeppelin/defender-relay-client\
+|@openzeppelin/defender-relay-client/lib/ethers|@openzeppelin/defender-relay-client/lib/web3\
+|@openzeppelin/defender-kvstore-client|';
   const NODE_CORE = '|events|buffer|url|util|path|string_decoder|crypto|process|timers|';
-  const UNAVAILABLE_CORE = '|fs|fs/promises|child_process|net|tls|http|https|http2|zlib|os|vm|worker_threads|dgram' +
-    '|dns|cluster|module|readline|repl|inspector|v8|perf_hooks|async_hooks|stream|assert|querystring|tty|constants' +
-    '|punycode|';
+  const UNAVAILABLE_CORE = '|fs|fs/promises|child_process|net|tls|http|https|http2|zlib|os|vm|worker_threads|dgram\
+|dns|cluster|module|readline|repl|inspector|v8|perf_hooks|async_hooks|stream|assert|querystring|tty|constants\
+|punycode|';
   const listed = (list, n) => apply(strIncludes, list, ['|' + n + '|']);
   function builtinKind(n) {
     if (apply(strIncludes, n, ['|'])) return 0;

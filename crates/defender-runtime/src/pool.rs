@@ -88,18 +88,18 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// Submits a task that reports on `done` and then, after marking itself delivered when
-    /// `mark` is set, keeps its thread busy for a while; then a second task. Returns how many
-    /// threads the pool started.
+    /// Submits a task that marks itself delivered when `mark` is set, reports on `done` and
+    /// keeps its thread busy for a while; then a second task. Returns how many threads the
+    /// pool started.
     fn threads_started(mark: bool) -> usize {
         let pool = Pool::new(8, 256 << 10);
         let (done, results) = mpsc::channel();
         let first = done.clone();
         pool.submit(Box::new(move |delivered| {
-            first.send(1).unwrap();
             if mark {
                 delivered.mark();
             }
+            first.send(1).unwrap();
             std::thread::sleep(Duration::from_millis(100));
         }));
         assert_eq!(results.recv().unwrap(), 1);
