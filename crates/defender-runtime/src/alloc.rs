@@ -21,6 +21,16 @@ pub(crate) struct Heap {
     pub(crate) used: Cell<usize>,
     /// Set when the limit refused an allocation.
     pub(crate) refused: Cell<bool>,
+    /// Bytes of `used` held by bytecode that the runtime keeps for all its contexts (see
+    /// src/script.rs): not counted against a run's limit.
+    pub(crate) kept: Cell<usize>,
+}
+
+impl Heap {
+    /// Bytes held for the current context: the heap less the runtime's kept bytecode.
+    pub(crate) fn context_bytes(&self) -> usize {
+        self.used.get().saturating_sub(self.kept.get())
+    }
 }
 
 pub(crate) struct LimitedAllocator {
@@ -33,7 +43,7 @@ impl LimitedAllocator {
     }
 
     fn refuse(&self, extra: usize) -> bool {
-        if self.heap.used.get().saturating_add(extra) > self.heap.limit.get() {
+        if self.heap.context_bytes().saturating_add(extra) > self.heap.limit.get() {
             self.heap.refused.set(true);
             true
         } else {

@@ -298,7 +298,7 @@ fn compile_file<'js>(
     match compiled {
         Compiled::Cjs(code) => {
             out.set("kind", "cjs")?;
-            out.set("fn", script::eval_once(ctx, &code)?)?;
+            out.set("fn", script::eval_shared(ctx, &code)?)?;
         }
         Compiled::Esm(code) => {
             let ns = eval_module(ctx, load_bytecode(ctx, &code)?)?;
@@ -644,6 +644,7 @@ impl Engine {
         let state = Rc::new(RefCell::new(LoopState::default()));
         let oom = &self.heap.refused;
         let api = context.with(|ctx| -> Result<Persistent<Object<'static>>, RunError> {
+            script::attach_heap(&ctx, &self.heap);
             let api = setup(&ctx, cache, &state, &tx).map_err(|e| {
                 if oom.get() {
                     return RunError::OutOfMemory(limits.memory_bytes);
@@ -685,9 +686,9 @@ impl Instance {
         Engine::new(limits)?.instance(limits, cache)
     }
 
-    /// Bytes its QuickJS heap holds now: about what freeing it will cost.
+    /// Bytes its context holds now: about what freeing it will cost.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.heap.used.get()
+        self.heap.context_bytes()
     }
 
     /// Frees this instance's context and creates a pristine one in the same QuickJS runtime

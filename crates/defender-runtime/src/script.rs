@@ -7,10 +7,12 @@
 //! context that read it: its functions then run in their caller's realm, which is their own
 //! because a runtime of this crate has one context at a time.
 
+use crate::alloc::Heap;
 use rquickjs::{qjs, Ctx, Exception, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// How a script is compiled.
@@ -24,8 +26,8 @@ pub(crate) enum Mode {
     User,
 }
 
-/// Compiles `src` as a global script to bytecode that [`eval_shared`] or [`eval_once`]
-/// runs; the script's completion value is what they return.
+/// Compiles `src` as a global script to bytecode that [`eval_shared`] runs; the script's
+/// completion value is what it returns.
 #[allow(unsafe_code)]
 pub(crate) fn compile(
     ctx: &Ctx<'_>,
@@ -103,12 +105,6 @@ fn run<'js>(ctx: &Ctx<'js>, f: qjs::JSValue) -> rquickjs::Result<Value<'js>> {
     Ok(unsafe { Value::from_raw(ctx.clone(), v) })
 }
 
-/// Runs script bytecode from [`compile`] in `ctx`, reading it anew; its completion value.
-pub(crate) fn eval_once<'js>(ctx: &Ctx<'js>, code: &[u8]) -> rquickjs::Result<Value<'js>> {
-    let f = read(ctx, code)?;
-    run(ctx, f)
-}
-
 /// Bytecode read in one runtime, with the bytes it was read from (kept alive so that their
 /// address, the key, cannot be reused for other bytes).
 struct Read {
@@ -120,6 +116,34 @@ struct Read {
 struct Shared {
     rt: *mut qjs::JSRuntime,
     read: RefCell<HashMap<usize, Read>>,
+    /// The runtime's heap gauge, whose `kept` counts the bytes of `read`.
+    heap: RefCell<Option<Rc<Heap>>>,
+}
+
+/// The shared bytecode of the runtime of `ctx`, created on first use.
+#[allow(unsafe_code)]
+fn shared<'a>(ctx: &'a Ctx<'_>) -> Option<rquickjs::runtime::UserDataGuard<'a, Shared>> {
+    if ctx.userdata::<Shared>().is_none() {
+        let shared = Shared {
+            // SAFETY: `ctx` is live on this thread.
+            rt: unsafe { qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) },
+            read: RefCell::default(),
+            heap: RefCell::default(),
+        };
+        // Only fails while the userdata is borrowed, which it is not here.
+        let _ = ctx.store_userdata(shared);
+    }
+    ctx.userdata::<Shared>()
+}
+
+/// Tells the runtime of `ctx` which heap gauge counts its kept bytecode (once per runtime).
+pub(crate) fn attach_heap(ctx: &Ctx<'_>, heap: &Rc<Heap>) {
+    if let Some(s) = shared(ctx) {
+        let mut slot = s.heap.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(heap.clone());
+        }
+    }
 }
 
 impl Drop for Shared {
@@ -139,9 +163,14 @@ unsafe impl<'js> rquickjs::JsLifetime<'js> for Shared {
     type Changed<'to> = Shared;
 }
 
+/// Most bytes of bytecode a runtime keeps (beyond, scripts are read for each context):
+/// kept bytecode is not counted against a run's memory limit, and a runtime serves many
+/// actions (but at most 64 contexts).
+const KEEP_LIMIT_BYTES: usize = 32 << 20;
+
 /// Runs script bytecode from [`compile`] in `ctx`; its completion value. The bytecode is
-/// read once per runtime and kept for its later contexts (unless it holds a constant tied
-/// to one context).
+/// read once per runtime and kept for its later contexts, unless it holds a constant tied
+/// to one context or the runtime keeps [`KEEP_LIMIT_BYTES`] already.
 #[allow(unsafe_code)]
 pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Result<Value<'js>> {
     let raw = ctx.as_raw().as_ptr();
@@ -153,25 +182,28 @@ pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Re
         // SAFETY: `raw` is live on this thread; the run gets a reference of its own.
         return run(ctx, unsafe { qjs::JS_DupValue(raw, f) });
     }
+    let heap = ctx
+        .userdata::<Shared>()
+        .and_then(|s| s.heap.borrow().clone());
+    let before = heap.as_ref().map_or(0, |h| h.used.get());
     let f = read(ctx, code)?;
     // SAFETY: `raw` is live on this thread and `f` is owned function bytecode; the kept
     // copy gets a reference of its own, freed when the runtime's userdata is dropped.
+    let room = heap
+        .as_ref()
+        .is_none_or(|h| h.kept.get() < KEEP_LIMIT_BYTES);
     unsafe {
-        if qjs::JS_DetachBytecodeRealm(raw, f) == 0 {
-            if ctx.userdata::<Shared>().is_none() {
-                let shared = Shared {
-                    rt: qjs::JS_GetRuntime(raw),
-                    read: RefCell::default(),
-                };
-                // Only fails while the userdata is borrowed, which it is not here.
-                let _ = ctx.store_userdata(shared);
-            }
-            if let Some(s) = ctx.userdata::<Shared>() {
+        if room && qjs::JS_DetachBytecodeRealm(raw, f) == 0 {
+            if let Some(s) = shared(ctx) {
                 let read = Read {
                     _bytes: code.clone(),
                     function: qjs::JS_DupValue(raw, f),
                 };
                 s.read.borrow_mut().insert(key, read);
+                if let Some(h) = heap {
+                    h.kept
+                        .set(h.kept.get() + h.used.get().saturating_sub(before));
+                }
             }
         }
     }
@@ -257,7 +289,7 @@ mod tests {
                 Mode::User,
             )
             .unwrap();
-            let v: String = eval_once(&ctx, &sloppy).unwrap().get().unwrap();
+            let v: String = eval_shared(&ctx, &sloppy).unwrap().get().unwrap();
             assert_eq!(v, "object");
             assert_eq!(ctx.globals().get::<_, i32>("undeclared").unwrap(), 5);
             let strict = compile(
@@ -267,7 +299,7 @@ mod tests {
                 Mode::User,
             )
             .unwrap();
-            let v: String = eval_once(&ctx, &strict).unwrap().get().unwrap();
+            let v: String = eval_shared(&ctx, &strict).unwrap().get().unwrap();
             assert_eq!(v, "undefined");
             let sandbox = compile(
                 &ctx,
@@ -276,7 +308,7 @@ mod tests {
                 Mode::Sandbox,
             )
             .unwrap();
-            let v: String = eval_once(&ctx, &sandbox).unwrap().get().unwrap();
+            let v: String = eval_shared(&ctx, &sandbox).unwrap().get().unwrap();
             assert_eq!(v, "undefined");
         });
     }

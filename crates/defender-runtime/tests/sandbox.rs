@@ -662,6 +662,43 @@ async fn ethers_v5_and_v6_load_from_node_modules() {
 }
 
 #[tokio::test]
+async fn bytecode_kept_for_later_contexts_is_not_charged_to_a_run() {
+    // One script thread, so every run uses the same QuickJS runtime, which keeps the
+    // bytecode of ethers (several MB) for its later contexts. A later run with a small
+    // memory limit is charged only for its own context; and ethers still loads afresh.
+    if !npm_fixture_ready() {
+        return;
+    }
+    let mut config = RuntimeConfig::default().with_node_modules(node_modules());
+    config.max_threads = 1;
+    let rt = QuickJsRuntime::new(config);
+    let ethers = script("const { ethers } = require('ethers'); globalThis.tampered = ethers.utils.id('x'); exports.handler = async () => [typeof globalThis.before, ethers.utils.id('x')];");
+    let small = |src: &str| {
+        let mut req = request(event());
+        req.limits.memory_bytes = 2 << 20;
+        (script(src), req)
+    };
+    for _ in 0..2 {
+        let out = rt.run(&ethers, request(event())).await;
+        let v = out.result.unwrap();
+        assert_eq!(v[0], json!("undefined"));
+        let (code, req) = small(
+            "globalThis.before = 1; exports.handler = async () => new Array(50000).fill(7).length;",
+        );
+        let out = rt.run(&code, req).await;
+        assert_eq!(out.result.unwrap(), json!(50000));
+        // The limit still holds for what the run allocates itself.
+        let (code, req) = small("exports.handler = async () => new Array(1000000).fill(7).length;");
+        let out = rt.run(&code, req).await;
+        assert!(
+            matches!(out.result, Err(RunError::OutOfMemory(_))),
+            "{:?}",
+            out.result
+        );
+    }
+}
+
+#[tokio::test]
 async fn warm_contexts_keep_state_per_action_version_only() {
     let rt = QuickJsRuntime::new(RuntimeConfig::default().with_warm_contexts(4));
     let src = "let count = 0; exports.handler = async () => { globalThis.seen = (globalThis.seen || 0) + 1; return { count: ++count, seen: globalThis.seen }; };";
