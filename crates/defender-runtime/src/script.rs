@@ -5,7 +5,10 @@
 //! freeing it is as costly; for the prelude that was a fifth of a fresh context. The patched
 //! QuickJS (`JS_DetachBytecodeRealm`, see vendor/README.md) lets bytecode outlive the
 //! context that read it: its functions then run in their caller's realm, which is their own
-//! because a runtime of this crate has one context at a time.
+//! because a runtime of this crate has one context at a time. Bytecode is code only (the
+//! patch refuses bytecode holding an object constant), so nothing a run does to its
+//! context reaches the next one. The sandbox's scripts and CommonJS files (user code and
+//! node_modules) are kept this way; their bytes are not charged to a run's memory limit.
 
 use crate::alloc::Heap;
 use rquickjs::{qjs, Ctx, Exception, Value};
@@ -187,11 +190,11 @@ pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Re
         .and_then(|s| s.heap.borrow().clone());
     let before = heap.as_ref().map_or(0, |h| h.used.get());
     let f = read(ctx, code)?;
-    // SAFETY: `raw` is live on this thread and `f` is owned function bytecode; the kept
-    // copy gets a reference of its own, freed when the runtime's userdata is dropped.
     let room = heap
         .as_ref()
         .is_none_or(|h| h.kept.get() < KEEP_LIMIT_BYTES);
+    // SAFETY: `raw` is live on this thread and `f` is owned function bytecode; the kept
+    // copy gets a reference of its own, freed when the runtime's userdata is dropped.
     unsafe {
         if room && qjs::JS_DetachBytecodeRealm(raw, f) == 0 {
             if let Some(s) = shared(ctx) {
