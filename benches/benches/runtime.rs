@@ -173,17 +173,22 @@ fn node_spawn(n: usize) -> Option<Duration> {
     Some(median(times))
 }
 
-fn table() {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
+/// The caller's side: one tokio worker, as in a small service.
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .expect("tokio");
+        .expect("tokio")
+}
+
+fn table() {
+    let tokio = tokio_runtime();
     let rt = QuickJsRuntime::default();
     let hello = code(HELLO);
-    ours(&tokio, &rt, &hello, 200); // warm-up
-                                    // Ours and Node's vm in alternating batches: the machine's speed drifts, and each
-                                    // ratio compares two batches run one right after the other.
+    // Warm-up, then ours and Node's vm in alternating batches: the machine's speed drifts,
+    // and each ratio compares two batches run one right after the other.
+    ours(&tokio, &rt, &hello, 200);
     let mut node = NodeVm::start();
     if let Some(n) = node.as_mut() {
         // V8 needs a few thousand contexts before its figures settle.
@@ -306,11 +311,7 @@ fn table() {
 
 fn bench(c: &mut Criterion) {
     table();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let tokio = tokio_runtime();
     let rt = QuickJsRuntime::default();
     let hello = code(HELLO);
     let mut g = c.benchmark_group("runtime");

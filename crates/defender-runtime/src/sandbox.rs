@@ -564,15 +564,9 @@ pub(crate) struct Instance {
     // Field order matters: the context and the saved values go before the runtime.
     api: Persistent<Object<'static>>,
     context: Context,
-    rt: Runtime,
+    engine: Engine,
     state: Rc<RefCell<LoopState>>,
     rx: mpsc::Receiver<OpResult>,
-    interrupted: Rc<Cell<bool>>,
-    deadline: Rc<Cell<Instant>>,
-    cancel: Rc<RefCell<Arc<AtomicBool>>>,
-    heap: Rc<Heap>,
-    /// Contexts created in `rt` so far, this one included.
-    contexts: u32,
     /// Set when a run broke a limit or the host failed: the instance must not be reused.
     pub(crate) poisoned: bool,
 }
@@ -584,6 +578,7 @@ struct Engine {
     deadline: Rc<Cell<Instant>>,
     cancel: Rc<RefCell<Arc<AtomicBool>>>,
     heap: Rc<Heap>,
+    /// Contexts created in `rt` so far.
     contexts: u32,
 }
 
@@ -656,25 +651,12 @@ impl Engine {
             })?;
             Ok(Persistent::save(&ctx, api))
         })?;
-        let Engine {
-            rt,
-            interrupted,
-            deadline,
-            cancel,
-            heap,
-            contexts,
-        } = self;
         Ok(Instance {
             api,
             context,
-            rt,
+            engine: self,
             state,
             rx,
-            interrupted,
-            deadline,
-            cancel,
-            heap,
-            contexts,
             poisoned: false,
         })
     }
@@ -688,7 +670,7 @@ impl Instance {
 
     /// Bytes its context holds now: about what freeing it will cost.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.heap.context_bytes()
+        self.engine.heap.context_bytes()
     }
 
     /// Frees this instance's context and creates a pristine one in the same QuickJS runtime
@@ -700,14 +682,9 @@ impl Instance {
         let Instance {
             api,
             context,
-            rt,
+            engine,
             state,
             rx,
-            interrupted,
-            deadline,
-            cancel,
-            heap,
-            contexts,
             poisoned,
         } = self;
         // A pending exception is kept by the runtime, not the context: clear it. The lazy
@@ -721,24 +698,16 @@ impl Instance {
         drop(state);
         drop(rx);
         if poisoned
-            || heap.refused.get()
-            || interrupted.get()
-            || contexts >= MAX_CONTEXTS_PER_RUNTIME
+            || engine.heap.refused.get()
+            || engine.interrupted.get()
+            || engine.contexts >= MAX_CONTEXTS_PER_RUNTIME
         {
             return None;
         }
-        rt.run_gc();
-        if rt.is_job_pending() || heap.refused.get() {
+        engine.rt.run_gc();
+        if engine.rt.is_job_pending() || engine.heap.refused.get() {
             return None;
         }
-        let engine = Engine {
-            rt,
-            interrupted,
-            deadline,
-            cancel,
-            heap,
-            contexts,
-        };
         engine.reset(limits);
         engine.instance(limits, cache).ok()
     }
@@ -758,18 +727,22 @@ impl Instance {
             st.handle = Some(job.handle.clone());
             st.files = Some((job.files.clone(), job.scope.clone()));
         }
-        self.heap.limit.set(job.limits.memory_bytes);
-        self.rt.set_max_stack_size(job.limits.max_stack_bytes);
+        self.engine.heap.limit.set(job.limits.memory_bytes);
+        self.engine
+            .rt
+            .set_max_stack_size(job.limits.max_stack_bytes);
         while self.rx.try_recv().is_ok() {}
-        self.deadline.set(Instant::now() + job.limits.timeout);
-        *self.cancel.borrow_mut() = job.cancel.clone();
+        self.engine
+            .deadline
+            .set(Instant::now() + job.limits.timeout);
+        *self.engine.cancel.borrow_mut() = job.cancel.clone();
         let result = self.drive(&job);
         let result = match result {
             // Whatever the script made of it, a refused allocation is what ended the run.
             Err(RunError::Thrown { .. } | RunError::Internal(_) | RunError::StackOverflow)
-                if self.heap.refused.get() =>
+                if self.engine.heap.refused.get() =>
             {
-                Err(RunError::OutOfMemory(self.heap.limit.get()))
+                Err(RunError::OutOfMemory(self.engine.heap.limit.get()))
             }
             other => other,
         };
@@ -779,7 +752,7 @@ impl Instance {
                 | RunError::OutOfMemory(_)
                 | RunError::StackOverflow
                 | RunError::Internal(_))
-        ) || self.heap.refused.get()
+        ) || self.engine.heap.refused.get()
         {
             self.poisoned = true;
         }
@@ -814,10 +787,10 @@ impl Instance {
     }
 
     fn drive(&self, job: &Job) -> Result<Json, RunError> {
-        let deadline = self.deadline.get();
-        let interrupted = &self.interrupted;
+        let deadline = self.engine.deadline.get();
+        let interrupted = &self.engine.interrupted;
         let rx = &self.rx;
-        let cancel = self.cancel.borrow().clone();
+        let cancel = self.engine.cancel.borrow().clone();
         let timeout_err = || RunError::Timeout(job.limits.timeout);
         self.context.with(|ctx| -> Result<Json, RunError> {
             // A failure while driving the context: classify it.
