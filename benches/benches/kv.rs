@@ -231,19 +231,15 @@ fn bench_redb(c: &mut Criterion, rt: &tokio::runtime::Runtime, scratch: &Scratch
         b.to_async(rt).iter(|| {
             let ours = ours.clone();
             async move {
-                let tasks: Vec<_> = (0..REDB_TASKS)
-                    .map(|t| {
-                        let ours = ours.clone();
-                        tokio::spawn(async move {
-                            for i in (t..GET_BATCH).step_by(REDB_TASKS) {
-                                black_box(ours.get(&key(i % KEYS)).await.expect("get"));
-                            }
-                        })
+                all_tasks(REDB_TASKS, |t| {
+                    let ours = ours.clone();
+                    tokio::spawn(async move {
+                        for i in (t..GET_BATCH).step_by(REDB_TASKS) {
+                            black_box(ours.get(&key(i % KEYS)).await.expect("get"));
+                        }
                     })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
-                }
+                })
+                .await;
             }
         })
     });
@@ -251,19 +247,15 @@ fn bench_redb(c: &mut Criterion, rt: &tokio::runtime::Runtime, scratch: &Scratch
         b.to_async(rt).iter(|| {
             let raw = raw.clone();
             async move {
-                let tasks: Vec<_> = (0..REDB_TASKS)
-                    .map(|t| {
-                        let raw = raw.clone();
-                        tokio::spawn(async move {
-                            for i in (t..GET_BATCH).step_by(REDB_TASKS) {
-                                black_box(raw.get(&key(i % KEYS)));
-                            }
-                        })
+                all_tasks(REDB_TASKS, |t| {
+                    let raw = raw.clone();
+                    tokio::spawn(async move {
+                        for i in (t..GET_BATCH).step_by(REDB_TASKS) {
+                            black_box(raw.get(&key(i % KEYS)));
+                        }
                     })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
-                }
+                })
+                .await;
             }
         })
     });
@@ -273,20 +265,16 @@ fn bench_redb(c: &mut Criterion, rt: &tokio::runtime::Runtime, scratch: &Scratch
         b.to_async(rt).iter(|| {
             let ours = ours.clone();
             async move {
-                let tasks: Vec<_> = (0..REDB_TASKS)
-                    .map(|t| {
-                        let ours = ours.clone();
-                        tokio::spawn(async move {
-                            let v = value();
-                            for i in (t..PUT_BATCH).step_by(REDB_TASKS) {
-                                ours.put(&key(i), &v).await.expect("put");
-                            }
-                        })
+                all_tasks(REDB_TASKS, |t| {
+                    let ours = ours.clone();
+                    tokio::spawn(async move {
+                        let v = value();
+                        for i in (t..PUT_BATCH).step_by(REDB_TASKS) {
+                            ours.put(&key(i), &v).await.expect("put");
+                        }
                     })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
-                }
+                })
+                .await;
             }
         })
     });
@@ -294,25 +282,30 @@ fn bench_redb(c: &mut Criterion, rt: &tokio::runtime::Runtime, scratch: &Scratch
         b.to_async(rt).iter(|| {
             let raw = raw.clone();
             async move {
-                let tasks: Vec<_> = (0..REDB_TASKS)
-                    .map(|t| {
-                        let raw = raw.clone();
-                        // Commits block: a raw user also moves them off the executor.
-                        tokio::task::spawn_blocking(move || {
-                            let v = value();
-                            for i in (t..PUT_BATCH).step_by(REDB_TASKS) {
-                                raw.put(&key(i), &v);
-                            }
-                        })
+                all_tasks(REDB_TASKS, |t| {
+                    let raw = raw.clone();
+                    // Commits block: a raw user also moves them off the executor.
+                    tokio::task::spawn_blocking(move || {
+                        let v = value();
+                        for i in (t..PUT_BATCH).step_by(REDB_TASKS) {
+                            raw.put(&key(i), &v);
+                        }
                     })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
-                }
+                })
+                .await;
             }
         })
     });
     g.finish();
+}
+
+/// Starts `spawn(t)` for each `t` in `0..tasks` (each returns its spawned task) and waits
+/// for all of them.
+async fn all_tasks(tasks: usize, spawn: impl FnMut(usize) -> tokio::task::JoinHandle<()>) {
+    let handles: Vec<_> = (0..tasks).map(spawn).collect();
+    for h in handles {
+        h.await.expect("task");
+    }
 }
 
 struct RedisServer(Child, u16);
@@ -476,24 +469,20 @@ fn bench_redis(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
                 b.to_async(rt).iter(|| {
                     let ours = ours.clone();
                     async move {
-                        let tasks: Vec<_> = (0..REDIS_TASKS)
-                            .map(|t| {
-                                let ours = ours.clone();
-                                tokio::spawn(async move {
-                                    let v = value();
-                                    for i in (t..batch).step_by(REDIS_TASKS) {
-                                        if op == "get" {
-                                            black_box(ours.get(&key(i % KEYS)).await.expect("get"));
-                                        } else {
-                                            ours.put(&key(i % KEYS), &v).await.expect("put");
-                                        }
+                        all_tasks(REDIS_TASKS, |t| {
+                            let ours = ours.clone();
+                            tokio::spawn(async move {
+                                let v = value();
+                                for i in (t..batch).step_by(REDIS_TASKS) {
+                                    if op == "get" {
+                                        black_box(ours.get(&key(i % KEYS)).await.expect("get"));
+                                    } else {
+                                        ours.put(&key(i % KEYS), &v).await.expect("put");
                                     }
-                                })
+                                }
                             })
-                            .collect();
-                        for t in tasks {
-                            t.await.expect("task");
-                        }
+                        })
+                        .await;
                     }
                 })
             },
@@ -504,24 +493,20 @@ fn bench_redis(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
                 b.to_async(rt).iter(|| {
                     let raw = raw.clone();
                     async move {
-                        let tasks: Vec<_> = (0..REDIS_TASKS)
-                            .map(|t| {
-                                let raw = raw.clone();
-                                tokio::spawn(async move {
-                                    let v = value();
-                                    for i in (t..batch).step_by(REDIS_TASKS) {
-                                        if op == "get" {
-                                            black_box(raw_get(raw.clone(), key(i % KEYS)).await);
-                                        } else {
-                                            raw_put(raw.clone(), key(i % KEYS), &v, ttl_ms).await;
-                                        }
+                        all_tasks(REDIS_TASKS, |t| {
+                            let raw = raw.clone();
+                            tokio::spawn(async move {
+                                let v = value();
+                                for i in (t..batch).step_by(REDIS_TASKS) {
+                                    if op == "get" {
+                                        black_box(raw_get(raw.clone(), key(i % KEYS)).await);
+                                    } else {
+                                        raw_put(raw.clone(), key(i % KEYS), &v, ttl_ms).await;
                                     }
-                                })
+                                }
                             })
-                            .collect();
-                        for t in tasks {
-                            t.await.expect("task");
-                        }
+                        })
+                        .await;
                     }
                 })
             },
