@@ -123,6 +123,18 @@ async fn relayer(anvil: &Anvil) -> Arc<RpcRelayer> {
     )
 }
 
+/// anvil with the example contract deployed (its address) and a relayer on it; `None` when
+/// the npm fixture or anvil is missing and may be skipped.
+async fn chain_with_relayer() -> Option<(Anvil, String, Arc<RpcRelayer>)> {
+    if !npm_fixture_ready() {
+        return None;
+    }
+    let anvil = Anvil::start().await?;
+    let address = anvil.deploy().await;
+    let relayer = relayer(&anvil).await;
+    Some((anvil, address, relayer))
+}
+
 fn complete_example(address: &str, require_ethers: &str) -> String {
     format!(
         r#"const {{ ethers }} = require("{require_ethers}");
@@ -214,14 +226,9 @@ async fn run_example(anvil: &Anvil, relayer: Arc<RpcRelayer>, code: &ActionCode,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_example_with_ethers_v5_and_v6() {
-    if !npm_fixture_ready() {
-        return;
-    }
-    let Some(anvil) = Anvil::start().await else {
+    let Some((anvil, address, relayer)) = chain_with_relayer().await else {
         return;
     };
-    let address = anvil.deploy().await;
-    let relayer = relayer(&anvil).await;
 
     // ethers v5: `require("ethers")` finds ethers 5.7.2 in node_modules.
     let v5 = script(&complete_example(&address, "ethers"));
@@ -249,14 +256,10 @@ async fn complete_example_with_ethers_v5_and_v6() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relayer_client_sdk_and_web3_provider() {
-    if !npm_fixture_ready() {
-        return;
-    }
-    let Some(anvil) = Anvil::start().await else {
+    // `_anvil` keeps the node running until the end of the test.
+    let Some((_anvil, address, relayer)) = chain_with_relayer().await else {
         return;
     };
-    let address = anvil.deploy().await;
-    let relayer = relayer(&anvil).await;
     let info = relayer.get_relayer().await.unwrap();
     let rt = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
     let code = script(&format!(
