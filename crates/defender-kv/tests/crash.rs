@@ -11,15 +11,9 @@ use std::time::Duration;
 
 const KILLS: usize = 20;
 
-/// Must match `value_of` in `src/bin/crash_writer.rs`.
-fn value_of(i: u64) -> String {
-    let len = usize::try_from(i.wrapping_mul(7919) % 20_000 + 1).unwrap_or(1);
-    let unit = format!("{i}-é-");
-    unit.repeat(len / unit.len() + 1)
-        .chars()
-        .take(len)
-        .collect()
-}
+#[path = "../src/crash_value.rs"]
+mod crash_value;
+use crash_value::value_of;
 
 /// Starts the writer at `first`, kills it with SIGKILL after a random delay, and returns the
 /// indexes it acknowledged (complete lines only).

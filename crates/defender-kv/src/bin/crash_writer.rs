@@ -8,15 +8,9 @@
 use defender_kv::{JsonFileKvStore, KvStore, RedbKvStore};
 use std::io::Write;
 
-/// The value written under `k<i>`: 1 to 20 000 bytes, derived from `i` alone.
-fn value_of(i: u64) -> String {
-    let len = usize::try_from(i.wrapping_mul(7919) % 20_000 + 1).unwrap_or(1);
-    let unit = format!("{i}-é-");
-    unit.repeat(len / unit.len() + 1)
-        .chars()
-        .take(len)
-        .collect()
-}
+#[path = "../crash_value.rs"]
+mod crash_value;
+use crash_value::value_of;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
