@@ -11,6 +11,7 @@ pub mod kv;
 #[cfg(feature = "engine")]
 pub mod monitor;
 pub mod notify;
+pub mod redact;
 pub mod relayer;
 pub mod runs;
 pub mod runtime;

@@ -132,6 +132,16 @@ pub enum RunError {
     /// The host failed.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The handler's value cannot be turned into JSON without changing it (nested deeper
+    /// than the host's JSON parser allows, or a string holding a lone UTF-16 surrogate).
+    #[error("the handler's result cannot be serialized: {0}")]
+    InvalidResult(String),
+    /// The run was not started: as many runs as the runtime queues were already waiting.
+    #[error("throttled: {queued} runs are already waiting for a script thread")]
+    Throttled {
+        /// The runs waiting when this one was refused.
+        queued: usize,
+    },
 }
 
 impl RunError {
@@ -141,8 +151,9 @@ impl RunError {
             RunError::Timeout(_) => ErrorType::Timeout,
             RunError::InsufficientFunds(_) => ErrorType::InsufficientFunds,
             RunError::RelayerConfiguration(_) => ErrorType::RelayerConfiguration,
-            RunError::Internal(_) => ErrorType::Internal,
-            RunError::InvalidCode(_)
+            RunError::Internal(_) | RunError::Throttled { .. } => ErrorType::Internal,
+            RunError::InvalidResult(_)
+            | RunError::InvalidCode(_)
             | RunError::CodeTooLarge { .. }
             | RunError::Thrown { .. }
             | RunError::OutOfMemory(_)

@@ -14,10 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Script = dyn Fn(&ActionCode, &RunRequest) -> Result<Value, RunError> + Send + Sync;
+type LogLines = dyn Fn(&RunRequest) -> Vec<String> + Send + Sync;
 
 /// Runs a Rust closure instead of JavaScript, optionally slowly, and records every event.
 struct Scripted {
     script: Box<Script>,
+    /// Lines logged after `ran {run id}`.
+    log: Box<LogLines>,
     delay: Duration,
     events: Mutex<Vec<(u64, ActionEvent)>>,
     running: AtomicUsize,
@@ -35,8 +38,18 @@ impl Scripted {
         delay: Duration,
         script: impl Fn(&ActionCode, &RunRequest) -> Result<Value, RunError> + Send + Sync + 'static,
     ) -> Arc<Self> {
+        Scripted::with_logs(delay, |_| Vec::new(), script)
+    }
+
+    /// Also logs the lines `log` returns.
+    fn with_logs(
+        delay: Duration,
+        log: impl Fn(&RunRequest) -> Vec<String> + Send + Sync + 'static,
+        script: impl Fn(&ActionCode, &RunRequest) -> Result<Value, RunError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
         Arc::new(Scripted {
             script: Box::new(script),
+            log: Box::new(log),
             delay,
             events: Mutex::new(Vec::new()),
             running: AtomicUsize::new(0),
@@ -74,13 +87,17 @@ impl ActionRuntime for Scripted {
         }
         let result = (self.script)(code, &req);
         self.running.fetch_sub(1, Ordering::SeqCst);
+        let lines =
+            std::iter::once(format!("ran {}", req.event.action_run_id)).chain((self.log)(&req));
         RunOutcome {
             result,
-            logs: vec![LogEntry {
-                level: LogLevel::Info,
-                timestamp: chrono::Utc::now(),
-                message: format!("ran {}", req.event.action_run_id),
-            }],
+            logs: lines
+                .map(|message| LogEntry {
+                    level: LogLevel::Info,
+                    timestamp: chrono::Utc::now(),
+                    message,
+                })
+                .collect(),
         }
     }
 }
@@ -545,4 +562,323 @@ async fn prometheus_counts_runs_and_errors() {
         text.contains(r#"defender_action_run_errors_total{action_id="a",error_type="TIMEOUT"} 1"#),
         "{text}"
     );
+}
+
+/// A secret value long enough to be redacted.
+const SECRET: &str = "sk-live-7f3a9c1e2b";
+
+/// The text of Defender's `encodedLogs`.
+fn decode_logs(encoded: &str) -> String {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("encodedLogs is base64");
+    String::from_utf8(raw).expect("logs are UTF-8")
+}
+
+/// The `apiKey` secret as injected into the run.
+fn api_key(req: &RunRequest) -> String {
+    req.event
+        .secrets
+        .as_ref()
+        .and_then(|s| s.get("apiKey"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An engine whose secret `apiKey` is [`SECRET`], notifying failures to `ops`.
+async fn engine_with_secret(rt: Arc<Scripted>) -> (Engine, Arc<RecordingNotifier>) {
+    let secrets = Arc::new(InMemorySecretStore::default());
+    secrets.put("apiKey", SECRET).await.unwrap();
+    let ops = Arc::new(RecordingNotifier::default());
+    let engine = Engine::builder(rt)
+        .secrets(secrets)
+        .notifier("ops", ops.clone())
+        .failure_channel("ops")
+        .build();
+    (engine, ops)
+}
+
+fn assert_redacted(what: &str, text: &str) {
+    assert!(!text.contains(SECRET), "{what} holds the secret: {text}");
+    assert!(
+        text.contains("[REDACTED]"),
+        "{what} is not redacted: {text}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_everywhere_but_in_the_result_returned_to_the_caller() {
+    let rt = Scripted::with_logs(
+        Duration::ZERO,
+        |req| vec![format!("calling the API with {}", api_key(req))],
+        |_, req| Ok(json!({"apiKey": api_key(req), "n": 1})),
+    );
+    let (engine, ops) = engine_with_secret(rt).await;
+    let token = engine
+        .add_action(ActionSpec::new("a", "a", "c").trigger(ActionTrigger::Webhook))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The caller of a manual run gets the result as produced; the logs are redacted.
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Success);
+    let result: Value = serde_json::from_str(run.result.as_deref().unwrap()).unwrap();
+    assert_eq!(result, json!({"apiKey": SECRET, "n": 1}));
+    assert_redacted("returned logs", &decode_logs(&run.encoded_logs));
+
+    // The run history keeps a redacted result and redacted logs.
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_eq!(stored[0].action_run_id, run.action_run_id);
+    let result: Value = serde_json::from_str(stored[0].result.as_deref().unwrap()).unwrap();
+    assert_eq!(result, json!({"apiKey": "[REDACTED]", "n": 1}));
+    assert_redacted("stored logs", &decode_logs(&stored[0].encoded_logs));
+
+    // The webhook caller gets the result as produced too; its logs are redacted.
+    let answer = engine.handle_webhook(webhook_for("a", &token, "{}")).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["status"], "success");
+    let result: Value = serde_json::from_str(answer.body["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result, json!({"apiKey": SECRET, "n": 1}));
+    assert_redacted(
+        "webhook logs",
+        &decode_logs(answer.body["encodedLogs"].as_str().unwrap()),
+    );
+
+    let history = engine.runs("a", 30).await.unwrap();
+    assert_eq!(history.len(), 2);
+    for r in &history {
+        assert_redacted("history", r.result.as_deref().unwrap());
+        assert!(!format!("{r:?}").contains(SECRET), "{r:?}");
+    }
+    assert!(ops.messages().is_empty(), "successes are not notified");
+}
+
+#[tokio::test]
+async fn failures_are_redacted_in_message_logs_notification_history_and_previous_run() {
+    let rt = Scripted::with_logs(
+        Duration::ZERO,
+        |req| vec![format!("key={}", api_key(req))],
+        |_, req| {
+            Err(RunError::Internal(format!(
+                "the RPC refused key {} with 401",
+                api_key(req)
+            )))
+        },
+    );
+    let (engine, ops) = engine_with_secret(rt.clone()).await;
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error_type, Some(ErrorType::Internal));
+    let message = run.message.clone().unwrap();
+    assert_redacted("returned message", &message);
+    assert!(message.contains("with 401"), "{message}");
+    assert_redacted("returned logs", &decode_logs(&run.encoded_logs));
+
+    let sent = ops.messages();
+    assert_eq!(sent.len(), 1);
+    assert_redacted("failure notification", &sent[0].body);
+    assert!(!sent[0].subject.contains(SECRET));
+
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_redacted("stored message", stored[0].message.as_deref().unwrap());
+    assert_redacted("stored logs", &decode_logs(&stored[0].encoded_logs));
+
+    // The next run's previousRun comes from the store: redacted.
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    let events = rt.events();
+    let previous = events[1].1.previous_run.as_ref().expect("previousRun");
+    assert_eq!(previous.action_run_id, run.action_run_id);
+    assert_redacted("previousRun", previous.message.as_deref().unwrap());
+
+    // Errors built by the host before the run go through the same redaction.
+    engine
+        .set_action_relayer("a", Some(SECRET.to_owned()))
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.error_type, Some(ErrorType::RelayerConfiguration));
+    assert_redacted("relayer error", run.message.as_deref().unwrap());
+    let sent = ops.messages();
+    assert_eq!(sent.len(), 3);
+    assert_redacted("relayer error notification", &sent[2].body);
+}
+
+#[tokio::test]
+async fn a_panicking_runtime_is_recorded_as_a_redacted_internal_error() {
+    let rt = Scripted::new(Duration::ZERO, |_, req| {
+        panic!("runtime bug while holding {}", api_key(req))
+    });
+    let (engine, ops) = engine_with_secret(rt).await;
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error_type, Some(ErrorType::Internal));
+    let message = run.message.unwrap();
+    assert!(message.contains("panicked"), "{message}");
+    assert_redacted("panic message", &message);
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_eq!(stored[0].status, RunStatus::Error, "not left pending");
+    assert_redacted("panic notification", &ops.messages()[0].body);
+}
+
+#[tokio::test]
+async fn throttled_runs_are_recorded_as_throttled_and_not_notified() {
+    let rt = Scripted::new(Duration::ZERO, |_, _| {
+        Err(RunError::Throttled { queued: 8 })
+    });
+    let (engine, ops) = engine_with_secret(rt.clone()).await;
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Throttled);
+    assert_eq!(run.error_type, Some(ErrorType::Internal));
+    let message = run.message.clone().unwrap();
+    assert!(message.contains("8 runs"), "{message}");
+    assert!(run.finished_at.is_some());
+
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_eq!(stored[0].status, RunStatus::Throttled);
+    assert_eq!(stored[0].message.as_deref(), Some(message.as_str()));
+    assert_eq!(
+        serde_json::to_value(&stored[0]).unwrap()["status"],
+        "throttled"
+    );
+    assert!(
+        ops.messages().is_empty(),
+        "throttled runs send no failure notification"
+    );
+
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    let events = rt.events();
+    let previous = events[1].1.previous_run.as_ref().unwrap();
+    assert_eq!(previous.status, RunStatus::Throttled);
+}
+
+fn webhook_for(action_id: &str, token: &str, body: &str) -> WebhookRequest {
+    WebhookRequest {
+        action_id: action_id.into(),
+        ..webhook(token, body)
+    }
+}
+
+/// Reads one HTTP/1.1 response (status line and headers, then `Content-Length` bytes of
+/// body) without waiting for the connection to close.
+#[cfg(feature = "webhook-server")]
+async fn read_response(stream: &mut tokio::net::TcpStream) -> (String, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed before the response: {buf:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .expect("the answer has a Content-Length");
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed in the body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    let body = serde_json::from_slice(&buf[head_end..head_end + length]).unwrap();
+    (status, body)
+}
+
+#[cfg(feature = "webhook-server")]
+#[tokio::test]
+async fn webhook_router_answers_before_reading_the_body_of_a_wrong_token() {
+    use tokio::io::AsyncWriteExt;
+    let engine = Engine::builder(Scripted::echo())
+        .webhook_body_limit(1024)
+        .build();
+    let token = engine
+        .add_action(ActionSpec::new("hook", "hook", "c").trigger(ActionTrigger::Webhook))
+        .await
+        .unwrap()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = defender_core::engine::webhook_router(engine.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // Declares a 50 MB body and sends none of it: the answer must come anyway.
+    async fn declare_huge_body(addr: std::net::SocketAddr, path: &str) -> (String, Value) {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(20), read_response(&mut s))
+            .await
+            .expect("no answer before the body was sent")
+    }
+    let denied = json!({"message": "Missing Authentication Token"});
+    let wrong = "0".repeat(64);
+    for path in [
+        format!("/actions/hook/runs/webhook/{wrong}"),
+        format!("/actions/hook/runs/webhook/{}", &token[..63]),
+        format!("/actions/missing/runs/webhook/{token}"),
+    ] {
+        let (status, body) = declare_huge_body(addr, &path).await;
+        assert!(status.starts_with("HTTP/1.1 403"), "{path}: {status}");
+        assert_eq!(body, denied, "{path}");
+    }
+
+    // The right token with a declared body over the limit: 413, also without the body.
+    let (status, body) =
+        declare_huge_body(addr, &format!("/actions/hook/runs/webhook/{token}")).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert_eq!(body["message"], "Request Entity Too Large");
+
+    // A chunked body (no Content-Length) over the limit: 413.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big = format!("{{\"a\":\"{}\"}}", "x".repeat(2000));
+    let raw = format!(
+        "POST /actions/hook/runs/webhook/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+        big.len()
+    );
+    s.write_all(raw.as_bytes()).await.unwrap();
+    let (status, _) = tokio::time::timeout(Duration::from_secs(20), read_response(&mut s))
+        .await
+        .unwrap();
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    // The right token with a good body still runs.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"hello":"world"}"#;
+    let raw = format!(
+        "POST /actions/hook/runs/webhook/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(raw.as_bytes()).await.unwrap();
+    let (status, answer) = tokio::time::timeout(Duration::from_secs(20), read_response(&mut s))
+        .await
+        .unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert_eq!(answer["status"], "success");
+    assert_eq!(answer["result"], body);
+    let runs = engine.runs("hook", 30).await.unwrap();
+    assert_eq!(runs.len(), 1, "only the authorized, well-sized request ran");
 }

@@ -114,14 +114,42 @@
   function requireFrom(from, name) { return loadFrom({ filename: from, children: null }, name); }
 
   // ---------- the run ----------
-  function errorPayload(e) {
-    if (e instanceof Error || (e && typeof e === 'object' && 'message' in e)) {
-      return { message: String(e.message), stack: e.stack ? String(e.name || 'Error') + ': ' + String(e.message) + '\n' + String(e.stack) : undefined, code: typeof e.code === 'string' ? e.code : undefined, name: e.name ? String(e.name) : undefined };
+  // Reads one property of a thrown value; `undefined` when reading it throws (a getter the
+  // script installed) or it is not there.
+  function field(e, k) {
+    try {
+      const v = e[k];
+      return v === undefined || v === null ? undefined : String(v);
+    } catch (x) {
+      return undefined;
     }
-    let m;
-    try { m = typeof e === 'string' ? e : JSONstringify(e); } catch (x) { m = String(e); }
-    return { message: String(m) };
   }
+  // What the host is told of a thrown value. It never throws: whatever the script made of
+  // its error (throwing getters, proxies, a toString that throws), the run ends with it.
+  function errorPayload(e) {
+    try {
+      if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
+        const message = field(e, 'message');
+        const name = field(e, 'name');
+        const stack = field(e, 'stack');
+        let code;
+        try { code = typeof e.code === 'string' ? e.code : undefined; } catch (x) { code = undefined; }
+        let isError = false;
+        try { isError = e instanceof Error; } catch (x) { isError = false; }
+        if (isError || message !== undefined) {
+          const m = message === undefined ? '' : message;
+          return { message: m, stack: stack ? (name || 'Error') + ': ' + m + '\n' + stack : undefined, code, name };
+        }
+      }
+      let m;
+      try { m = typeof e === 'string' ? e : JSONstringify(e); } catch (x) { m = undefined; }
+      if (typeof m !== 'string') { try { m = String(e); } catch (x) { m = 'a value that cannot be read was thrown'; } }
+      return { message: m };
+    } catch (x) {
+      return { message: 'a value that cannot be read was thrown' };
+    }
+  }
+  const report = (f, payload) => { try { f(JSONstringify(payload)); } catch (x) { f('{"message":"the error could not be reported"}'); } };
   function serialize(v) {
     if (v === undefined) return 'null';
     const s = JSONstringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
@@ -140,17 +168,17 @@
       const exp = loadFile(entry, null);
       let handler = exp && exp.handler;
       if (typeof handler !== 'function' && exp && exp.default) handler = typeof exp.default === 'function' && !exp.default.handler ? null : exp.default.handler;
-      if (typeof handler !== 'function') { host.finish(2, JSONstringify({ message: 'the action does not export a `handler` function' })); return; }
+      if (typeof handler !== 'function') { report(host.invalid, { message: 'the action does not export a `handler` function' }); return; }
       p = PromiseResolve(apply(handler, exp, [event, context]));
     } catch (e) {
-      if (e instanceof SyntaxError && !mainModule.loaded && !Object.keys(cache).length) { host.finish(2, JSONstringify(errorPayload(e))); return; }
+      if (e instanceof SyntaxError && !mainModule.loaded && !Object.keys(cache).length) { report(host.invalid, errorPayload(e)); return; }
       p = PromiseReject(e);
     }
     then(p, (v) => {
       let s;
-      try { s = serialize(v); } catch (e) { host.finish(0, JSONstringify(errorPayload(e))); return; }
-      host.finish(1, s);
-    }, (e) => host.finish(0, JSONstringify(errorPayload(e))));
+      try { s = serialize(v); } catch (e) { report(host.unserializable, errorPayload(e)); return; }
+      host.returned(s);
+    }, (e) => report(host.threw, errorPayload(e)));
   }
   const api = {
     requireFrom, start, resolveLazy,

@@ -7,54 +7,159 @@
 
 use libmimalloc_sys as mi;
 use rquickjs::allocator::Allocator;
-use std::cell::Cell;
 use std::ffi::c_void;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
-/// The state of one QuickJS runtime's heap, shared by its allocator and the sandbox.
+/// The state of one QuickJS runtime's heap, shared by its allocator, the sandbox and the
+/// host operations of the run in progress (which charge what they hold for it).
+///
+/// Atomics with relaxed ordering: the allocator is the only writer of `used` and `kept`
+/// (on the script thread); host tasks only read them to decide whether a charge fits.
 #[derive(Debug, Default)]
 pub(crate) struct Heap {
-    /// Most bytes the runtime may hold; may be changed while it lives (applies to later
+    /// Most bytes the run may hold; may be changed while it lives (applies to later
     /// allocations).
-    pub(crate) limit: Cell<usize>,
+    pub(crate) limit: AtomicUsize,
     /// Bytes held now (usable sizes of the live blocks).
-    pub(crate) used: Cell<usize>,
-    /// Set when the limit refused an allocation.
-    pub(crate) refused: Cell<bool>,
+    pub(crate) used: AtomicUsize,
+    /// Set when the limit refused an allocation or a host charge.
+    pub(crate) refused: AtomicBool,
     /// Bytes of `used` held by bytecode that the runtime keeps for all its contexts (see
     /// src/script.rs): not counted against a run's limit.
-    pub(crate) kept: Cell<usize>,
+    pub(crate) kept: AtomicUsize,
+    /// Bytes the host holds on behalf of the run in progress: host-call results not yet
+    /// delivered, log entries, timers. Counted against the run's limit like its heap.
+    pub(crate) host: AtomicUsize,
+    /// Most bytes `used` reached since the run in progress started.
+    pub(crate) peak: AtomicUsize,
+    /// Which run the host charges are for: charges made for an earlier run (by a host task
+    /// that finished after its run ended) are refused.
+    generation: AtomicU64,
 }
 
 impl Heap {
     /// Bytes held for the current context: the heap less the runtime's kept bytecode.
     pub(crate) fn context_bytes(&self) -> usize {
-        self.used.get().saturating_sub(self.kept.get())
-    }
-}
-
-pub(crate) struct LimitedAllocator {
-    heap: Rc<Heap>,
-}
-
-impl LimitedAllocator {
-    pub(crate) fn new(heap: Rc<Heap>) -> Self {
-        LimitedAllocator { heap }
+        self.used
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.kept.load(Ordering::Relaxed))
     }
 
+    /// Bytes charged to the run in progress: its context's heap and what the host holds.
+    pub(crate) fn run_bytes(&self) -> usize {
+        self.context_bytes()
+            .saturating_add(self.host.load(Ordering::Relaxed))
+    }
+
+    /// Whether `extra` more bytes would pass the limit; records the refusal if so.
     fn refuse(&self, extra: usize) -> bool {
-        if self.heap.context_bytes().saturating_add(extra) > self.heap.limit.get() {
-            self.heap.refused.set(true);
+        if self.run_bytes().saturating_add(extra) > self.limit.load(Ordering::Relaxed) {
+            self.refused.store(true, Ordering::Relaxed);
             true
         } else {
             false
         }
     }
 
+    /// Charges `bytes` that the host holds for the run; `false` (and the run is marked as
+    /// out of memory) when they do not fit in its limit.
+    pub(crate) fn charge(&self, bytes: usize) -> bool {
+        if self.refuse(bytes) {
+            return false;
+        }
+        self.host.fetch_add(bytes, Ordering::Relaxed);
+        true
+    }
+
+    /// Gives back bytes charged with [`Heap::charge`].
+    pub(crate) fn uncharge(&self, bytes: usize) {
+        let _ = self
+            .host
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| {
+                Some(h.saturating_sub(bytes))
+            });
+    }
+
+    /// Starts the charges of a new run with `limit` bytes: earlier host charges are
+    /// forgotten, and a [`Budget`] for the new run is returned.
+    pub(crate) fn start_run(self: &Arc<Self>, limit: usize) -> Budget {
+        self.set_limit(limit);
+        self.host.store(0, Ordering::Relaxed);
+        self.peak
+            .store(self.used.load(Ordering::Relaxed), Ordering::Relaxed);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        Budget {
+            heap: self.clone(),
+            generation,
+        }
+    }
+
+    pub(crate) fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    pub(crate) fn was_refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
+/// What host tasks of one run charge their memory to (they may run on other threads, and
+/// may finish after the run ended: then their charges are refused).
+#[derive(Clone, Debug)]
+pub(crate) struct Budget {
+    heap: Arc<Heap>,
+    generation: u64,
+}
+
+impl Budget {
+    fn current(&self) -> bool {
+        self.heap.generation.load(Ordering::Relaxed) == self.generation
+    }
+
+    /// Charges `bytes` to the run; `false` when they do not fit (the run then ends as out
+    /// of memory) or the run is over.
+    pub(crate) fn charge(&self, bytes: usize) -> bool {
+        self.current() && self.heap.charge(bytes)
+    }
+
+    /// Gives back bytes charged with [`Budget::charge`].
+    pub(crate) fn uncharge(&self, bytes: usize) {
+        if self.current() {
+            self.heap.uncharge(bytes);
+        }
+    }
+}
+
+/// Returns the memory this thread's mimalloc heap holds unused to the system. A script
+/// thread calls it after freeing a large context: otherwise the pages stay with the thread
+/// (which may then sit idle for a long time) and the process's resident memory keeps the
+/// high-water mark of every thread.
+#[allow(unsafe_code)]
+pub(crate) fn return_free_memory() {
+    // SAFETY: no arguments to check; mimalloc collects the calling thread's heap.
+    unsafe { mi::mi_collect(true) }
+}
+
+pub(crate) struct LimitedAllocator {
+    heap: Arc<Heap>,
+}
+
+impl LimitedAllocator {
+    pub(crate) fn new(heap: Arc<Heap>) -> Self {
+        LimitedAllocator { heap }
+    }
+
+    fn refuse(&self, extra: usize) -> bool {
+        self.heap.refuse(extra)
+    }
+
     fn release(&self, bytes: usize) {
-        self.heap
-            .used
-            .set(self.heap.used.get().saturating_sub(bytes));
+        let used = &self.heap.used;
+        used.store(
+            used.load(Ordering::Relaxed).saturating_sub(bytes),
+            Ordering::Relaxed,
+        );
     }
 
     /// Counts a block just returned by mimalloc.
@@ -63,7 +168,11 @@ impl LimitedAllocator {
         if !p.is_null() {
             // SAFETY: `p` is a live block that mimalloc just returned.
             let size = unsafe { mi::mi_usable_size(p) };
-            self.heap.used.set(self.heap.used.get() + size);
+            let used = self.heap.used.load(Ordering::Relaxed).saturating_add(size);
+            self.heap.used.store(used, Ordering::Relaxed);
+            if used > self.heap.peak.load(Ordering::Relaxed) {
+                self.heap.peak.store(used, Ordering::Relaxed);
+            }
         }
         p.cast()
     }
@@ -86,7 +195,7 @@ unsafe impl Allocator for LimitedAllocator {
 
     fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
         let Some(total) = count.checked_mul(size) else {
-            self.heap.refused.set(true);
+            self.heap.refused.store(true, Ordering::Relaxed);
             return std::ptr::null_mut();
         };
         if self.refuse(total) {

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 /// Where the action's own files are mounted.
@@ -23,6 +23,7 @@ enum Kind {
 #[derive(Clone, Debug)]
 pub(crate) struct Files {
     pub(crate) bundle: Arc<BTreeMap<String, Bytes>>,
+    /// The mounted `node_modules` directory, canonical (symbolic links resolved).
     pub(crate) node_modules: Option<Arc<PathBuf>>,
 }
 
@@ -50,18 +51,27 @@ pub(crate) fn dirname(path: &str) -> &str {
 }
 
 impl Files {
+    /// The host path of a virtual `/node_modules/...` path, before symbolic links are
+    /// followed; `None` outside the mount or for a path with anything but plain names.
     fn host_path(&self, vpath: &str) -> Option<PathBuf> {
         let root = self.node_modules.as_ref()?;
         let rel = vpath.strip_prefix(NM_ROOT)?;
-        let rel = rel.strip_prefix('/').unwrap_or(rel);
-        if rel.split('/').any(|s| s == "..") {
-            return None;
+        if rel.is_empty() {
+            return Some(root.to_path_buf());
         }
-        Some(if rel.is_empty() {
-            root.to_path_buf()
-        } else {
-            root.join(rel)
-        })
+        let rel = rel.strip_prefix('/')?;
+        let plain = Path::new(rel)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        (plain && !rel.is_empty()).then(|| root.join(rel))
+    }
+
+    /// The real host path of a virtual `/node_modules/...` path, if it exists inside the
+    /// mounted directory once symbolic links are followed (the mount root is canonical).
+    pub(crate) fn real_path(&self, vpath: &str) -> Option<PathBuf> {
+        let root = self.node_modules.as_ref()?;
+        let real = self.host_path(vpath)?.canonicalize().ok()?;
+        real.starts_with(root.as_path()).then_some(real)
     }
 
     fn kind(&self, vpath: &str) -> Option<Kind> {
@@ -81,8 +91,8 @@ impl Files {
                 .filter(|(k, _)| k.starts_with(&prefix))
                 .map(|_| Kind::Dir);
         }
-        let p = self.host_path(vpath)?;
-        let meta = std::fs::metadata(&p).ok()?;
+        // Nothing outside the mounted directory exists, not even through a link.
+        let meta = std::fs::metadata(self.real_path(vpath)?).ok()?;
         if meta.is_file() {
             Some(Kind::File)
         } else if meta.is_dir() {
@@ -98,14 +108,7 @@ impl Files {
             let rel = rel.strip_prefix('/').unwrap_or(rel);
             return self.bundle.get(rel).cloned();
         }
-        let p = self.host_path(vpath)?;
-        // Refuse symbolic links that leave the mounted directory.
-        let root = self.node_modules.as_ref()?.canonicalize().ok()?;
-        let real = p.canonicalize().ok()?;
-        if !real.starts_with(&root) {
-            return None;
-        }
-        std::fs::read(real).ok().map(Bytes::from)
+        std::fs::read(self.real_path(vpath)?).ok().map(Bytes::from)
     }
 
     fn is_file(&self, p: &str) -> bool {
@@ -163,6 +166,17 @@ impl Files {
     /// Resolves `request` as `require` called from the file `from` would.
     pub(crate) fn resolve(&self, from: &str, request: &str) -> Result<String, String> {
         let not_found = || format!("Cannot find module '{request}' from '{from}'");
+        // Resolution starts only from a file inside the roots (a script can set
+        // `module.filename` to anything).
+        let from = normalize(from);
+        let inside = |root: &str| {
+            from.strip_prefix(root)
+                .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+        };
+        if !inside(ACTION_ROOT) && !(inside(NM_ROOT) && self.node_modules.is_some()) {
+            return Err(not_found());
+        }
+        let from = from.as_str();
         let dir = dirname(from);
         if request.starts_with("./")
             || request.starts_with("../")
@@ -218,7 +232,7 @@ impl Files {
                         }
                     }
                     let target = match &sub {
-                        Some(s) => format!("{pkg}/{s}"),
+                        Some(s) => normalize(&format!("{pkg}/{s}")),
                         None => pkg.clone(),
                     };
                     if let Some(f) = self.load_path(&target) {

@@ -10,6 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::alloc::Budget;
+use defender_core::redact::Redactor;
 
 /// Error codes that user code sees on `error.code`, and that map to run error types.
 pub(crate) const INSUFFICIENT_FUNDS: &str = "INSUFFICIENT_FUNDS";
@@ -61,35 +65,131 @@ impl From<RelayerError> for OpError {
     }
 }
 
+/// One entry of the `fetch` allowlist: a host (or `*.` and a domain, for its subdomains)
+/// and the one port it opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AllowEntry {
+    /// Lower-case host name or address; for a wildcard, the domain after `*.`.
+    host: String,
+    wildcard: bool,
+    /// The port the entry names; `None`: the URL's scheme's default port only.
+    port: Option<u16>,
+}
+
+impl AllowEntry {
+    /// Parses `host`, `host:port`, `*.domain`, `*.domain:port` or `[v6]:port`; `None` for
+    /// anything else (an entry that cannot be read allows nothing).
+    pub(crate) fn parse(entry: &str) -> Option<AllowEntry> {
+        let entry = entry.trim().to_ascii_lowercase();
+        let (wildcard, rest) = match entry.strip_prefix("*.") {
+            Some(r) => (true, r.to_owned()),
+            None => (false, entry),
+        };
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (addr, after) = v6.split_once(']')?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p.parse::<u16>().ok()?),
+                None if after.is_empty() => None,
+                None => return None,
+            };
+            (format!("[{addr}]"), port)
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p.parse::<u16>().ok()?)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() || host.contains(['/', '@', '*', ' ']) {
+            return None;
+        }
+        Some(AllowEntry {
+            host,
+            wildcard,
+            port,
+        })
+    }
+
+    fn allows(&self, host: &str, port: Option<u16>, default_port: Option<u16>) -> bool {
+        let host_ok = if self.wildcard {
+            host.strip_suffix(self.host.as_str())
+                .is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1)
+        } else {
+            host == self.host
+        };
+        let port_ok = match self.port {
+            Some(p) => port.or(default_port) == Some(p),
+            None => port.is_none() || port == default_port,
+        };
+        host_ok && port_ok
+    }
+}
+
 /// Which hosts `fetch` may reach.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FetchPolicy {
+    /// The entries as configured (for `Debug` output).
     pub(crate) allowed: Vec<String>,
+    pub(crate) entries: Vec<AllowEntry>,
     pub(crate) client: Option<reqwest::Client>,
 }
 
 impl FetchPolicy {
-    /// Whether `url` is allowed: its `host` or `host:port` is in the list, or matches a
-    /// `*.suffix` entry.
+    /// A policy for these allowlist entries (see [`AllowEntry::parse`]).
+    pub(crate) fn new(allowed: Vec<String>, client: Option<reqwest::Client>) -> Self {
+        let entries = allowed
+            .iter()
+            .filter_map(|a| AllowEntry::parse(a))
+            .collect();
+        FetchPolicy {
+            allowed,
+            entries,
+            client,
+        }
+    }
+
+    /// Whether `url` is allowed: an entry names its host (or a domain above it, for a
+    /// `*.` entry) and its port, where an entry without a port opens only the scheme's
+    /// default port.
     pub(crate) fn allows(&self, url: &reqwest::Url) -> bool {
         let Some(host) = url.host_str() else {
             return false;
         };
         let host = host.to_ascii_lowercase();
-        let with_port = url.port_or_known_default().map(|p| format!("{host}:{p}"));
-        self.allowed.iter().any(|a| {
-            let a = a.to_ascii_lowercase();
-            if let Some(suffix) = a.strip_prefix("*.") {
-                host.ends_with(&format!(".{suffix}"))
-            } else {
-                a == host || Some(&a) == with_port.as_ref()
-            }
-        })
+        let default_port = match url.scheme() {
+            "http" => Some(80),
+            "https" => Some(443),
+            _ => None,
+        };
+        self.entries
+            .iter()
+            .any(|e| e.allows(&host, url.port(), default_port))
     }
 }
 
 /// Largest `fetch` response body the script receives.
 const MAX_FETCH_BODY: usize = 10 * 1024 * 1024;
+
+/// What a host operation of one run may use, and what it answers to.
+pub(crate) struct OpContext {
+    pub(crate) services: Arc<RunServices>,
+    pub(crate) fetch: Arc<FetchPolicy>,
+    /// Memory the operation holds for the run is charged here.
+    pub(crate) budget: Budget,
+    /// Notifications the action sends leave the run: they are redacted like its logs.
+    pub(crate) redactor: Redactor,
+}
+
+impl OpError {
+    /// The error of an operation whose memory did not fit in the run's limit (the run ends
+    /// as out of memory).
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
+        OpError::new("INVALID_ARGUMENT", message)
+    }
+
+    pub(crate) fn out_of_memory() -> Self {
+        OpError::new("MEMORY_LIMIT", "the run's memory limit was reached")
+    }
+}
 
 fn arg<T: DeserializeOwned>(v: Value) -> Result<T, OpError> {
     serde_json::from_value(v).map_err(|e| OpError::new("INVALID_ARGUMENT", e.to_string()))
@@ -158,9 +258,9 @@ fn notify_error(e: NotifyError) -> OpError {
 pub(crate) async fn dispatch(
     op: &str,
     arg_value: Value,
-    services: &RunServices,
-    fetch: &FetchPolicy,
+    ctx: &OpContext,
 ) -> Result<(Value, Vec<String>), OpError> {
+    let services = &*ctx.services;
     let done = |v: Value| Ok((v, Vec::new()));
     if let Some(method) = op.strip_prefix("relayer.") {
         let relayer = services.relayer.as_ref().ok_or_else(|| {
@@ -260,17 +360,26 @@ pub(crate) async fn dispatch(
                     Some(other) => other.to_string(),
                     None => String::new(),
                 };
-                let message = Message::new(n.subject.unwrap_or_default(), body);
+                let r = &ctx.redactor;
+                let message =
+                    Message::new(r.redact(&n.subject.unwrap_or_default()), r.redact(&body));
                 services.notifiers.send(&alias, &message).await
             } else {
+                let r = &ctx.redactor;
                 let metric = Metric {
-                    name: n
-                        .name
-                        .ok_or_else(|| OpError::new("INVALID_ARGUMENT", "name is required"))?,
+                    name: r.redact(
+                        &n.name
+                            .ok_or_else(|| OpError::new("INVALID_ARGUMENT", "name is required"))?,
+                    ),
                     value: n
                         .value
                         .ok_or_else(|| OpError::new("INVALID_ARGUMENT", "value is required"))?,
-                    tags: n.tags.unwrap_or_default().into_iter().collect(),
+                    tags: n
+                        .tags
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (r.redact(&k), r.redact(&v)))
+                        .collect(),
                 };
                 services.notifiers.send_metric(&alias, &metric).await
             }
@@ -282,7 +391,7 @@ pub(crate) async fn dispatch(
                 .collect();
             Ok((Value::Null, lines))
         }
-        "fetch" => fetch_op(arg(arg_value)?, fetch)
+        "fetch" => fetch_op(arg(arg_value)?, &ctx.fetch, &ctx.budget)
             .await
             .map(|v| (v, Vec::new())),
         other => Err(OpError::new(
@@ -292,7 +401,7 @@ pub(crate) async fn dispatch(
     }
 }
 
-async fn fetch_op(a: FetchArgs, policy: &FetchPolicy) -> Result<Value, OpError> {
+async fn fetch_op(a: FetchArgs, policy: &FetchPolicy, budget: &Budget) -> Result<Value, OpError> {
     let url =
         reqwest::Url::parse(&a.url).map_err(|e| OpError::new("INVALID_URL", e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || !policy.allows(&url) {
@@ -332,19 +441,25 @@ async fn fetch_op(a: FetchArgs, policy: &FetchPolicy) -> Result<Value, OpError> 
             String::from_utf8_lossy(v.as_bytes()).into_owned(),
         );
     }
+    // The body is charged to the run as it arrives (parallel fetches add up), and given
+    // back when the operation's answer, charged on its own, replaces it.
+    let charged = Charged::new(budget);
     let mut body = Vec::new();
     while let Some(chunk) = res
         .chunk()
         .await
         .map_err(|e| OpError::new("FETCH_ERROR", e.to_string()))?
     {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_FETCH_BODY {
+        if body.len().saturating_add(chunk.len()) > MAX_FETCH_BODY {
             return Err(OpError::new(
                 "FETCH_ERROR",
                 format!("response body over {MAX_FETCH_BODY} bytes"),
             ));
         }
+        if !charged.add(chunk.len()) {
+            return Err(OpError::out_of_memory());
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(json!({
         "status": status.as_u16(),
@@ -353,4 +468,83 @@ async fn fetch_op(a: FetchArgs, policy: &FetchPolicy) -> Result<Value, OpError> 
         "url": url.as_str(),
         "body": base64::engine::general_purpose::STANDARD.encode(body),
     }))
+}
+
+/// Bytes charged to a run for as long as this value lives.
+struct Charged<'a> {
+    budget: &'a Budget,
+    bytes: std::cell::Cell<usize>,
+}
+
+impl<'a> Charged<'a> {
+    fn new(budget: &'a Budget) -> Self {
+        Charged {
+            budget,
+            bytes: std::cell::Cell::new(0),
+        }
+    }
+
+    fn add(&self, bytes: usize) -> bool {
+        if !self.budget.charge(bytes) {
+            return false;
+        }
+        self.bytes.set(self.bytes.get().saturating_add(bytes));
+        true
+    }
+}
+
+impl Drop for Charged<'_> {
+    fn drop(&mut self) {
+        self.budget.uncharge(self.bytes.get());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(entries: &[&str], url: &str) -> bool {
+        let p = FetchPolicy::new(entries.iter().map(|e| e.to_string()).collect(), None);
+        p.allows(&reqwest::Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn allowlist_entries_open_one_port() {
+        let table = [
+            (&["api.example.com"][..], "https://api.example.com/x", true),
+            (&["api.example.com"], "https://api.example.com:443/x", true),
+            (&["api.example.com"], "http://api.example.com/x", true),
+            (
+                &["api.example.com"],
+                "https://api.example.com:8443/x",
+                false,
+            ),
+            (&["api.example.com"], "http://api.example.com:6379/", false),
+            (
+                &["api.example.com:8443"],
+                "https://api.example.com:8443/",
+                true,
+            ),
+            (&["api.example.com:8443"], "https://api.example.com/", false),
+            (&["*.example.com"], "https://a.example.com/", true),
+            (&["*.example.com"], "https://a.b.example.com/", true),
+            (&["*.example.com"], "https://example.com/", false),
+            (&["*.example.com"], "https://evilexample.com/", false),
+            (&["*.example.com"], "https://a.example.com:22/", false),
+            (&["*.example.com:8080"], "http://a.example.com:8080/", true),
+            (&["127.0.0.1:3000"], "http://127.0.0.1:3000/", true),
+            (&["127.0.0.1:3000"], "http://127.0.0.1:3001/", false),
+            (&["127.0.0.1"], "http://127.0.0.1:3000/", false),
+            (&["[::1]:3000"], "http://[::1]:3000/", true),
+            (
+                &["api.example.com:notaport"],
+                "https://api.example.com/",
+                false,
+            ),
+            (&["API.Example.com"], "https://api.EXAMPLE.com/", true),
+        ];
+        for (entries, url, expect) in table {
+            assert_eq!(allows(entries, url), expect, "{entries:?} {url}");
+        }
+    }
 }

@@ -5,11 +5,11 @@ mod bundle;
 mod files;
 mod host;
 mod pool;
-mod redact;
 mod runtime;
 mod sandbox;
 mod script;
 
 pub use bundle::{load_bundle_dir, load_bundle_zip, BundleError};
-pub use redact::{MIN_REDACTED_LEN, REDACTED};
+pub use defender_core::redact::{MIN_REDACTED_LEN, REDACTED};
 pub use runtime::{QuickJsRuntime, RuntimeConfig};
+pub use sandbox::{MAX_LOG_BYTES, MAX_LOG_ENTRIES};

@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 type Task = Box<dyn FnOnce(&Delivered<'_>) + Send + 'static>;
 
@@ -24,78 +25,142 @@ impl Delivered<'_> {
     }
 }
 
-/// Threads are started on demand, up to `max`, and kept for later runs.
+/// Threads are started on demand, up to `max`, and kept for later runs; a thread idle for
+/// `idle_exit` ends (the last one stays), giving back its stack and the spare context it
+/// prepared. At most `max_queued` tasks wait for a thread.
 pub(crate) struct Pool {
     tx: Mutex<mpsc::Sender<Task>>,
-    rx: Arc<Mutex<mpsc::Receiver<Task>>>,
-    idle: Arc<AtomicUsize>,
-    threads: AtomicUsize,
+    shared: Arc<Shared>,
     max: usize,
+    max_queued: usize,
     stack: usize,
 }
 
+/// What the pool and its threads share.
+struct Shared {
+    rx: Mutex<mpsc::Receiver<Task>>,
+    idle: AtomicUsize,
+    /// Tasks submitted and not yet taken by a thread.
+    queued: AtomicUsize,
+    threads: AtomicUsize,
+    idle_exit: Duration,
+}
+
+impl Shared {
+    /// A thread's loop: take tasks until idle for `idle_exit` (unless it is the last).
+    fn serve(&self) {
+        let mut counted = false;
+        loop {
+            if !counted {
+                self.idle.fetch_add(1, Ordering::SeqCst);
+            }
+            // The deadline is this thread's own: threads waiting for the lock behind an
+            // idle one end in turn, not one idle period each.
+            let deadline = Instant::now() + self.idle_exit;
+            let task = {
+                let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+                rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            };
+            let task = match task {
+                Ok(task) => task,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let last = self
+                        .threads
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                            (t > 1).then(|| t - 1)
+                        })
+                        .is_err();
+                    if last {
+                        counted = true;
+                        continue;
+                    }
+                    self.idle.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.idle.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+            };
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            let delivered = Delivered {
+                idle: &self.idle,
+                marked: Cell::new(false),
+            };
+            task(&delivered);
+            counted = delivered.marked.get();
+        }
+    }
+}
+
 impl Pool {
-    pub(crate) fn new(max: usize, stack: usize) -> Self {
+    pub(crate) fn new(max: usize, max_queued: usize, stack: usize, idle_exit: Duration) -> Self {
         let (tx, rx) = mpsc::channel();
         Pool {
             tx: Mutex::new(tx),
-            rx: Arc::new(Mutex::new(rx)),
-            idle: Arc::new(AtomicUsize::new(0)),
-            threads: AtomicUsize::new(0),
+            shared: Arc::new(Shared {
+                rx: Mutex::new(rx),
+                idle: AtomicUsize::new(0),
+                queued: AtomicUsize::new(0),
+                threads: AtomicUsize::new(0),
+                idle_exit,
+            }),
             max,
+            max_queued,
             stack,
         }
     }
 
-    pub(crate) fn submit(&self, task: Task) {
+    /// Hands `task` to a thread; `Err` with the number of waiting tasks when as many as the
+    /// pool queues are already waiting (the task is dropped).
+    pub(crate) fn submit(&self, task: Task) -> Result<(), usize> {
+        let sh = &self.shared;
+        // Every thread busy: the task waits, if there is room in the queue.
+        let waiting = sh.queued.fetch_add(1, Ordering::SeqCst);
+        let threads_free =
+            sh.idle.load(Ordering::SeqCst) > 0 || sh.threads.load(Ordering::SeqCst) < self.max;
+        if waiting >= self.max_queued && !threads_free {
+            sh.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(waiting);
+        }
         let sent = self.tx.lock().unwrap_or_else(|e| e.into_inner()).send(task);
         if sent.is_err() {
-            return;
+            sh.queued.fetch_sub(1, Ordering::SeqCst);
+            return Ok(());
         }
-        if self.idle.load(Ordering::SeqCst) == 0 && self.threads.load(Ordering::SeqCst) < self.max {
-            self.threads.fetch_add(1, Ordering::SeqCst);
-            let rx = self.rx.clone();
-            let idle = self.idle.clone();
+        if sh.idle.load(Ordering::SeqCst) == 0 && sh.threads.load(Ordering::SeqCst) < self.max {
+            sh.threads.fetch_add(1, Ordering::SeqCst);
+            let shared = self.shared.clone();
             let spawned = std::thread::Builder::new()
                 .name("defender-js".into())
                 .stack_size(self.stack)
-                .spawn(move || {
-                    let mut counted = false;
-                    loop {
-                        if !counted {
-                            idle.fetch_add(1, Ordering::SeqCst);
-                        }
-                        let task = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        idle.fetch_sub(1, Ordering::SeqCst);
-                        let Ok(task) = task else { return };
-                        let delivered = Delivered {
-                            idle: &idle,
-                            marked: Cell::new(false),
-                        };
-                        task(&delivered);
-                        counted = delivered.marked.get();
-                    }
-                });
+                .spawn(move || shared.serve());
             if spawned.is_err() {
-                self.threads.fetch_sub(1, Ordering::SeqCst);
+                sh.threads.fetch_sub(1, Ordering::SeqCst);
             }
         }
+        Ok(())
+    }
+
+    /// Script threads alive now.
+    pub(crate) fn threads(&self) -> usize {
+        self.shared.threads.load(Ordering::SeqCst)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// Submits a task that marks itself delivered when `mark` is set, reports on `done` and
     /// keeps its thread busy for a while; then a second task. Returns how many threads the
     /// pool started.
     fn threads_started(mark: bool) -> usize {
-        let pool = Pool::new(8, 256 << 10);
+        let pool = Pool::new(8, 8, 256 << 10, Duration::from_secs(60));
         let (done, results) = mpsc::channel();
         let first = done.clone();
-        pool.submit(Box::new(move |delivered| {
+        let _ = pool.submit(Box::new(move |delivered| {
             if mark {
                 delivered.mark();
             }
@@ -103,9 +168,71 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
         }));
         assert_eq!(results.recv().unwrap(), 1);
-        pool.submit(Box::new(move |_| done.send(2).unwrap()));
+        pool.submit(Box::new(move |_| done.send(2).unwrap()))
+            .unwrap();
         assert_eq!(results.recv_timeout(Duration::from_secs(10)).unwrap(), 2);
-        pool.threads.load(Ordering::SeqCst)
+        pool.threads()
+    }
+
+    #[test]
+    fn tasks_beyond_the_queue_bound_are_refused() {
+        let pool = Pool::new(1, 2, 256 << 10, Duration::from_secs(60));
+        let (release, wait) = mpsc::channel::<()>();
+        let wait = Arc::new(Mutex::new(wait));
+        let (done, finished) = mpsc::channel();
+        let mut refused = 0;
+        for _ in 0..6 {
+            let (wait, done) = (wait.clone(), done.clone());
+            let task: Task = Box::new(move |_| {
+                let _ = wait.lock().unwrap().recv();
+                done.send(()).unwrap();
+            });
+            if pool.submit(task).is_err() {
+                refused += 1;
+            }
+        }
+        // One task runs (or is about to be taken), at most two wait; the others are refused.
+        assert!((3..=4).contains(&refused), "refused {refused}");
+        for _ in 0..6 {
+            let _ = release.send(());
+        }
+        for _ in 0..(6 - refused) {
+            finished.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        // Room again once the queue drained.
+        let (tx, rx) = mpsc::channel();
+        pool.submit(Box::new(move |_| tx.send(()).unwrap()))
+            .unwrap();
+        let _ = release.send(());
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+
+    #[test]
+    fn idle_threads_end_but_the_last() {
+        let pool = Pool::new(8, 8, 256 << 10, Duration::from_millis(100));
+        let (done, results) = mpsc::channel();
+        let gate = Arc::new(std::sync::Barrier::new(4));
+        for _ in 0..4 {
+            let (done, gate) = (done.clone(), gate.clone());
+            pool.submit(Box::new(move |_| {
+                gate.wait();
+                done.send(()).unwrap();
+            }))
+            .unwrap();
+        }
+        for _ in 0..4 {
+            results.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        assert_eq!(pool.threads(), 4);
+        let start = Instant::now();
+        while pool.threads() > 1 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(pool.threads(), 1);
+        // The last thread still serves.
+        pool.submit(Box::new(move |_| done.send(()).unwrap()))
+            .unwrap();
+        results.recv_timeout(Duration::from_secs(10)).unwrap();
     }
 
     #[test]

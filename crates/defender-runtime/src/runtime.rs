@@ -3,10 +3,10 @@
 use crate::files::Files;
 use crate::host::FetchPolicy;
 use crate::pool::Pool;
-use crate::redact::Redactor;
 use crate::sandbox::{self, CodeCache, Job};
 use async_trait::async_trait;
 use bytes::Bytes;
+use defender_core::redact::Redactor;
 use defender_core::LogEntry;
 use defender_core::{
     ActionCode, ActionRuntime, CodeSource, RunError, RunOutcome, RunRequest, MAX_CODE_BYTES,
@@ -36,6 +36,15 @@ pub struct RuntimeConfig {
     pub thread_stack_bytes: usize,
     /// Most compiled files kept in the bytecode cache (it is cleared when full).
     pub max_cached_files: usize,
+    /// Most bytes of compiled code (and their keys) kept in the bytecode cache (it is
+    /// cleared when full).
+    pub max_cached_bytes: usize,
+    /// How long a script thread may wait for a run before it ends (the last one stays),
+    /// giving its memory back.
+    pub thread_idle: std::time::Duration,
+    /// Most runs waiting for a script thread when all `max_threads` are busy; a run beyond
+    /// them is not started and fails at once with [`RunError::Throttled`].
+    pub max_queued_runs: usize,
     /// Most actions that keep a warm context (0, the default: a fresh context for every run).
     /// See [`QuickJsRuntime`] for the warm-context policy.
     pub warm_contexts: usize,
@@ -52,6 +61,9 @@ impl Default for RuntimeConfig {
             max_threads: 64,
             thread_stack_bytes: 8 * 1024 * 1024,
             max_cached_files: 20_000,
+            max_cached_bytes: 64 * 1024 * 1024,
+            max_queued_runs: 1024,
+            thread_idle: std::time::Duration::from_secs(5),
             warm_contexts: 0,
             warm_idle: std::time::Duration::from_secs(300),
         }
@@ -141,6 +153,7 @@ fn warm_thread(
                 continue;
             }
         };
+        let limit = job.limits.memory_bytes;
         let out = run_caught(|| {
             if instance.is_none() {
                 match sandbox::Instance::new(&job.limits, &job.cache) {
@@ -153,10 +166,16 @@ fn warm_thread(
                 None => (Err(RunError::Internal("no instance".into())), vec![]),
             }
         });
-        if instance.as_ref().is_none_or(|i| i.poisoned)
-            || out.0.is_err() && matches!(out.0, Err(RunError::Internal(_)))
+        // A context that broke a limit, met a host failure, or holds more than half of the
+        // run's memory limit (the next run would start with less than half) is replaced.
+        if instance
+            .as_ref()
+            .is_none_or(|i| i.poisoned || i.heap_bytes() > limit / 2)
+            || matches!(out.0, Err(RunError::Internal(_)))
         {
-            instance = None;
+            if instance.take().is_some() {
+                crate::alloc::return_free_memory();
+            }
         }
         busy.store(false, Ordering::SeqCst);
         let _ = reply.send(out);
@@ -217,18 +236,25 @@ impl QuickJsRuntime {
             })
             .flatten();
         let env_json = serde_json::to_string(&config.env).unwrap_or_else(|_| "{}".to_owned());
+        // The resolver confines every file to the real path of the mount.
+        let node_modules = config
+            .node_modules
+            .map(|p| Arc::new(p.canonicalize().unwrap_or(p)));
         QuickJsRuntime {
             inner: Arc::new(Inner {
-                node_modules: config.node_modules.map(Arc::new),
-                fetch: Arc::new(FetchPolicy {
-                    allowed: config.fetch_allowlist,
-                    client,
-                }),
+                node_modules,
+                fetch: Arc::new(FetchPolicy::new(config.fetch_allowlist, client)),
                 cache: Arc::new(CodeCache::new(
                     config.max_cached_files.max(1),
+                    config.max_cached_bytes,
                     Arc::from(env_json),
                 )),
-                pool: Pool::new(config.max_threads.max(1), config.thread_stack_bytes),
+                pool: Pool::new(
+                    config.max_threads.max(1),
+                    config.max_queued_runs,
+                    config.thread_stack_bytes,
+                    config.thread_idle,
+                ),
                 max_stack_cap: config.thread_stack_bytes / 2,
                 warm: Arc::default(),
                 warm_max: config.warm_contexts,
@@ -294,6 +320,12 @@ impl QuickJsRuntime {
     pub fn cached_files(&self) -> usize {
         self.inner.cache.len()
     }
+
+    /// Bytes of compiled code (and their keys) in the bytecode cache, at most
+    /// [`RuntimeConfig::max_cached_bytes`].
+    pub fn cached_bytes(&self) -> usize {
+        self.inner.cache.bytes()
+    }
 }
 
 /// Sets the cancel flag when the run's future is dropped, so that its script stops.
@@ -333,6 +365,9 @@ fn bundle_of(source: &CodeSource) -> Result<Arc<BTreeMap<String, Bytes>>, RunErr
 /// Up to this heap size, freeing a used context and preparing the next one takes well under a
 /// millisecond (a hello-world run leaves about 150 KB).
 const QUICK_CLEANUP_BYTES: usize = 1 << 20;
+
+/// A run whose heap grew past this makes its thread give freed memory back to the system.
+const GIVE_BACK_AFTER_BYTES: usize = 8 << 20;
 
 #[async_trait]
 impl ActionRuntime for QuickJsRuntime {
@@ -393,7 +428,7 @@ impl ActionRuntime for QuickJsRuntime {
         let (tx, rx) = tokio::sync::oneshot::channel();
         if let Some((job, tx)) = self.try_warm(job, tx) {
             let cache = self.inner.cache.clone();
-            self.inner.pool.submit(Box::new(move |delivered| {
+            let submitted = self.inner.pool.submit(Box::new(move |delivered| {
                 let mut used = None;
                 let out = run_caught(|| {
                     let (out, instance) = sandbox::run(job);
@@ -411,10 +446,25 @@ impl ActionRuntime for QuickJsRuntime {
                 {
                     delivered.mark();
                 }
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // Pages of a run that used much memory are given back to the system once
+                // freed, rather than kept by a thread that may sit idle.
+                let large = used
+                    .as_ref()
+                    .is_some_and(|i| i.peak_bytes() > GIVE_BACK_AFTER_BYTES);
+                let freed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     sandbox::prepare_spare(&cache, used)
-                }));
+                }))
+                .unwrap_or(true);
+                if large || freed {
+                    crate::alloc::return_free_memory();
+                }
             }));
+            if let Err(queued) = submitted {
+                return RunOutcome {
+                    result: Err(RunError::Throttled { queued }),
+                    logs: vec![],
+                };
+            }
         }
         match rx.await {
             Ok((result, logs)) => RunOutcome { result, logs },

@@ -11,11 +11,11 @@
 //! node_modules) are kept this way; their bytes are not charged to a run's memory limit.
 
 use crate::alloc::Heap;
-use rquickjs::{qjs, Ctx, Exception, Value};
+use rquickjs::{qjs, Ctx, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// How a script is compiled.
@@ -31,16 +31,12 @@ pub(crate) enum Mode {
 
 /// Compiles `src` as a global script to bytecode that [`eval_shared`] runs; the script's
 /// completion value is what it returns.
-#[allow(unsafe_code)]
 pub(crate) fn compile(
     ctx: &Ctx<'_>,
     name: &str,
     src: &str,
     mode: Mode,
 ) -> rquickjs::Result<Arc<[u8]>> {
-    let raw = ctx.as_raw().as_ptr();
-    let text = CString::new(src).map_err(|_| Exception::throw_syntax(ctx, "NUL in script"))?;
-    let file = CString::new(name).map_err(|_| Exception::throw_syntax(ctx, "NUL in name"))?;
     let (eval_flags, write_flags) = match mode {
         Mode::Sandbox => (
             qjs::JS_EVAL_FLAG_STRICT,
@@ -49,14 +45,45 @@ pub(crate) fn compile(
         Mode::User => (0, 0),
     };
     let eval_flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY | eval_flags;
+    compile_to_bytes(ctx, name, src, eval_flags, write_flags)
+}
+
+/// Compiles `src` as an ES module to bytecode (for `Module::load`).
+pub(crate) fn compile_module(ctx: &Ctx<'_>, name: &str, src: &str) -> rquickjs::Result<Arc<[u8]>> {
+    let eval_flags =
+        qjs::JS_EVAL_TYPE_MODULE | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+    compile_to_bytes(ctx, name, src, eval_flags, 0)
+}
+
+/// Compiles `src` with `JS_Eval` and writes the result with `JS_WriteObject`.
+///
+/// The source is passed with its length and a terminating NUL after it, so that source
+/// text holding NUL characters (valid JavaScript) compiles as it does in Node.
+#[allow(unsafe_code)]
+fn compile_to_bytes(
+    ctx: &Ctx<'_>,
+    name: &str,
+    src: &str,
+    eval_flags: u32,
+    write_flags: u32,
+) -> rquickjs::Result<Arc<[u8]>> {
+    let raw = ctx.as_raw().as_ptr();
+    let mut text = Vec::new();
+    text.try_reserve_exact(src.len().saturating_add(1))
+        .map_err(|_| rquickjs::Error::Allocation)?;
+    text.extend_from_slice(src.as_bytes());
+    text.push(0);
+    // A file name is only a label: its NUL characters are dropped.
+    let file = CString::new(name.replace('\0', "")).unwrap_or_default();
     let write_flags = qjs::JS_WRITE_OBJ_BYTECODE | write_flags;
-    // SAFETY: `raw` is the live context of `ctx` on this thread; `text` is NUL-terminated
-    // as JS_Eval requires; the function value returned is owned and freed below, and the
-    // buffer JS_WriteObject returns is copied and freed with the context's allocator.
+    // SAFETY: `raw` is the live context of `ctx` on this thread; `text` holds `src.len()`
+    // bytes followed by a NUL, as JS_Eval requires; the value returned is owned and freed
+    // below, and the buffer JS_WriteObject returns is copied and freed with the context's
+    // allocator.
     unsafe {
         let f = qjs::JS_Eval(
             raw,
-            text.as_ptr(),
+            text.as_ptr().cast(),
             src.len() as _,
             file.as_ptr(),
             eval_flags as _,
@@ -120,7 +147,7 @@ struct Shared {
     rt: *mut qjs::JSRuntime,
     read: RefCell<HashMap<usize, Read>>,
     /// The runtime's heap gauge, whose `kept` counts the bytes of `read`.
-    heap: RefCell<Option<Rc<Heap>>>,
+    heap: RefCell<Option<Arc<Heap>>>,
 }
 
 /// The shared bytecode of the runtime of `ctx`, created on first use.
@@ -140,7 +167,7 @@ fn shared<'a>(ctx: &'a Ctx<'_>) -> Option<rquickjs::runtime::UserDataGuard<'a, S
 }
 
 /// Tells the runtime of `ctx` which heap gauge counts its kept bytecode (once per runtime).
-pub(crate) fn attach_heap(ctx: &Ctx<'_>, heap: &Rc<Heap>) {
+pub(crate) fn attach_heap(ctx: &Ctx<'_>, heap: &Arc<Heap>) {
     if let Some(s) = shared(ctx) {
         let mut slot = s.heap.borrow_mut();
         if slot.is_none() {
@@ -188,11 +215,11 @@ pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Re
     let heap = ctx
         .userdata::<Shared>()
         .and_then(|s| s.heap.borrow().clone());
-    let before = heap.as_ref().map_or(0, |h| h.used.get());
+    let before = heap.as_ref().map_or(0, |h| h.used.load(Ordering::Relaxed));
     let f = read(ctx, code)?;
     let room = heap
         .as_ref()
-        .is_none_or(|h| h.kept.get() < KEEP_LIMIT_BYTES);
+        .is_none_or(|h| h.kept.load(Ordering::Relaxed) < KEEP_LIMIT_BYTES);
     // SAFETY: `raw` is live on this thread and `f` is owned function bytecode; the kept
     // copy gets a reference of its own, freed when the runtime's userdata is dropped.
     unsafe {
@@ -204,8 +231,8 @@ pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Re
                 };
                 s.read.borrow_mut().insert(key, read);
                 if let Some(h) = heap {
-                    h.kept
-                        .set(h.kept.get() + h.used.get().saturating_sub(before));
+                    let grew = h.used.load(Ordering::Relaxed).saturating_sub(before);
+                    h.kept.fetch_add(grew, Ordering::Relaxed);
                 }
             }
         }

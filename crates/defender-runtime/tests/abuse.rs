@@ -32,6 +32,7 @@ fn outcome_matches(expect: &str, result: &Result<serde_json::Value, RunError>) -
         ("OUT_OF_MEMORY", Err(RunError::OutOfMemory(_))) => true,
         ("STACK_OVERFLOW", Err(RunError::StackOverflow)) => true,
         ("RELAYER_CONFIGURATION", Err(RunError::RelayerConfiguration(_))) => true,
+        ("INVALID_RESULT", Err(RunError::InvalidResult(_))) => true,
         ("THROWN", Err(RunError::Thrown { message, .. })) => message.contains(text),
         _ => false,
     }
@@ -64,6 +65,16 @@ async fn abuse_corpus_is_contained() {
     assert!(scripts.len() >= 30, "only {} abuse scripts", scripts.len());
 
     let rt = Arc::new(QuickJsRuntime::default());
+    // The host's resident memory once a few runs have warmed it up.
+    for _ in 0..4 {
+        let warm = run(
+            &*rt,
+            "exports.handler = async () => new Uint8Array(1 << 20).length;",
+        )
+        .await;
+        assert_eq!(warm.result.unwrap(), json!(1 << 20));
+    }
+    let rss_before = rss_bytes();
     let mut tasks = Vec::new();
     for (name, expect, src) in scripts {
         let rt = rt.clone();
@@ -93,4 +104,45 @@ async fn abuse_corpus_is_contained() {
     // The runtime still works afterwards.
     let after = run(&*rt, "exports.handler = async () => 'alive';").await;
     assert_eq!(after.result.unwrap(), json!("alive"));
+
+    // And the host gave back what the corpus made it hold: its resident memory is back
+    // within 50 MB of where it started (script threads started for the corpus end after
+    // being idle for `RuntimeConfig::thread_idle`, 5 s by default, so it is read again for
+    // a while).
+    let limit = rss_before + 50 * 1024 * 1024;
+    let mut rss_after = rss_bytes();
+    for _ in 0..150 {
+        if rss_after <= limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        rss_after = rss_bytes();
+    }
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:").map(|t| t.trim().to_owned()))
+        .unwrap_or_default();
+    eprintln!(
+        "host RSS: {} MB before the corpus, {} MB after ({threads} threads)",
+        rss_before >> 20,
+        rss_after >> 20
+    );
+    assert!(
+        rss_after <= limit,
+        "RSS grew from {} MB to {} MB",
+        rss_before >> 20,
+        rss_after >> 20
+    );
+}
+
+/// The resident memory of this process.
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
 }

@@ -285,6 +285,8 @@ struct JSRuntime {
     JSValue current_exception;
     /* true if inside an out of memory error, to avoid recursing */
     bool in_out_of_memory;
+    /* defender-runtime patch: stack overflows thrown so far (see vendor/README.md) */
+    uint32_t stack_overflows;
     /* true if inside build_backtrace, to avoid recursing */
     bool in_build_stack_trace;
     /* true if inside JS_FreeRuntime */
@@ -7361,7 +7363,16 @@ JSValue JS_ThrowOutOfMemory(JSContext *ctx)
 
 static JSValue JS_ThrowStackOverflow(JSContext *ctx)
 {
+    /* defender-runtime patch: the host learns of an overflow from the engine, not from the
+       text of an error the script may have made itself */
+    ctx->rt->stack_overflows++;
     return JS_ThrowRangeError(ctx, "Maximum call stack size exceeded");
+}
+
+/* defender-runtime patch: number of stack overflows the runtime has thrown */
+uint32_t JS_GetStackOverflowCount(JSRuntime *rt)
+{
+    return rt->stack_overflows;
 }
 
 static JSValue JS_ThrowTypeErrorNotAConstructor(JSContext *ctx,

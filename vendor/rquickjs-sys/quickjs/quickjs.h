@@ -1061,6 +1061,7 @@ JS_EXTERN int JS_DefineHostAutoInitProperty(JSContext *ctx, JSValueConst obj, JS
                                             uint32_t index, int flags);
 JS_EXTERN JSValue JS_NewIntrinsicGroup(JSContext *ctx, int group);
 JS_EXTERN int JS_DetachBytecodeRealm(JSContext *ctx, JSValueConst obj);
+JS_EXTERN uint32_t JS_GetStackOverflowCount(JSRuntime *rt);
 /* if can_block is true, Atomics.wait() can be used */
 JS_EXTERN void JS_SetCanBlock(JSRuntime *rt, bool can_block);
 /* set the [IsHTMLDDA] internal slot */

@@ -58,5 +58,8 @@ extern "C" {
     /// in their caller's realm. Returns -1, changing nothing, when `obj` is not function
     /// bytecode or holds a constant tied to one context (an object or a module).
     pub fn JS_DetachBytecodeRealm(ctx: *mut JSContext, obj: JSValue) -> ::core::ffi::c_int;
+    /// How many stack overflows (`RangeError: Maximum call stack size exceeded`) the engine
+    /// of `rt` has thrown so far; the host compares it before and after a run.
+    pub fn JS_GetStackOverflowCount(rt: *mut JSRuntime) -> u32;
 }
 

@@ -2,11 +2,16 @@
 
 use super::schedule::{self, Schedule};
 use super::{Engine, EngineError, Inner};
+use crate::redact::Redactor;
 use crate::wire::{
     encode_logs, iso8601, ActionEvent, ActionRequest, RunRecord, RunStatus, Trigger,
 };
-use crate::{ActionCode, CodeSource, Message, RunError, RunRequest, RunServices, MAX_CODE_BYTES};
+use crate::{
+    ActionCode, CodeSource, Message, RunError, RunOutcome, RunRequest, RunServices, MAX_CODE_BYTES,
+};
+use futures::FutureExt;
 use serde_json::Value;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::task::JoinHandle;
@@ -227,7 +232,8 @@ impl Engine {
         super::sorted_keys(&self.inner.actions)
     }
 
-    /// An action's run history, newest first (at most `limit`).
+    /// An action's run history, newest first (at most `limit`). Stored runs have the run's
+    /// secret values redacted from their result, message and logs.
     pub async fn runs(&self, id: &str, limit: usize) -> Result<Vec<RunRecord>, EngineError> {
         self.entry(id)?;
         Ok(self.inner.runs.list(id, limit).await.unwrap_or_else(|e| {
@@ -237,6 +243,9 @@ impl Engine {
     }
 
     /// Runs an action now and waits for the result. `body` becomes `event.request.body`.
+    ///
+    /// The returned record carries the handler's result as it was produced; its message and
+    /// logs, like everything stored or notified, have the run's secret values redacted.
     pub async fn run_action(
         &self,
         id: &str,
@@ -271,6 +280,14 @@ pub(crate) fn new_run_id() -> String {
 
 /// The run path every trigger shares: build the event, record the run as pending, run the
 /// code, record the outcome, and report a failure.
+///
+/// Redaction: the outcome's logs and error are redacted (the run's secret values replaced by
+/// `[REDACTED]`) before anything records, notifies, traces or counts them, whatever the
+/// runtime did. The returned record carries the handler's result as it was produced (the
+/// caller asked for it, as on Defender); the copy in the run store has it redacted too.
+///
+/// A [`RunError::Throttled`] outcome is recorded with status `throttled`, its message and
+/// error type, and sends no failure notification.
 pub(crate) async fn execute(
     inner: &Inner,
     entry: &ActionEntry,
@@ -341,6 +358,13 @@ async fn execute_inner(
         .load_for_run()
         .await
         .map_err(|e| RunError::Internal(format!("secrets unavailable: {e}")));
+    // The one redaction point: whatever the runtime did, everything below (record, history,
+    // notification, tracing, metrics) sees the outcome with the run's secret values removed.
+    // Errors built before the run go through it too.
+    let redactor = match &secrets {
+        Ok(s) => Redactor::new(s.values()),
+        Err(_) => Redactor::default(),
+    };
 
     let outcome = match (relayer, secrets) {
         (Ok(relayer), Ok(secrets)) => {
@@ -359,21 +383,36 @@ async fn execute_inner(
                 },
                 limits: inner.limits,
             };
-            inner.runtime.run(&code, run).await
+            run_guarded(inner, &code, run).await
         }
-        (Err(e), _) | (_, Err(e)) => crate::RunOutcome {
+        (Err(e), _) | (_, Err(e)) => RunOutcome {
             result: Err(e),
             logs: Vec::new(),
         },
     };
+    let outcome = redactor.redact_outcome(outcome);
 
     record.finished_at = Some(inner.clock.now());
     record.encoded_logs = encode_logs(&outcome.logs);
+    // What the run store keeps: the record with its result redacted. The caller gets the
+    // result as the handler produced it (see `crate::redact`).
+    let mut stored_result = None;
     match outcome.result {
         Ok(value) => {
             record.status = RunStatus::Success;
+            if !redactor.is_empty() {
+                stored_result = Some(redactor.redact_json(value.clone()).to_string());
+            }
             record.result = Some(value.to_string());
             tracing::info!("run succeeded");
+        }
+        Err(e @ RunError::Throttled { .. }) => {
+            // Not a failure of the action's code: the host refused to start it. No failure
+            // notification, which would flood the channel exactly when the host is overloaded.
+            record.status = RunStatus::Throttled;
+            record.message = Some(e.to_string());
+            record.error_type = Some(e.error_type());
+            tracing::warn!(error = %e, "run throttled");
         }
         Err(e) => {
             record.status = RunStatus::Error;
@@ -383,7 +422,19 @@ async fn execute_inner(
             notify_failure(inner, &entry.id, &record).await;
         }
     }
-    save(inner, &record).await;
+    match stored_result {
+        Some(result) => {
+            save(
+                inner,
+                &RunRecord {
+                    result: Some(result),
+                    ..record.clone()
+                },
+            )
+            .await
+        }
+        None => save(inner, &record).await,
+    }
     inner.metrics.run(
         &record.action_id,
         &wire_name(&record.trigger),
@@ -391,6 +442,28 @@ async fn execute_inner(
         record.error_type.map(|t| wire_name(&t)).as_deref(),
     );
     record
+}
+
+/// Runs the code, turning a panic of the runtime (which its contract forbids) into an
+/// internal error, so that the run is still recorded, notified and redacted.
+async fn run_guarded(inner: &Inner, code: &ActionCode, run: RunRequest) -> RunOutcome {
+    match AssertUnwindSafe(inner.runtime.run(code, run))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            RunOutcome {
+                result: Err(RunError::Internal(format!("the runtime panicked: {what}"))),
+                logs: Vec::new(),
+            }
+        }
+    }
 }
 
 /// Defender's name of a wire enum (`monitor`, `INSUFFICIENT_FUNDS`...), for labels and messages.

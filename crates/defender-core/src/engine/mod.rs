@@ -124,7 +124,10 @@ impl EngineBuilder {
         }
     }
 
-    /// The key-value store shared by all actions (default: in memory).
+    /// The key-value store shared by all actions (default: an [`InMemoryKvStore`], which
+    /// holds at most [`crate::kv::DEFAULT_MAX_TOTAL_BYTES`] (64 MiB) of keys plus values and
+    /// refuses puts beyond with `KvError::LimitExceeded { what: KvLimit::TotalBytes, .. }`;
+    /// set a store here for another bound or a durable backend).
     pub fn kv(mut self, kv: Arc<dyn KvStore>) -> Self {
         self.kv = Some(kv);
         self
@@ -179,7 +182,9 @@ impl EngineBuilder {
         self
     }
 
-    /// The channel alias notified when a run fails (Defender emailed on failure).
+    /// The channel alias notified when a run fails (Defender emailed on failure). Throttled
+    /// runs (the runtime refused to start them) are recorded but not notified. The message
+    /// carries the run's error with its secret values redacted.
     pub fn failure_channel(mut self, alias: impl Into<String>) -> Self {
         self.failure_channel = Some(alias.into());
         self

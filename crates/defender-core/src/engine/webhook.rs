@@ -1,12 +1,13 @@
 //! Webhook-triggered runs, with Defender's answers.
 
-use super::actions::{execute, new_run_id, new_token};
+use super::actions::{execute, new_run_id, new_token, ActionEntry};
 use super::{Engine, EngineError};
 use crate::wire::{ActionRequest, RunRecord, RunStatus, Trigger};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -107,24 +108,12 @@ impl Engine {
     ///
     /// The token is compared in constant time.
     pub async fn handle_webhook(&self, req: WebhookRequest) -> WebhookAnswer {
-        const NO_TOKEN: &str = "Missing Authentication Token";
-        if !req.method.eq_ignore_ascii_case("POST") {
-            return WebhookAnswer::message(403, NO_TOKEN);
-        }
-        let Ok(entry) = self.entry(&req.action_id) else {
-            return WebhookAnswer::message(403, NO_TOKEN);
+        let entry = match self.authorize_webhook(&req.method, &req.action_id, &req.token) {
+            Ok(entry) => entry,
+            Err(answer) => return answer,
         };
-        let token_ok = entry
-            .webhook_token
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_deref()
-            .is_some_and(|t| bool::from(t.as_bytes().ct_eq(req.token.as_bytes())));
-        if !token_ok {
-            return WebhookAnswer::message(403, NO_TOKEN);
-        }
         if req.body.len() > self.inner.webhook_body_limit {
-            return WebhookAnswer::message(413, "Request Entity Too Large");
+            return too_large();
         }
         let content_type = req
             .headers
@@ -174,7 +163,8 @@ impl Engine {
         match tokio::time::timeout(self.inner.webhook_pending_after, &mut run).await {
             Ok(Ok(record)) => WebhookAnswer::run(&record),
             Ok(Err(join)) => {
-                tracing::error!(error = %join, "webhook run task failed");
+                // Not the panic's message: it may hold what the run was handling.
+                tracing::error!(panicked = join.is_panic(), "webhook run task failed");
                 WebhookAnswer::message(500, "Internal Server Error")
             }
             Err(_) => {
@@ -194,6 +184,41 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The webhook's access check, done before anything reads the body: the method must be
+    /// POST, the action must exist and the token must be its webhook token (compared in
+    /// constant time). Otherwise the 403 answer `{"message":"Missing Authentication Token"}`.
+    fn authorize_webhook(
+        &self,
+        method: &str,
+        action_id: &str,
+        token: &str,
+    ) -> Result<Arc<ActionEntry>, WebhookAnswer> {
+        const NO_TOKEN: &str = "Missing Authentication Token";
+        if !method.eq_ignore_ascii_case("POST") {
+            return Err(WebhookAnswer::message(403, NO_TOKEN));
+        }
+        let Ok(entry) = self.entry(action_id) else {
+            return Err(WebhookAnswer::message(403, NO_TOKEN));
+        };
+        let token_ok = entry
+            .webhook_token
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            .is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())));
+        if token_ok {
+            Ok(entry)
+        } else {
+            Err(WebhookAnswer::message(403, NO_TOKEN))
+        }
+    }
+}
+
+fn too_large() -> WebhookAnswer {
+    WebhookAnswer::message(413, "Request Entity Too Large")
+}
+
 fn pending_record(action_id: &str, run_id: &str, engine: &Engine) -> RunRecord {
     RunRecord {
         action_run_id: run_id.to_owned(),
@@ -211,12 +236,25 @@ fn pending_record(action_id: &str, run_id: &str, engine: &Engine) -> RunRecord {
 }
 
 /// An axum router serving `POST /actions/{action_id}/runs/webhook/{token}`.
+///
+/// The method, action and token are checked before the body is read: a caller without the
+/// token gets its 403 without the host buffering anything it sends. Only then is the body
+/// read, up to the engine's webhook body limit (413 beyond it, without reading further when
+/// `Content-Length` already says so).
 #[cfg(feature = "webhook-server")]
 pub fn webhook_router(engine: Engine) -> axum::Router {
     use axum::extract::{Path, Query, State};
-    use axum::http::{HeaderMap, Method, StatusCode};
-    use axum::response::IntoResponse;
+    use axum::http::{header, HeaderMap, Method, StatusCode};
+    use axum::response::{IntoResponse, Response};
     use axum::Json;
+
+    fn respond(answer: WebhookAnswer) -> Response {
+        (
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(answer.body),
+        )
+            .into_response()
+    }
 
     async fn handle(
         State(engine): State<Engine>,
@@ -224,8 +262,24 @@ pub fn webhook_router(engine: Engine) -> axum::Router {
         Path((action_id, token)): Path<(String, String)>,
         Query(query): Query<Vec<(String, String)>>,
         headers: HeaderMap,
-        body: Bytes,
-    ) -> impl IntoResponse {
+        body: axum::body::Body,
+    ) -> Response {
+        if let Err(answer) = engine.authorize_webhook(method.as_str(), &action_id, &token) {
+            // The body is dropped unread.
+            return respond(answer);
+        }
+        let limit = engine.inner.webhook_body_limit;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return respond(too_large());
+        }
+        let body = match read_body(body, limit).await {
+            Ok(body) => body,
+            Err(answer) => return respond(answer),
+        };
         let headers = headers
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
@@ -240,20 +294,30 @@ pub fn webhook_router(engine: Engine) -> axum::Router {
                 body,
             })
             .await;
-        (
-            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Json(answer.body),
-        )
+        respond(answer)
     }
 
-    let limit = engine.inner.webhook_body_limit;
+    /// The body, read frame by frame until it ends or passes `limit` (413).
+    async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, WebhookAnswer> {
+        use futures::StreamExt;
+        let mut stream = body.into_data_stream();
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = stream.next().await {
+            let Ok(chunk) = frame else {
+                return Err(WebhookAnswer::message(400, "Bad Request"));
+            };
+            if buf.len().saturating_add(chunk.len()) > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
     axum::Router::new()
         .route(
             "/actions/{action_id}/runs/webhook/{token}",
             axum::routing::any(handle),
         )
-        .layer(axum::extract::DefaultBodyLimit::max(
-            limit.saturating_add(1),
-        ))
         .with_state(engine)
 }

@@ -5,7 +5,7 @@
 pub mod conformance;
 mod memory;
 
-pub use memory::InMemoryKvStore;
+pub use memory::{InMemoryKvStore, DEFAULT_MAX_TOTAL_BYTES};
 
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -25,6 +25,8 @@ pub enum KvLimit {
     ValueBytes,
     /// Number of live entries.
     Entries,
+    /// Bytes of keys plus values the whole store holds (see [`InMemoryKvStore`]).
+    TotalBytes,
 }
 
 impl std::fmt::Display for KvLimit {
@@ -33,6 +35,7 @@ impl std::fmt::Display for KvLimit {
             KvLimit::KeyBytes => "key size",
             KvLimit::ValueBytes => "value size",
             KvLimit::Entries => "entry count",
+            KvLimit::TotalBytes => "total size",
         })
     }
 }
@@ -143,6 +146,8 @@ impl KvLimits {
 ///   returned by `get` or `list` once its time to live has passed since its last `put`.
 /// - A `put` of a new key when the store holds [`KvLimits::max_entries`] live entries fails with
 ///   `LimitExceeded { what: Entries, .. }`; overwriting an existing key always succeeds.
+/// - A store may also bound the bytes it holds in all (as [`InMemoryKvStore`] does): a `put`
+///   that would go over fails with `LimitExceeded { what: TotalBytes, .. }` and changes nothing.
 /// - `del` of a missing key succeeds.
 /// - Once `put` returns `Ok`, a later `get` (from any task, and after a restart for durable
 ///   backends) sees that value or a newer one: no acknowledged write is lost, none is torn.

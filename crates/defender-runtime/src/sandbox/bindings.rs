@@ -1,0 +1,347 @@
+//! The host functions the prelude receives as `host` (user code never sees them), and the
+//! installation of the prelude in a new context.
+//!
+//! Every value a host function receives comes from JavaScript and is hostile: each is read
+//! once, as a plain value, checked and bounded before the host acts on it, and what the host
+//! holds for the run (timers, operations in flight, their answers) is charged to the run's
+//! memory limit.
+
+use super::code_cache::CodeCache;
+use super::errors::Finish;
+use super::event_loop::{level, LoopState, OpResult};
+use super::lazy::{define_lazy_globals, intrinsic_group, LazyResolver};
+use super::modules;
+use crate::host::{self, OpContext, OpError};
+use crate::script;
+use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
+use serde_json::Value as Json;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+const PRELUDE: &str = include_str!("../../js/prelude.js");
+const CLIENTS: &str = include_str!("../../js/clients.js");
+const WEB: &str = include_str!("../../js/web.js");
+const SUPPORT: &str = include_str!("../../js/support.js");
+
+/// Most bytes `crypto.getRandomValues` fills at once (as in the Web Crypto API).
+const MAX_RANDOM_BYTES: usize = 65_536;
+
+/// What an operation in flight costs the host besides its argument, charged to the run.
+const OP_BYTES: usize = 512;
+
+/// Longest operation name.
+const MAX_OP_NAME: usize = 64;
+
+/// Longest `require` request or module path the resolver looks at (longer ones are not
+/// found, as no file has such a name).
+const MAX_PATH_BYTES: usize = 4096;
+
+/// Bytecode of the prelude, of the client modules and of the lazily evaluated globals.
+#[derive(Clone)]
+struct PreludeCode {
+    prelude: Arc<[u8]>,
+    clients: Arc<[u8]>,
+    web: Arc<[u8]>,
+    support: Arc<[u8]>,
+}
+
+/// The prelude's bytecode, compiled once per process (it does not depend on any runtime).
+static PRELUDE_CODE: Mutex<Option<PreludeCode>> = Mutex::new(None);
+
+fn prelude_code(ctx: &Ctx<'_>) -> rquickjs::Result<PreludeCode> {
+    let mut slot = PRELUDE_CODE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = slot.as_ref() {
+        return Ok(p.clone());
+    }
+    // Global scripts without debug information (reading it back would be most of the cost,
+    // and stack frames inside the prelude are no help to an action's author), read once per
+    // runtime: see src/script.rs.
+    let code = PreludeCode {
+        prelude: script::compile(ctx, "defender:prelude", PRELUDE, script::Mode::Sandbox)?,
+        clients: script::compile(ctx, "defender:clients", CLIENTS, script::Mode::Sandbox)?,
+        web: script::compile(ctx, "defender:web", WEB, script::Mode::Sandbox)?,
+        support: script::compile(ctx, "defender:support", SUPPORT, script::Mode::Sandbox)?,
+    };
+    *slot = Some(code.clone());
+    Ok(code)
+}
+
+/// Text of a JavaScript string, at most `max_bytes` of it (cut at a character boundary);
+/// lone UTF-16 surrogates become U+FFFD, as Node writes them to a UTF-8 stream.
+#[allow(unsafe_code)]
+pub(super) fn text(s: &rquickjs::String<'_>, max_bytes: usize) -> rquickjs::Result<String> {
+    let c = s.clone().to_cstring()?;
+    // SAFETY: `c` owns a buffer of `c.len()` bytes that QuickJS keeps alive until `c` is
+    // dropped (after this function reads it).
+    let bytes = unsafe { std::slice::from_raw_parts(c.as_ptr().cast::<u8>(), c.len()) };
+    Ok(well_formed(&bytes[..bytes.len().min(max_bytes)]))
+}
+
+/// UTF-8 from QuickJS's output, where a lone surrogate is the 3-byte sequence `ED A0..BF xx`.
+fn well_formed(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == 0xED && bytes.get(i + 1).is_some_and(|c| (0xA0..=0xBF).contains(c)) {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// Installs the prelude in `ctx` with the host functions bound to `state`; the prelude's
+/// API object (`start`, `resolveOp`, `fire`...).
+pub(super) fn setup<'js>(
+    ctx: &Ctx<'js>,
+    cache: &Arc<CodeCache>,
+    state: &Rc<RefCell<LoopState>>,
+    tx: &mpsc::Sender<OpResult>,
+) -> rquickjs::Result<Object<'js>> {
+    let PreludeCode {
+        prelude,
+        clients,
+        web,
+        support,
+    } = prelude_code(ctx)?;
+    let host = Object::new(ctx.clone())?;
+
+    let st = state.clone();
+    host.set(
+        "log",
+        Function::new(
+            ctx.clone(),
+            move |lvl: i32, msg: rquickjs::String<'js>| -> rquickjs::Result<()> {
+                // Read no more than the log can still hold (one byte more shows the cut).
+                let room = st.borrow().log_room();
+                let msg = text(&msg, room.saturating_add(1))?;
+                st.borrow_mut().log(level(lvl), msg);
+                Ok(())
+            },
+        )?,
+    )?;
+    for (name, kind) in [
+        ("returned", Finish::Returned as fn(String) -> Finish),
+        ("unserializable", Finish::Unserializable),
+        ("invalid", Finish::InvalidCode),
+        ("threw", Finish::Threw),
+    ] {
+        let st = state.clone();
+        host.set(
+            name,
+            Function::new(
+                ctx.clone(),
+                move |payload: rquickjs::String<'js>| -> rquickjs::Result<()> {
+                    let payload = text(&payload, usize::MAX)?;
+                    let mut s = st.borrow_mut();
+                    if s.finished.is_none() {
+                        s.finished = Some(kind(payload));
+                    }
+                    Ok(())
+                },
+            )?,
+        )?;
+    }
+    let st = state.clone();
+    host.set(
+        "setTimer",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, ms: f64| {
+            st.borrow_mut()
+                .add_timer(ms)
+                .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
+        })?,
+    )?;
+    let st = state.clone();
+    host.set(
+        "clearTimer",
+        Function::new(ctx.clone(), move |id: u32| st.borrow_mut().clear_timer(id))?,
+    )?;
+    let st = state.clone();
+    let tx = tx.clone();
+    host.set(
+        "op",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>,
+                  op: rquickjs::String<'js>,
+                  arg: rquickjs::String<'js>|
+                  -> rquickjs::Result<u32> {
+                let op = text(&op, MAX_OP_NAME)?;
+                let mut s = st.borrow_mut();
+                let id = s.next_op_id();
+                let Some(run) = s.run.as_ref() else {
+                    return Err(Exception::throw_message(&ctx, "no run in progress"));
+                };
+                let arg_len = arg.clone().to_cstring()?.len();
+                let held = OP_BYTES.saturating_add(arg_len);
+                if !run.budget.charge(held) {
+                    return Err(Exception::throw_internal(&ctx, "out of memory"));
+                }
+                let arg = text(&arg, usize::MAX)?;
+                let op_ctx = OpContext {
+                    services: run.services.clone(),
+                    fetch: run.fetch.clone(),
+                    budget: run.budget.clone(),
+                    redactor: run.redactor.clone(),
+                };
+                let tx = tx.clone();
+                let task = run.handle.spawn(async move {
+                    let res = match serde_json::from_str::<Json>(&arg) {
+                        Ok(arg) => host::dispatch(&op, arg, &op_ctx).await,
+                        Err(e) => Err(OpError::invalid_argument(e.to_string())),
+                    };
+                    drop(arg);
+                    // The answer is charged until the script has it.
+                    let (res, answer) = match res {
+                        Ok((v, lines)) => {
+                            let text = v.to_string();
+                            let size = text.len() + lines.iter().map(String::len).sum::<usize>();
+                            if op_ctx.budget.charge(size) {
+                                (Ok((text, lines)), size)
+                            } else {
+                                (Err(OpError::out_of_memory()), 0)
+                            }
+                        }
+                        Err(e) => (Err(e), 0),
+                    };
+                    let _ = tx.send((id, res, held.saturating_add(answer)));
+                });
+                s.add_op(id, task);
+                Ok(id)
+            },
+        )?,
+    )?;
+    let start = Instant::now();
+    host.set(
+        "now",
+        Function::new(ctx.clone(), move || start.elapsed().as_secs_f64() * 1000.0)?,
+    )?;
+    host.set(
+        "random",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, n: f64| -> rquickjs::Result<ArrayBuffer<'js>> {
+                // One read of a plain number, checked before anything is allocated.
+                if !(n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_RANDOM_BYTES as f64)
+                {
+                    return Err(Exception::throw_range(
+                        &ctx,
+                        &format!("at most {MAX_RANDOM_BYTES} random bytes at once"),
+                    ));
+                }
+                let mut bytes = vec![0u8; n as usize];
+                fastrand::fill(&mut bytes);
+                ArrayBuffer::new(ctx, bytes)
+            },
+        )?,
+    )?;
+    let added = Cell::new(0u8);
+    host.set(
+        "intrinsic",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, group: u32| {
+            intrinsic_group(&ctx, &added, group)
+        })?,
+    )?;
+    host.set(
+        "uuid",
+        Function::new(ctx.clone(), || uuid::Uuid::new_v4().to_string())?,
+    )?;
+    let env = cache.env_json.to_string();
+    host.set("env", Function::new(ctx.clone(), move || env.clone())?)?;
+    let st = state.clone();
+    let resolve_cache = cache.clone();
+    host.set(
+        "resolve",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>,
+                  from: rquickjs::String<'js>,
+                  request: rquickjs::String<'js>|
+                  -> rquickjs::Result<String> {
+                let from = text(&from, MAX_PATH_BYTES + 1)?;
+                let request = text(&request, MAX_PATH_BYTES + 1)?;
+                let run = {
+                    let s = st.borrow();
+                    s.run.as_ref().map(|r| (r.files.clone(), r.scope.clone()))
+                };
+                let (files, scope) =
+                    run.ok_or_else(|| Exception::throw_message(&ctx, "no run in progress"))?;
+                if from.len() > MAX_PATH_BYTES || request.len() > MAX_PATH_BYTES {
+                    return Err(Exception::throw_message(
+                        &ctx,
+                        "Cannot find module: the path is too long",
+                    ));
+                }
+                resolve_cache
+                    .resolve(&files, &scope, &from, &request)
+                    .map_err(|m| Exception::throw_message(&ctx, &m))
+            },
+        )?,
+    )?;
+    let st = state.clone();
+    let code_cache = cache.clone();
+    host.set(
+        "load",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, path: rquickjs::String<'js>| -> rquickjs::Result<Value<'js>> {
+                let path = text(&path, MAX_PATH_BYTES)?;
+                // Clone out of the state: loading runs module code that logs and requires.
+                let run = {
+                    let s = st.borrow();
+                    s.run.as_ref().map(|r| (r.files.clone(), r.scope.clone()))
+                };
+                let (files, scope) =
+                    run.ok_or_else(|| Exception::throw_message(&ctx, "no run in progress"))?;
+                modules::load_file(&ctx, &files, &scope, &code_cache, &path)
+            },
+        )?,
+    )?;
+
+    let install = script::eval_shared(ctx, &prelude)?;
+    let install = install
+        .as_function()
+        .ok_or_else(|| Exception::throw_internal(ctx, "the prelude is not a function"))?;
+    define_lazy_globals(ctx)?;
+    let api: Object<'js> = install.call((
+        host,
+        script_loader(ctx, clients)?,
+        script_loader(ctx, web)?,
+        script_loader(ctx, support)?,
+    ))?;
+    let resolve: Function<'js> = api.get("resolveLazy")?;
+    ctx.store_userdata(LazyResolver(resolve))
+        .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
+    Ok(api)
+}
+
+/// A function that runs the script `code` and returns its completion value.
+fn script_loader<'js>(ctx: &Ctx<'js>, code: Arc<[u8]>) -> rquickjs::Result<Function<'js>> {
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> { script::eval_shared(&ctx, &code) },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_formed;
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        // "a" + lone high surrogate (ED A0 80) + "b" + an emoji (valid 4-byte UTF-8).
+        let bytes = [b'a', 0xED, 0xA0, 0x80, b'b', 0xF0, 0x9F, 0x98, 0x80];
+        assert_eq!(well_formed(&bytes), "a\u{FFFD}b\u{1F600}");
+        // A cut in the middle of a character is replaced, not a panic.
+        assert_eq!(well_formed(&[b'x', 0xE2, 0x82]), "x\u{FFFD}");
+        assert_eq!(well_formed(&[0xED, 0xB0]), "\u{FFFD}");
+    }
+}

@@ -1,0 +1,190 @@
+//! Globals created on first use: the engine's intrinsic groups that a context starts
+//! without, and the sandbox's own globals, as engine auto-init properties (patched QuickJS,
+//! see vendor/README.md) that look like plain data properties to the script.
+
+use rquickjs::{context::intrinsic, Ctx, Exception, Function, Value};
+use std::cell::Cell;
+
+/// The intrinsics every context starts with: what module code, async functions and literals
+/// (`/re/`, `1n`) need before any global is looked up. The others are added on first use
+/// of one of their globals ([`intrinsic_group`]): creating and freeing them is about half
+/// the cost of a full context, and a typical handler never touches most of them.
+pub(super) type EagerIntrinsics = (
+    intrinsic::Eval,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Promise,
+    intrinsic::BigInt,
+);
+
+/// The globals of the lazy intrinsic group `group` (numbered as in [`LAZY_GLOBALS`]), added to the context once, in a new object: the engine defines them there
+/// instead of on the global object, where the script may have replaced or deleted them.
+/// `undefined` for an unknown group or one already added.
+#[allow(unsafe_code)]
+pub(super) fn intrinsic_group<'js>(
+    ctx: &Ctx<'js>,
+    added: &Cell<u8>,
+    group: u32,
+) -> rquickjs::Result<Value<'js>> {
+    let bit = 1u8.checked_shl(group).unwrap_or(0);
+    if group > 6 || added.get() & bit != 0 {
+        return Ok(Value::new_undefined(ctx.clone()));
+    }
+    added.set(added.get() | bit);
+    // SAFETY: `ctx` is a live context on this thread. `JS_NewIntrinsicGroup` (vendor patch)
+    // runs what `JS_NewContext` runs for the group, once per context thanks to the bit
+    // above, and returns an owned value or JS_EXCEPTION.
+    let raw = unsafe { rquickjs::qjs::JS_NewIntrinsicGroup(ctx.as_raw().as_ptr(), group as _) };
+    // SAFETY: inspects the tag of a value.
+    if unsafe { rquickjs::qjs::JS_IsException(raw) } {
+        return Err(rquickjs::Error::Exception);
+    }
+    // SAFETY: `raw` is owned and belongs to this context.
+    Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
+}
+
+/// The prelude's resolver of lazily created globals (`resolveLazy` in js/prelude.js), called
+/// by [`lazy_global_value`]. It lives in the runtime's userdata, which holds one context's at
+/// a time and is emptied before that context is freed.
+pub(super) struct LazyResolver<'js>(pub(super) Function<'js>);
+
+// SAFETY: the type's only lifetime is the `'js` of the function it holds.
+#[allow(unsafe_code)]
+unsafe impl<'js> rquickjs::JsLifetime<'js> for LazyResolver<'js> {
+    type Changed<'to> = LazyResolver<'to>;
+}
+
+/// The globals created on first use, by group: the intrinsic groups of
+/// `JS_NewIntrinsicGroup` (0 to 6), then js/support.js (7), js/web.js (8) and the global
+/// object's own names (9), as `SUPPORT`, `WEB` and `SELF` in js/prelude.js.
+const LAZY_GLOBALS: [&[&str]; 10] = [
+    &["Date"],
+    &["Map", "Set", "WeakMap", "WeakSet"],
+    &[
+        "ArrayBuffer",
+        "SharedArrayBuffer",
+        "Uint8ClampedArray",
+        "Int8Array",
+        "Uint8Array",
+        "Int16Array",
+        "Uint16Array",
+        "Int32Array",
+        "Uint32Array",
+        "BigInt64Array",
+        "BigUint64Array",
+        "Float16Array",
+        "Float32Array",
+        "Float64Array",
+        "DataView",
+        "Atomics",
+    ],
+    &["Proxy"],
+    &["WeakRef", "FinalizationRegistry"],
+    &["performance"],
+    &["DOMException"],
+    &[
+        "console",
+        "setTimeout",
+        "setInterval",
+        "setImmediate",
+        "clearTimeout",
+        "clearInterval",
+        "clearImmediate",
+        "queueMicrotask",
+    ],
+    &[
+        "TextEncoder",
+        "TextDecoder",
+        "btoa",
+        "atob",
+        "Buffer",
+        "crypto",
+        "URL",
+        "URLSearchParams",
+        "Headers",
+        "Request",
+        "Response",
+        "fetch",
+        "process",
+    ],
+    &["global", "self"],
+];
+
+/// Defines each of [`LAZY_GLOBALS`] on the global object as a property that the engine
+/// creates on first use, with the prelude's `resolveLazy(group, name)` (see
+/// [`lazy_global_value`]), and that is a plain writable, configurable data property from then
+/// on; until then it costs a slot in the global object's shape and no object (patched
+/// QuickJS, see vendor/README.md).
+#[allow(unsafe_code)]
+pub(super) fn define_lazy_globals(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    use rquickjs::qjs;
+    let raw = ctx.as_raw().as_ptr();
+    let global = ctx.globals();
+    // SAFETY: `raw` is the live context of `ctx` on this thread; the runtime's hook is a
+    // plain function; each atom is created and freed here and `global` is borrowed.
+    unsafe {
+        qjs::JS_SetHostAutoInit(qjs::JS_GetRuntime(raw), Some(lazy_global_value));
+        for (group, names) in LAZY_GLOBALS.iter().enumerate() {
+            for (k, name) in names.iter().enumerate() {
+                let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+                if atom == qjs::JS_ATOM_NULL {
+                    return Err(rquickjs::Error::Allocation);
+                }
+                let r = qjs::JS_DefineHostAutoInitProperty(
+                    raw,
+                    global.as_raw(),
+                    atom,
+                    (group << 8 | k) as u32,
+                    (qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE) as _,
+                );
+                qjs::JS_FreeAtom(raw, atom);
+                if r < 0 {
+                    return Err(rquickjs::Error::Allocation);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The engine's hook for lazily created properties: the value of lazy global `index`, from
+/// the prelude's resolver; `JS_EXCEPTION` with the exception pending when it throws.
+#[allow(unsafe_code)]
+unsafe extern "C" fn lazy_global_value(
+    ctx: *mut rquickjs::qjs::JSContext,
+    _obj: rquickjs::qjs::JSValue,
+    _prop: rquickjs::qjs::JSAtom,
+    index: u32,
+) -> rquickjs::qjs::JSValue {
+    use rquickjs::qjs;
+    let Some(raw) = std::ptr::NonNull::new(ctx) else {
+        return qjs::JS_UNDEFINED;
+    };
+    let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the engine calls this on the thread that owns the context, while it runs.
+        let ctx = unsafe { Ctx::from_raw(raw) };
+        let resolver = ctx.userdata::<LazyResolver<'_>>().map(|r| r.0.clone());
+        let (group, k) = ((index >> 8) as usize, (index & 0xff) as usize);
+        let name = LAZY_GLOBALS.get(group).and_then(|names| names.get(k));
+        let value = match (resolver, name) {
+            (Some(f), Some(name)) => f.call::<_, Value<'_>>((group, *name)),
+            _ => Ok(Value::new_undefined(ctx.clone())),
+        };
+        match value {
+            // SAFETY: the returned value gets a reference of its own.
+            Ok(v) => unsafe { qjs::JS_DupValue(raw.as_ptr(), v.as_raw()) },
+            Err(rquickjs::Error::Exception) => qjs::JS_EXCEPTION,
+            Err(e) => {
+                let _ = Exception::throw_internal(&ctx, &e.to_string());
+                qjs::JS_EXCEPTION
+            }
+        }
+    }));
+    value.unwrap_or_else(|_| {
+        // SAFETY: as above.
+        let ctx = unsafe { Ctx::from_raw(raw) };
+        let _ = Exception::throw_internal(&ctx, "a lazy global failed");
+        qjs::JS_EXCEPTION
+    })
+}
