@@ -173,7 +173,8 @@ impl Files {
             from.strip_prefix(root)
                 .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
         };
-        if !inside(ACTION_ROOT) && !(inside(NM_ROOT) && self.node_modules.is_some()) {
+        let allowed = inside(ACTION_ROOT) || (inside(NM_ROOT) && self.node_modules.is_some());
+        if !allowed {
             return Err(not_found());
         }
         let from = from.as_str();

@@ -144,6 +144,7 @@ impl Pool {
     }
 
     /// Script threads alive now.
+    #[cfg(test)]
     pub(crate) fn threads(&self) -> usize {
         self.shared.threads.load(Ordering::SeqCst)
     }

@@ -24,7 +24,8 @@ pub struct RuntimeConfig {
     /// A `node_modules` directory mounted read-only at `/node_modules` for `require` (the
     /// packages Defender pre-installed, such as `ethers`). `None`: only the action's own files.
     pub node_modules: Option<PathBuf>,
-    /// Hosts `fetch` may reach: `example.com`, `example.com:8443` or `*.example.com`.
+    /// Hosts `fetch` may reach: `example.com`, `example.com:8443`, `*.example.com` or
+    /// `[::1]:3000`. An entry without a port opens only the scheme's default port (80 or 443).
     /// Empty: `fetch` always fails. Redirects are not followed.
     pub fetch_allowlist: Vec<String>,
     /// `process.env` of every run (empty by default).
@@ -77,7 +78,8 @@ impl RuntimeConfig {
         self
     }
 
-    /// Allows `fetch` to a host (`host`, `host:port` or `*.domain`).
+    /// Allows `fetch` to a host (`host`, `host:port` or `*.domain`); without a port, only
+    /// the scheme's default port.
     pub fn allow_fetch(mut self, host: impl Into<String>) -> Self {
         self.fetch_allowlist.push(host.into());
         self
@@ -168,14 +170,12 @@ fn warm_thread(
         });
         // A context that broke a limit, met a host failure, or holds more than half of the
         // run's memory limit (the next run would start with less than half) is replaced.
-        if instance
+        let replace = instance
             .as_ref()
             .is_none_or(|i| i.poisoned || i.heap_bytes() > limit / 2)
-            || matches!(out.0, Err(RunError::Internal(_)))
-        {
-            if instance.take().is_some() {
-                crate::alloc::return_free_memory();
-            }
+            || matches!(out.0, Err(RunError::Internal(_)));
+        if replace && instance.take().is_some() {
+            crate::alloc::return_free_memory();
         }
         busy.store(false, Ordering::SeqCst);
         let _ = reply.send(out);

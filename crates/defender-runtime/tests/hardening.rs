@@ -71,17 +71,15 @@ async fn lengths_read_twice_cannot_crash_the_host() {
 async fn secrets_do_not_leak_through_host_errors_or_notifications() {
     let rt = QuickJsRuntime::default();
     let secret = "sk-live-9f8e7d6c5b4a";
-    let leak = format!(
-        r#"exports.handler = async (event) => {{
+    let leak = r#"exports.handler = async (event) => {
             const s = event.secrets.token;
-            Object.defineProperty(Error.prototype, 'code', {{ set() {{ throw new Error('leaked ' + s); }}, configurable: true }});
-            const {{ KeyValueStoreClient }} = require('defender-kvstore-client');
+            Object.defineProperty(Error.prototype, 'code', { set() { throw new Error('leaked ' + s); }, configurable: true });
+            const { KeyValueStoreClient } = require('defender-kvstore-client');
             await new KeyValueStoreClient(event).get('');
             return 'not reached';
-        }};"#
-    );
+        };"#;
     let out = rt
-        .run(&script(&leak), request(with_secret("token", secret)))
+        .run(&script(leak), request(with_secret("token", secret)))
         .await;
     let text = format!("{:?} {:?}", out.result, out.logs);
     assert!(out.result.is_err(), "{text}");
@@ -172,12 +170,15 @@ async fn host_memory_is_charged_or_bounded() {
         out.result
     );
     // A fetch that fits goes on as usual.
-    let small = big_body_server(3 * 1024 * 1024).await;
+    let small = big_body_server(1024 * 1024).await;
     let rt = QuickJsRuntime::new(RuntimeConfig::default().allow_fetch(small.to_string()));
     let src = format!(
-        "exports.handler = async () => (await (await fetch('http://{small}/')).text()).length;"
+        "exports.handler = async () => (await (await fetch('http://{small}/')).arrayBuffer()).byteLength;"
     );
-    assert_eq!(run(&rt, &src).await.result.unwrap(), json!(3 * 1024 * 1024));
+    let mut req = request(event());
+    req.limits.timeout = Duration::from_secs(60);
+    let out = rt.run(&script(&src), req).await;
+    assert_eq!(out.result.unwrap(), json!(1024 * 1024));
 
     // Millions of empty lines are bounded by entries and bytes.
     let rt = QuickJsRuntime::default();
@@ -429,4 +430,35 @@ async fn a_bare_allowlist_host_opens_only_the_default_port() {
     }
     let with_port = QuickJsRuntime::new(RuntimeConfig::default().allow_fetch(addr.to_string()));
     assert_eq!(run(&with_port, &src).await.result.unwrap(), json!(200));
+}
+
+/// A warm context that holds more than half of the run's memory limit after a run is
+/// replaced: the next run starts fresh, with the whole limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_context_that_grew_is_replaced() {
+    let rt = QuickJsRuntime::new(RuntimeConfig::default().with_warm_contexts(1));
+    let code = ActionCode {
+        action_id: "grower".into(),
+        version: 1,
+        source: CodeSource::Script(
+            "let runs = 0; let kept = null; exports.handler = async (e) => { runs++; if (e.request) kept = new Uint8Array(40 * 1024 * 1024).fill(1); return runs; };".into(),
+        ),
+    };
+    // A small one stays warm: its module state survives.
+    assert_eq!(
+        rt.run(&code, request(event())).await.result.unwrap(),
+        json!(1)
+    );
+    assert_eq!(
+        rt.run(&code, request(event())).await.result.unwrap(),
+        json!(2)
+    );
+    // One that keeps 40 MB of a 64 MB limit is not reused.
+    let mut grow = event();
+    grow.request = Some(Default::default());
+    assert_eq!(rt.run(&code, request(grow)).await.result.unwrap(), json!(3));
+    assert_eq!(
+        rt.run(&code, request(event())).await.result.unwrap(),
+        json!(1)
+    );
 }

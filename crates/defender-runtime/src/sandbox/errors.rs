@@ -199,7 +199,8 @@ mod tests {
         let so = r#"{"message":"Maximum call stack size exceeded","name":"RangeError"}"#;
         let funds = r#"{"message":"no money","code":"INSUFFICIENT_FUNDS"}"#;
         let none = Observed::default();
-        let table: [(&str, Observed, fn(&RunError) -> bool); 7] = [
+        type Check = fn(&RunError) -> bool;
+        let table: [(&str, Observed, Check); 7] = [
             (oom, none, |e| matches!(e, RunError::Thrown { .. })),
             (
                 oom,
