@@ -135,10 +135,17 @@ impl Budget {
 /// thread calls it after freeing a large context: otherwise the pages stay with the thread
 /// (which may then sit idle for a long time) and the process's resident memory keeps the
 /// high-water mark of every thread.
+/// The process allocator (glibc's malloc, which holds the host's own buffers for a run:
+/// answers, logs) is trimmed too.
 #[allow(unsafe_code)]
 pub(crate) fn return_free_memory() {
     // SAFETY: no arguments to check; mimalloc collects the calling thread's heap.
-    unsafe { mi::mi_collect(true) }
+    unsafe { mi::mi_collect(true) };
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 pub(crate) struct LimitedAllocator {

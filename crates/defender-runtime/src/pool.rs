@@ -44,6 +44,8 @@ struct Shared {
     queued: AtomicUsize,
     threads: AtomicUsize,
     idle_exit: Duration,
+    /// Run by a thread before it ends (to free what it keeps for later tasks).
+    on_exit: fn(),
 }
 
 impl Shared {
@@ -75,6 +77,7 @@ impl Shared {
                         continue;
                     }
                     self.idle.fetch_sub(1, Ordering::SeqCst);
+                    (self.on_exit)();
                     return;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -95,7 +98,13 @@ impl Shared {
 }
 
 impl Pool {
-    pub(crate) fn new(max: usize, max_queued: usize, stack: usize, idle_exit: Duration) -> Self {
+    pub(crate) fn new(
+        max: usize,
+        max_queued: usize,
+        stack: usize,
+        idle_exit: Duration,
+        on_exit: fn(),
+    ) -> Self {
         let (tx, rx) = mpsc::channel();
         Pool {
             tx: Mutex::new(tx),
@@ -105,6 +114,7 @@ impl Pool {
                 queued: AtomicUsize::new(0),
                 threads: AtomicUsize::new(0),
                 idle_exit,
+                on_exit,
             }),
             max,
             max_queued,
@@ -158,7 +168,7 @@ mod tests {
     /// keeps its thread busy for a while; then a second task. Returns how many threads the
     /// pool started.
     fn threads_started(mark: bool) -> usize {
-        let pool = Pool::new(8, 8, 256 << 10, Duration::from_secs(60));
+        let pool = Pool::new(8, 8, 256 << 10, Duration::from_secs(60), || {});
         let (done, results) = mpsc::channel();
         let first = done.clone();
         let _ = pool.submit(Box::new(move |delivered| {
@@ -166,7 +176,7 @@ mod tests {
                 delivered.mark();
             }
             first.send(1).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(100), || {});
         }));
         assert_eq!(results.recv().unwrap(), 1);
         pool.submit(Box::new(move |_| done.send(2).unwrap()))
@@ -177,7 +187,7 @@ mod tests {
 
     #[test]
     fn tasks_beyond_the_queue_bound_are_refused() {
-        let pool = Pool::new(1, 2, 256 << 10, Duration::from_secs(60));
+        let pool = Pool::new(1, 2, 256 << 10, Duration::from_secs(60), || {});
         let (release, wait) = mpsc::channel::<()>();
         let wait = Arc::new(Mutex::new(wait));
         let (done, finished) = mpsc::channel();
@@ -210,7 +220,7 @@ mod tests {
 
     #[test]
     fn idle_threads_end_but_the_last() {
-        let pool = Pool::new(8, 8, 256 << 10, Duration::from_millis(100));
+        let pool = Pool::new(8, 8, 256 << 10, Duration::from_millis(100), || {});
         let (done, results) = mpsc::channel();
         let gate = Arc::new(std::sync::Barrier::new(4));
         for _ in 0..4 {

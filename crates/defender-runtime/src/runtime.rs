@@ -254,6 +254,7 @@ impl QuickJsRuntime {
                     config.max_queued_runs,
                     config.thread_stack_bytes,
                     config.thread_idle,
+                    sandbox::release_thread,
                 ),
                 max_stack_cap: config.thread_stack_bytes / 2,
                 warm: Arc::default(),

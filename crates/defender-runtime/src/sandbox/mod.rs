@@ -96,3 +96,10 @@ pub(crate) fn prepare_spare(cache: &Arc<CodeCache>, used: Option<Instance>) -> b
     }
     freed
 }
+
+/// Frees this thread's spare instance, and gives the memory back to the system: the thread
+/// is about to end (its allocator would otherwise keep the freed pages of a dead thread).
+pub(crate) fn release_thread() {
+    SPARE.with(|s| drop(s.borrow_mut().take()));
+    crate::alloc::return_free_memory();
+}
