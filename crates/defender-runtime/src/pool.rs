@@ -176,7 +176,7 @@ mod tests {
                 delivered.mark();
             }
             first.send(1).unwrap();
-            std::thread::sleep(Duration::from_millis(100), || {});
+            std::thread::sleep(Duration::from_millis(100));
         }));
         assert_eq!(results.recv().unwrap(), 1);
         pool.submit(Box::new(move |_| done.send(2).unwrap()))
