@@ -11,6 +11,7 @@ use super::errors::Finish;
 use super::event_loop::{level, LoopState, OpResult};
 use super::lazy::{define_lazy_globals, intrinsic_group, LazyResolver};
 use super::modules;
+use crate::files::Files;
 use crate::host::{self, OpContext, OpError};
 use crate::script;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
@@ -268,12 +269,7 @@ pub(super) fn setup<'js>(
                   -> rquickjs::Result<String> {
                 let from = text(&from, MAX_PATH_BYTES + 1)?;
                 let request = text(&request, MAX_PATH_BYTES + 1)?;
-                let run = {
-                    let s = st.borrow();
-                    s.run.as_ref().map(|r| (r.files.clone(), r.scope.clone()))
-                };
-                let (files, scope) =
-                    run.ok_or_else(|| Exception::throw_message(&ctx, "no run in progress"))?;
+                let (files, scope) = run_files(&ctx, &st)?;
                 if from.len() > MAX_PATH_BYTES || request.len() > MAX_PATH_BYTES {
                     return Err(Exception::throw_message(
                         &ctx,
@@ -294,13 +290,8 @@ pub(super) fn setup<'js>(
             ctx.clone(),
             move |ctx: Ctx<'js>, path: rquickjs::String<'js>| -> rquickjs::Result<Value<'js>> {
                 let path = text(&path, MAX_PATH_BYTES)?;
-                // Clone out of the state: loading runs module code that logs and requires.
-                let run = {
-                    let s = st.borrow();
-                    s.run.as_ref().map(|r| (r.files.clone(), r.scope.clone()))
-                };
-                let (files, scope) =
-                    run.ok_or_else(|| Exception::throw_message(&ctx, "no run in progress"))?;
+                // Cloned out of the state: loading runs module code that logs and requires.
+                let (files, scope) = run_files(&ctx, &st)?;
                 modules::load_file(&ctx, &files, &scope, &code_cache, &path)
             },
         )?,
@@ -321,6 +312,15 @@ pub(super) fn setup<'js>(
     ctx.store_userdata(LazyResolver(resolve))
         .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
     Ok(api)
+}
+
+/// The files and cache scope of the run in progress.
+fn run_files(ctx: &Ctx<'_>, state: &RefCell<LoopState>) -> rquickjs::Result<(Files, Arc<str>)> {
+    let s = state.borrow();
+    s.run
+        .as_ref()
+        .map(|r| (r.files.clone(), r.scope.clone()))
+        .ok_or_else(|| Exception::throw_message(ctx, "no run in progress"))
 }
 
 /// A function that runs the script `code` and returns its completion value.
