@@ -34,7 +34,7 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
 fi
 
 # JavaScript fixtures of the runtime tests (ethers v5 and v6), from their lock file.
-for dir in crates/defender-runtime/tests/node; do
+for dir in defender-runtime/tests/node; do
   if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
     log "npm ci in $dir"
     if [ -f "$dir/package-lock.json" ]; then

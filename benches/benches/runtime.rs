@@ -3,7 +3,7 @@
 //! `vm.createContext` + `runInContext` + handler call per run, measured inside a node
 //! process that runs in batches alternated with ours, so that both see the same machine;
 //! and spawning `node` per run), and of a handler that requires ethers v5 from
-//! `crates/defender-runtime/tests/node/node_modules` (run `npm ci` there first): cold (new
+//! `defender-runtime/tests/node/node_modules` (run `npm ci` there first): cold (new
 //! runtime, empty bytecode cache), fresh context with bytecode cached, and warm context
 //! (`RuntimeConfig::with_warm_contexts`: ethers already loaded, as in a warm Lambda).
 //!
@@ -35,7 +35,7 @@ const ETHERS: &str = "const { ethers } = require('ethers');\nexports.handler = a
 
 fn node_modules() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../crates/defender-runtime/tests/node/node_modules")
+        .join("../defender-runtime/tests/node/node_modules")
 }
 
 fn code(src: &str) -> ActionCode {
@@ -304,7 +304,7 @@ fn table() {
         );
     } else {
         println!(
-            "runtime: ethers v5 bench skipped: run `npm ci` in crates/defender-runtime/tests/node"
+            "runtime: ethers v5 bench skipped: run `npm ci` in defender-runtime/tests/node"
         );
     }
 }

@@ -27,7 +27,7 @@ pub fn anvil_binary() -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join("anvil"))
         .chain([
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/anvil"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/anvil"),
             PathBuf::from(format!("{home}/.foundry/bin/anvil")),
             PathBuf::from(format!("{home}/.local/bin/anvil")),
             PathBuf::from("/usr/lib/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),

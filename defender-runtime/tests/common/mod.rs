@@ -27,7 +27,7 @@ pub fn npm_fixture_ready() -> bool {
         eprintln!("npm fixture missing; skipped (DEFENDER_SKIP_EXTERNAL=1)");
         return false;
     }
-    panic!("run `npm ci` in crates/defender-runtime/tests/node first (or set DEFENDER_SKIP_EXTERNAL=1)");
+    panic!("run `npm ci` in defender-runtime/tests/node first (or set DEFENDER_SKIP_EXTERNAL=1)");
 }
 
 pub fn script(src: &str) -> ActionCode {
