@@ -23,8 +23,8 @@ use alloy_dyn_abi::{DynSolValue, JsonAbiExt};
 use alloy_json_abi::Function;
 use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, U256};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use defender_core::monitor::Matcher;
 use defender_core::{Block, BlockRef, Log, MonitorDefinition, Receipt, Transaction};
+use defender_engine::monitor::Matcher;
 
 const ERC20_ABI: &str = r#"[{"type":"event","name":"Transfer","anonymous":false,"inputs":[{"name":"from","type":"address","indexed":true},{"name":"to","type":"address","indexed":true},{"name":"value","type":"uint256","indexed":false}]},{"type":"function","name":"transfer","stateMutability":"nonpayable","inputs":[{"name":"to","type":"address"},{"name":"amount","type":"uint256"}],"outputs":[{"name":"","type":"bool"}]}]"#;
 

@@ -15,7 +15,9 @@
 //!
 //! Before the criterion groups, a measurement pass prints medians and ratios.
 //!
-//! Run: `cargo bench -p defender-benches --bench runtime`
+//! Run: `cargo bench -p defender-benches --bench runtime` (published QuickJS), and
+//! `cargo bench -p defender-benches --bench runtime --features defender-runtime/quickjs-patches`
+//! (the patched QuickJS of vendor/, which the workspace's `[patch.crates-io]` provides).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
@@ -34,8 +36,7 @@ const HELLO: &str = "exports.handler = async function(event) { return { hello: '
 const ETHERS: &str = "const { ethers } = require('ethers');\nexports.handler = async function(event) { return ethers.utils.keccak256(ethers.utils.toUtf8Bytes(event.actionRunId)); };";
 
 fn node_modules() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../defender-runtime/tests/node/node_modules")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../defender-runtime/tests/node/node_modules")
 }
 
 fn code(src: &str) -> ActionCode {
@@ -221,7 +222,14 @@ fn table() {
     ours(&tokio, &warm_rt, &hello, 200);
     let ours_warm = ours(&tokio, &warm_rt, &hello, 2000);
     let us = |d: &Duration| format!("{:.1}", d.as_secs_f64() * 1e6);
-    println!("runtime: hello-world, fresh context per run");
+    println!(
+        "runtime: hello-world, fresh context per run ({} QuickJS)",
+        if defender_runtime::QUICKJS_PATCHED {
+            "patched"
+        } else {
+            "published"
+        }
+    );
     println!(
         "  ours, back to back, 7 x 1000 runs        median {:>10} us   (rounds: {})",
         us(&ours_hello),
@@ -303,9 +311,7 @@ fn table() {
             warm.as_secs_f64() * 1e3
         );
     } else {
-        println!(
-            "runtime: ethers v5 bench skipped: run `npm ci` in defender-runtime/tests/node"
-        );
+        println!("runtime: ethers v5 bench skipped: run `npm ci` in defender-runtime/tests/node");
     }
 }
 

@@ -31,7 +31,7 @@ pub struct BlockRef {
 }
 
 /// A log in a receipt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Log {
     /// Emitting contract.
     pub address: Address,
@@ -44,7 +44,10 @@ pub struct Log {
 }
 
 /// A transaction with its receipt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The default is all zeros, with a default [`Receipt`]: a base for hand-built transactions
+/// (`Transaction { from, to: Some(to), ..Default::default() }`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Transaction {
     /// Hash.
     pub hash: B256,
@@ -75,7 +78,9 @@ pub struct Transaction {
 }
 
 /// A receipt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The default is all zeros and no logs, with `success: false`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Receipt {
     /// Whether it succeeded.
     pub success: bool,

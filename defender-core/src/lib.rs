@@ -5,11 +5,7 @@ pub mod chain;
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
-#[cfg(feature = "engine")]
-pub mod engine;
 pub mod kv;
-#[cfg(feature = "engine")]
-pub mod monitor;
 pub mod notify;
 pub mod redact;
 pub mod relayer;
@@ -30,7 +26,7 @@ pub use notify::{
     AlertFormatter, DeliveryReport, DynNotifier, Message, Metric, Notifier, NotifierRegistry,
     NotifyError, RecordingNotifier,
 };
-pub use relayer::{DynRelayer, Relayer, RelayerError};
+pub use relayer::{DynRelayer, PolicyViolation, Relayer, RelayerError};
 pub use runs::{DynRunStore, InMemoryRunStore, RunStore, RunStoreError, DEFAULT_RUN_HISTORY};
 pub use runtime::{
     ActionCode, ActionRuntime, CodeSource, DynActionRuntime, RunError, RunLimits, RunOutcome,

@@ -2,8 +2,9 @@
 
 use crate::wire::{
     ListTransactionsQuery, RelayerInfo, RelayerStatus, RelayerTransaction, SignMessagePayload,
-    SignTypedDataPayload, SignedMessage, TxRequest, TxValidationError,
+    SignTypedDataPayload, SignedMessage, TxRequest, TxStatus, TxValidationError,
 };
+use alloy_primitives::{Address, U256};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::fmt::Debug;
@@ -26,22 +27,22 @@ pub enum RelayerError {
     #[error("insufficient funds: balance {balance} wei, pending cost {pending_cost} wei, this transaction needs {required} wei")]
     InsufficientFunds {
         /// Balance in wei.
-        balance: String,
+        balance: U256,
         /// Worst-case cost of transactions in flight, in wei.
-        pending_cost: String,
+        pending_cost: U256,
         /// Worst-case cost of this transaction, in wei.
-        required: String,
+        required: U256,
     },
-    /// A relayer policy refused the transaction (whitelist, gas price cap, paused relayer).
+    /// A relayer policy refused the transaction; the [`PolicyViolation`] says which.
     #[error("relayer policy violated: {0}")]
-    Policy(String),
+    Policy(#[from] PolicyViolation),
     /// The transaction can no longer be replaced or cancelled (it is mined or final).
     #[error("transaction {id} is {status} and cannot be changed")]
     NotReplaceable {
         /// The transaction's id.
         id: String,
         /// Its status.
-        status: String,
+        status: TxStatus,
     },
     /// The node answered with a JSON-RPC error.
     #[error("JSON-RPC error {code}: {message}")]
@@ -56,15 +57,55 @@ pub enum RelayerError {
     /// The relayer is not configured for what was asked (missing signer, unknown relayer).
     #[error("relayer configuration: {0}")]
     Configuration(String),
-    /// Signing failed.
-    #[error("signing failed: {0}")]
-    Signer(String),
+    /// The relayer's signer failed to sign (a key that cannot be used, an unreachable KMS).
+    #[error("signer {address} failed: {source}")]
+    Signer {
+        /// The account whose key failed: the relayer's address.
+        address: Address,
+        /// What the signer reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Every node URL failed; the operation may be retried.
     #[error("relayer unavailable: {source}")]
     Unavailable {
         /// The last transport error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Which relayer policy refused a transaction, with the values involved.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyViolation {
+    /// The relayer is paused and sends nothing.
+    #[error("the relayer is paused")]
+    Paused,
+    /// The receiver is not on the relayer's whitelist.
+    #[error("receiver {to} is not whitelisted")]
+    ReceiverNotWhitelisted {
+        /// The receiver asked for.
+        to: Address,
+    },
+    /// A deployment (no receiver) under a whitelist, which only allows listed receivers.
+    #[error("deployments are not allowed by the whitelist")]
+    DeploymentNotWhitelisted,
+    /// A legacy `gasPrice` above the relayer's gas price cap.
+    #[error("gas price {gas_price} is above the relayer's cap {cap}")]
+    GasPriceAboveCap {
+        /// The gas price asked for, in wei.
+        gas_price: u128,
+        /// The relayer's cap, in wei.
+        cap: u128,
+    },
+    /// An EIP-1559 `maxFeePerGas` above the relayer's gas price cap.
+    #[error("EIP-1559 maxFeePerGas {max_fee_per_gas} is above the relayer's cap {cap}")]
+    MaxFeePerGasAboveCap {
+        /// The fee cap asked for, in wei.
+        max_fee_per_gas: u128,
+        /// The relayer's cap, in wei.
+        cap: u128,
     },
 }
 

@@ -1,12 +1,10 @@
 //! Every backend passes the `KvStore` conformance suite of defender-core, directly and
-//! through `Box<dyn KvStore>` and `Arc<dyn KvStore>` (`run_all` does all three).
+//! through `Box<dyn KvStore>` and `Arc<dyn KvStore>` (`run_suite` does all three).
 
 mod support;
 
 use defender_core::kv::conformance;
-use defender_kv::{
-    InMemoryKvStore, JsonFileKvStore, KvOptions, KvStore, RedbKvStore, RedisKvStore,
-};
+use defender_kv::{InMemoryKvStore, JsonFileKvStore, KvOptions, RedbKvStore, RedisKvStore};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -18,21 +16,19 @@ fn unique() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory_passes_the_suite() {
-    conformance::run_all(|limits, clock| async move {
-        Box::new(InMemoryKvStore::new(limits, clock)) as Box<dyn KvStore>
-    })
-    .await;
+    conformance::run_suite(|limits, clock| async move { InMemoryKvStore::new(limits, clock) })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redb_passes_the_suite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = Arc::new(dir);
-    conformance::run_all(|limits, clock| {
+    conformance::run_suite(|limits, clock| {
         let path = dir.path().join(format!("store-{}.redb", unique()));
         async move {
             let options = KvOptions::default().with_limits(limits).with_clock(clock);
-            Box::new(RedbKvStore::open_with(path, options).expect("open redb")) as Box<dyn KvStore>
+            RedbKvStore::open_with(path, options).expect("open redb")
         }
     })
     .await;
@@ -42,12 +38,11 @@ async fn redb_passes_the_suite() {
 async fn json_file_passes_the_suite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = Arc::new(dir);
-    conformance::run_all(|limits, clock| {
+    conformance::run_suite(|limits, clock| {
         let path = dir.path().join(format!("store-{}.json", unique()));
         async move {
             let options = KvOptions::default().with_limits(limits).with_clock(clock);
-            Box::new(JsonFileKvStore::open_with(path, options).expect("open json"))
-                as Box<dyn KvStore>
+            JsonFileKvStore::open_with(path, options).expect("open json")
         }
     })
     .await;
@@ -59,16 +54,14 @@ async fn redis_passes_the_suite() {
         return;
     };
     let url = server.url.clone();
-    conformance::run_all(|limits, clock| {
+    conformance::run_suite(|limits, clock| {
         let url = url.clone();
         async move {
             let options = KvOptions::default().with_limits(limits).with_clock(clock);
             let prefix = format!("suite{}:", unique());
-            Box::new(
-                RedisKvStore::connect_with(&url, prefix, options)
-                    .await
-                    .expect("connect to redis"),
-            ) as Box<dyn KvStore>
+            RedisKvStore::connect_with(&url, prefix, options)
+                .await
+                .expect("connect to redis")
         }
     })
     .await;

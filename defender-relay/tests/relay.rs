@@ -4,6 +4,7 @@ mod common;
 
 use alloy_primitives::{Address, Signature, B256, U256};
 use common::*;
+use defender_core::relayer::PolicyViolation;
 use defender_core::wire::{
     ListTransactionsQuery, SignMessagePayload, SignTypedDataPayload, TxRequest, TxStatus,
 };
@@ -13,7 +14,7 @@ use defender_core::{
 };
 use defender_relay::{
     eip712_digest, message_bytes, InMemoryRelayerStore, KvRelayerStore, LocalSigner, RelayerConfig,
-    RelayerStore, ResubmitAfter, RpcBlockSource, RpcClient, RpcRelayer, Signer,
+    RelayerStore, ResubmitAfter, RpcBlockSource, RpcClient, RpcRelayer, Signer, SignerError,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -420,13 +421,17 @@ async fn replace_by_id_by_nonce_and_cancel() {
         let mined = relayer.get_transaction(&t.transaction_id).await.unwrap();
         assert_eq!(chain_tx(&anvil, &mined.hash).await["value"], value);
     }
-    // A mined transaction cannot be replaced.
-    assert!(matches!(
-        relayer
-            .replace_transaction_by_id(&a.transaction_id, transfer(5))
-            .await,
-        Err(RelayerError::NotReplaceable { .. })
-    ));
+    // A mined transaction cannot be replaced; the error says why.
+    match relayer
+        .replace_transaction_by_id(&a.transaction_id, transfer(5))
+        .await
+    {
+        Err(e @ RelayerError::NotReplaceable { status, .. }) => {
+            assert!(matches!(status, TxStatus::Mined | TxStatus::Confirmed));
+            assert!(e.to_string().contains(&format!("is {status} and")), "{e}");
+        }
+        other => panic!("expected not replaceable, got {other:?}"),
+    }
     assert!(matches!(
         relayer.replace_transaction_by_nonce(999, transfer(5)).await,
         Err(RelayerError::NotFound(_))
@@ -446,16 +451,42 @@ async fn policies_whitelist_cap_and_funds() {
     )
     .await;
     // Whitelist.
-    let stranger = req(json!({"to": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "value": 1}));
+    let stranger: Address = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+        .parse()
+        .unwrap();
+    let to_stranger = req(json!({"to": stranger, "value": 1}));
     assert!(matches!(
-        relayer.send_transaction(stranger).await,
-        Err(RelayerError::Policy(_))
+        relayer.send_transaction(to_stranger).await,
+        Err(RelayerError::Policy(PolicyViolation::ReceiverNotWhitelisted { to })) if to == stranger
+    ));
+    let deployment = req(json!({"data": "0x6000", "gasLimit": 60000}));
+    assert!(matches!(
+        relayer.send_transaction(deployment).await,
+        Err(RelayerError::Policy(
+            PolicyViolation::DeploymentNotWhitelisted
+        ))
     ));
     // An explicit price above the cap is refused; speed pricing is capped.
     let pricey = req(json!({"to": OTHER, "gasPrice": "6000000000", "gasLimit": 21000}));
     assert!(matches!(
         relayer.send_transaction(pricey).await,
-        Err(RelayerError::Policy(_))
+        Err(RelayerError::Policy(PolicyViolation::GasPriceAboveCap {
+            gas_price: 6_000_000_000,
+            cap: 5_000_000_000
+        }))
+    ));
+    let pricey = req(json!({
+        "to": OTHER, "gasLimit": 21000,
+        "maxFeePerGas": "7000000000", "maxPriorityFeePerGas": "1"
+    }));
+    assert!(matches!(
+        relayer.send_transaction(pricey).await,
+        Err(RelayerError::Policy(
+            PolicyViolation::MaxFeePerGasAboveCap {
+                max_fee_per_gas: 7_000_000_000,
+                cap: 5_000_000_000
+            }
+        ))
     ));
     let capped = relayer
         .send_transaction(req(
@@ -481,7 +512,7 @@ async fn policies_whitelist_cap_and_funds() {
         .await
     {
         Err(RelayerError::InsufficientFunds { pending_cost, .. }) => {
-            assert!(pending_cost.parse::<U256>().unwrap() > eth6k.parse::<U256>().unwrap())
+            assert!(pending_cost > eth6k.parse::<U256>().unwrap())
         }
         other => panic!("expected insufficient funds, got {other:?}"),
     }
@@ -655,6 +686,63 @@ async fn signatures_recover_to_the_relayer_address() {
         ours.sig.to_lowercase()[..130]
     );
     defender_core::conformance::relayer::run_all(&relayer).await;
+}
+
+/// A remote signer that cannot be reached.
+#[derive(Debug)]
+struct UnreachableSigner(Address);
+
+#[async_trait::async_trait]
+impl Signer for UnreachableSigner {
+    fn address(&self) -> Address {
+        self.0
+    }
+    async fn sign_hash(&self, _hash: B256) -> Result<Signature, SignerError> {
+        Err(SignerError::Sign("KMS unreachable".into()))
+    }
+}
+
+#[tokio::test]
+async fn signer_failures_name_the_key_and_keep_the_source() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let me = LocalSigner::from_private_key(KEY).unwrap().address();
+    let relayer = RpcRelayer::start(
+        config(vec![anvil.url.clone()]),
+        Arc::new(UnreachableSigner(me)),
+        Arc::new(InMemoryRelayerStore::default()),
+    )
+    .await
+    .unwrap();
+    let check = |e: RelayerError| match e {
+        RelayerError::Signer {
+            address,
+            ref source,
+        } => {
+            assert_eq!(address, me);
+            assert!(matches!(
+                source.downcast_ref::<SignerError>(),
+                Some(SignerError::Sign(m)) if m == "KMS unreachable"
+            ));
+            let text = e.to_string();
+            assert!(text.contains(&me.to_string()) && text.contains("KMS unreachable"));
+            assert!(std::error::Error::source(&e).is_some());
+        }
+        other => panic!("expected a signer error, got {other:?}"),
+    };
+    let nonce = relayer.next_nonce().await;
+    check(relayer.send_transaction(transfer(1)).await.unwrap_err());
+    assert_eq!(relayer.next_nonce().await, nonce, "no nonce used");
+    let message = SignMessagePayload {
+        message: "hi".into(),
+    };
+    check(relayer.sign(message).await.unwrap_err());
+    let typed = SignTypedDataPayload {
+        domain_separator: format!("{}", B256::ZERO),
+        hash_struct_message: format!("{}", B256::ZERO),
+    };
+    check(relayer.sign_typed_data(typed).await.unwrap_err());
 }
 
 #[tokio::test]

@@ -33,7 +33,9 @@
   const intrinsicValues = [];
   function intrinsics(group) {
     let values = intrinsicValues[group];
-    if (values === undefined) values = intrinsicValues[group] = host.intrinsic(group);
+    if (values === undefined) {
+      values = intrinsicValues[group] = host.intrinsicGroups ? host.intrinsicGroups[group] : host.intrinsic(group);
+    }
     return values;
   }
   let supportMod = null;

@@ -9,12 +9,18 @@
 //! patch refuses bytecode holding an object constant), so nothing a run does to its
 //! context reaches the next one. The sandbox's scripts and CommonJS files (user code and
 //! node_modules) are kept this way; their bytes are not charged to a run's memory limit.
+//!
+//! Without the `quickjs-patches` feature (published QuickJS), bytecode is read again in each
+//! context that runs it.
 
 use crate::alloc::Heap;
 use rquickjs::{qjs, Ctx, Value};
+#[cfg(feature = "quickjs-patches")]
 use std::cell::RefCell;
+#[cfg(feature = "quickjs-patches")]
 use std::collections::HashMap;
 use std::ffi::CString;
+#[cfg(feature = "quickjs-patches")]
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -137,12 +143,14 @@ fn run<'js>(ctx: &Ctx<'js>, f: qjs::JSValue) -> rquickjs::Result<Value<'js>> {
 
 /// Bytecode read in one runtime, with the bytes it was read from (kept alive so that their
 /// address, the key, cannot be reused for other bytes).
+#[cfg(feature = "quickjs-patches")]
 struct Read {
     _bytes: Arc<[u8]>,
     function: qjs::JSValue,
 }
 
 /// The bytecode read in one runtime, by the address of its bytes.
+#[cfg(feature = "quickjs-patches")]
 struct Shared {
     rt: *mut qjs::JSRuntime,
     read: RefCell<HashMap<usize, Read>>,
@@ -151,6 +159,7 @@ struct Shared {
 }
 
 /// The shared bytecode of the runtime of `ctx`, created on first use.
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
 fn shared<'a>(ctx: &'a Ctx<'_>) -> Option<rquickjs::runtime::UserDataGuard<'a, Shared>> {
     if ctx.userdata::<Shared>().is_none() {
@@ -167,6 +176,7 @@ fn shared<'a>(ctx: &'a Ctx<'_>) -> Option<rquickjs::runtime::UserDataGuard<'a, S
 }
 
 /// Tells the runtime of `ctx` which heap gauge counts its kept bytecode (once per runtime).
+#[cfg(feature = "quickjs-patches")]
 pub(crate) fn attach_heap(ctx: &Ctx<'_>, heap: &Arc<Heap>) {
     if let Some(s) = shared(ctx) {
         let mut slot = s.heap.borrow_mut();
@@ -176,6 +186,7 @@ pub(crate) fn attach_heap(ctx: &Ctx<'_>, heap: &Arc<Heap>) {
     }
 }
 
+#[cfg(feature = "quickjs-patches")]
 impl Drop for Shared {
     #[allow(unsafe_code)]
     fn drop(&mut self) {
@@ -188,6 +199,7 @@ impl Drop for Shared {
 }
 
 // SAFETY: the type holds no lifetime.
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
 unsafe impl<'js> rquickjs::JsLifetime<'js> for Shared {
     type Changed<'to> = Shared;
@@ -196,11 +208,13 @@ unsafe impl<'js> rquickjs::JsLifetime<'js> for Shared {
 /// Most bytes of bytecode a runtime keeps (beyond, scripts are read for each context):
 /// kept bytecode is not counted against a run's memory limit, and a runtime serves many
 /// actions (but at most 64 contexts).
+#[cfg(feature = "quickjs-patches")]
 const KEEP_LIMIT_BYTES: usize = 32 << 20;
 
 /// Runs script bytecode from [`compile`] in `ctx`; its completion value. The bytecode is
 /// read once per runtime and kept for its later contexts, unless it holds a constant tied
 /// to one context or the runtime keeps [`KEEP_LIMIT_BYTES`] already.
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
 pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Result<Value<'js>> {
     let raw = ctx.as_raw().as_ptr();
@@ -240,7 +254,18 @@ pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Re
     run(ctx, f)
 }
 
-#[cfg(test)]
+/// Runs script bytecode from [`compile`] in `ctx`; its completion value. Published QuickJS
+/// ties bytecode to the context that read it, so it is read again for each context.
+#[cfg(not(feature = "quickjs-patches"))]
+pub(crate) fn eval_shared<'js>(ctx: &Ctx<'js>, code: &Arc<[u8]>) -> rquickjs::Result<Value<'js>> {
+    run(ctx, read(ctx, code)?)
+}
+
+/// Without the patches no bytecode is kept, so there is nothing to count.
+#[cfg(not(feature = "quickjs-patches"))]
+pub(crate) fn attach_heap(_ctx: &Ctx<'_>, _heap: &Arc<Heap>) {}
+
+#[cfg(all(test, feature = "quickjs-patches"))]
 mod tests {
     use super::*;
     use rquickjs::{Context, Function, Runtime};

@@ -668,6 +668,8 @@ async fn ethers_v5_and_v6_load_from_node_modules() {
     );
 }
 
+/// Bytecode is kept across contexts only with the patched QuickJS.
+#[cfg(feature = "quickjs-patches")]
 #[tokio::test]
 async fn bytecode_kept_for_later_contexts_is_not_charged_to_a_run() {
     // One script thread, so every run uses the same QuickJS runtime, which keeps the

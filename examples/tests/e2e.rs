@@ -4,11 +4,10 @@
 //! value, a reorg through `anvil_reorg`, a restart resuming at the checkpoint, and alert
 //! threshold and timeout with an injectable clock.
 
-use defender_core::engine::{
-    webhook_router, ActionSpec, ActionTrigger, Engine, NetworkSpec, Schedule,
-};
-use defender_core::monitor::StartAt;
 use defender_core::*;
+use defender_engine::{
+    webhook_router, ActionSpec, ActionTrigger, Engine, NetworkSpec, Schedule, StartAt,
+};
 use defender_examples::*;
 use defender_kv::RedbKvStore;
 use defender_notify::TemplateFormatter;

@@ -128,6 +128,9 @@ fn main() {
 
     let header_files = [
         "builtin-array-fromasync.h",
+        "builtin-iterator-zip-keyed.h",
+        "builtin-iterator-zip.h",
+        "cutils.h",
         "dtoa.h",
         "libregexp-opcode.h",
         "libregexp.h",
@@ -138,16 +141,9 @@ fn main() {
         "quickjs-opcode.h",
         "quickjs-c-atomics.h",
         "quickjs.h",
-        "cutils.h",
     ];
 
-    let source_files = [
-        "libregexp.c",
-        "libunicode.c",
-        "cutils.c",
-        "quickjs.c",
-        "dtoa.c",
-    ];
+    let source_files = ["libregexp.c", "libunicode.c", "quickjs.c", "dtoa.c"];
 
     let mut defines: Vec<(String, Option<&str>)> = vec![("_GNU_SOURCE".into(), None)];
 
@@ -201,12 +197,29 @@ fn main() {
         }
     }
 
-    if target_os == "wasi" {
+    // wasm32-unknown-unknown takes the same emscripten-flavoured config as
+    // wasi, but ships no libc: headers and the prebuilt libc.a come from
+    // vendor/wasi-libc (see scripts/vendor-wasm-libc.sh), and the OS tail
+    // (clock, stdio, abort) is supplied by wasm-shim/shim.c.
+    let target_arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap();
+    let is_wasm_unknown = target_arch == "wasm32" && target_os == "unknown";
+
+    if target_os == "wasi" || is_wasm_unknown {
         // pretend we're emscripten - there are already ifdefs that match
         // also, wasi doesn't ahve FE_DOWNWARD or FE_UPWARD
         defines.push(("EMSCRIPTEN".into(), Some("1")));
         defines.push(("FE_DOWNWARD".into(), Some("0")));
         defines.push(("FE_UPWARD".into(), Some("0")));
+    }
+
+    if is_wasm_unknown {
+        println!("cargo:rerun-if-changed=vendor/wasi-libc/include");
+        let vendor_include = Path::new("vendor/wasi-libc/include")
+            .canonicalize()
+            .expect("vendor/wasi-libc/include is missing; run scripts/vendor-wasm-libc.sh");
+        let flag = format!("-isystem{}", vendor_include.display());
+        builder.flag(&flag);
+        bindgen_cflags.push(flag);
     }
 
     for file in source_files.iter().chain(header_files.iter()) {
@@ -215,7 +228,7 @@ fn main() {
     }
     fs::copy("quickjs.bind.h", out_dir.join("quickjs.bind.h")).expect("Unable to copy source");
 
-    if target_os == "wasi" {
+    if target_os == "wasi" && !matches!(env::var("RQUICKJS_SYS_NO_WASI_SDK").as_deref(), Ok("1")) {
         let wasi_sdk_path = get_wasi_sdk_path();
         if !wasi_sdk_path.try_exists().unwrap() {
             panic!(
@@ -249,7 +262,27 @@ fn main() {
         builder.file(out_dir.join(src));
     }
 
+    if is_wasm_unknown {
+        // The shim goes into libquickjs.a rather than its own archive: lld
+        // resolves an archive to a fixpoint, so every definition here is
+        // picked up before libc.a is reached and the matching libc.a member
+        // (and whatever WASI import it would have needed) is never
+        // extracted.
+        println!("cargo:rerun-if-changed=wasm-shim/shim.c");
+        builder.file("wasm-shim/shim.c");
+    }
+
     builder.compile("libquickjs.a");
+
+    // Emitted after `compile` so `-lquickjs` precedes `-lc` on the link line.
+    if is_wasm_unknown {
+        println!("cargo:rerun-if-changed=vendor/wasi-libc/lib/libc.a");
+        let vendor_lib = Path::new("vendor/wasi-libc/lib")
+            .canonicalize()
+            .expect("vendor/wasi-libc/lib is missing; run scripts/vendor-wasm-libc.sh");
+        println!("cargo:rustc-link-search=native={}", vendor_lib.display());
+        println!("cargo:rustc-link-lib=static=c");
+    }
 }
 
 fn feature_to_cargo(name: impl AsRef<str>) -> String {
@@ -300,7 +333,7 @@ where
 }
 
 #[cfg(feature = "bindgen")]
-fn bindgen<'a, D, H, X, K, V>(out_dir: D, header_file: H, defines: X, mut add_cflags: Vec<String>)
+fn bindgen<'a, D, H, X, K, V>(out_dir: D, header_file: H, defines: X, add_cflags: Vec<String>)
 where
     D: AsRef<Path>,
     H: AsRef<Path>,
@@ -308,18 +341,32 @@ where
     K: AsRef<str> + 'a,
     V: AsRef<str> + 'a,
 {
-    let mut target = env::var("TARGET").unwrap();
     let out_dir = out_dir.as_ref();
     let header_file = header_file.as_ref();
 
-    // *-pc-windows-gnullvm is special for Rust, Clang accepts only
-    // *-pc-windows-gnu
-    if target.ends_with("windows-gnullvm") {
-        target = target.replace("llvm", "");
+    let target = env::var("TARGET").unwrap();
+    let host = env::var("HOST").unwrap();
+
+    // When cross-compiling with the `macro` feature, sys also gets built for the host.
+    // If LIBCLANG_PATH points at the cross toolchain (e.g. Android NDK), that host build
+    // generates mismatched bindings, so reuse the bundled binding for the host instead.
+    // `update-bindings` still regenerates.
+    if target == host && env::var("CARGO_FEATURE_UPDATE_BINDINGS").is_err() {
+        let bundled = Path::new("src")
+            .join("bindings")
+            .join(format!("{}.rs", target));
+        if bundled.exists() {
+            println!(
+                "cargo:warning=using bundled bindings for host target `{}` instead of running bindgen (enable the `update-bindings` feature to regenerate)",
+                target
+            );
+            fs::copy(&bundled, out_dir.join("bindings.rs"))
+                .expect("Unable to copy bundled bindings");
+            return;
+        }
     }
 
-    let mut cflags = vec![format!("--target={}", target)];
-    cflags.append(&mut add_cflags);
+    let mut cflags = add_cflags;
 
     //format!("-I{}", out_dir.parent().display()),
 
@@ -365,7 +412,7 @@ where
         let dest_dir = Path::new("src").join("bindings");
         fs::create_dir_all(&dest_dir).unwrap();
 
-        let dest_file = format!("{}.rs", target);
+        let dest_file = format!("{}.rs", env::var("TARGET").unwrap());
         fs::copy(&bindings_file, dest_dir.join(dest_file)).unwrap();
     }
 }

@@ -1,8 +1,47 @@
-//! The [`BlockSource`] contract, against any chain with a few blocks.
+//! The [`BlockSource`] contract, against any chain with a few blocks: heads are ordered
+//! (`finalized <= safe <= latest`), blocks agree with their refs and link to their parents,
+//! transactions are indexed in order and found in their block, and blocks past the head are
+//! absent rather than errors.
+//!
+//! ```
+//! use defender_core::conformance::chain;
+//! use defender_core::InMemoryChain;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! chain::run_suite(|| async {
+//!     let chain = InMemoryChain::new(31337);
+//!     chain.mine(vec![]);
+//!     chain.mine(vec![]);
+//!     chain
+//! })
+//! .await;
+//! # });
+//! ```
 
+use super::Via;
 use crate::{BlockSource, BlockTag};
+use std::future::Future;
 
-/// Runs every check. The chain must have at least two blocks.
+/// Runs every check, each on a source built by `make`, directly, through
+/// `Box<dyn BlockSource>` and through `Arc<dyn BlockSource>`.
+///
+/// `make` must return a source whose chain has at least two blocks. The checks only read, so
+/// it may hand out the same chain every time (a clone, or an `Arc` of one source).
+pub async fn run_suite<F, Fut, B>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = B>,
+    B: BlockSource,
+{
+    for via in Via::ALL {
+        reach!(deref BlockSource, via, make().await, |s| heads_are_ordered(s).await);
+        reach!(deref BlockSource, via, make().await, |s| {
+            blocks_agree_with_their_refs(s).await
+        });
+        reach!(deref BlockSource, via, make().await, |s| future_blocks_are_absent(s).await);
+    }
+}
+
+/// Runs every check once, in turn, on one source. The chain must have at least two blocks.
 pub async fn run_all(source: &dyn BlockSource) {
     heads_are_ordered(source).await;
     blocks_agree_with_their_refs(source).await;

@@ -1,11 +1,52 @@
 //! The [`Relayer`] contract, for checks that need no particular chain state: validation,
 //! lookups, identity and signature shapes. Sending, resubmission and expiry need a node and are
 //! tested by each implementation against one.
+//!
+//! [`run_suite`] takes a factory; an implementation that needs a node can build its relayer
+//! once and hand out clones (or an `Arc`), since no check changes the relayer's state:
+//!
+//! ```no_run
+//! use defender_core::conformance::relayer;
+//! use defender_core::Relayer;
+//! use std::sync::Arc;
+//! # async fn example(mine: Arc<dyn Relayer>) {
+//! relayer::run_suite(|| {
+//!     let mine = mine.clone();
+//!     async move { mine }
+//! })
+//! .await;
+//! # }
+//! ```
 
+use super::Via;
 use crate::wire::{SignMessagePayload, TxRequest};
 use crate::{Relayer, RelayerError};
+use std::future::Future;
 
-/// Runs every check.
+/// Runs every check, each on a relayer built by `make`, directly, through
+/// `Box<dyn Relayer>` and through `Arc<dyn Relayer>`.
+///
+/// The checks send nothing that a relayer accepts, so `make` may return the same relayer
+/// every time.
+pub async fn run_suite<F, Fut, R>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = R>,
+    R: Relayer,
+{
+    for via in Via::ALL {
+        reach!(forwarding Relayer, via, make().await, |r| rejects_invalid_requests(r).await);
+        reach!(forwarding Relayer, via, make().await, |r| {
+            unknown_transactions_are_not_found(r).await
+        });
+        reach!(forwarding Relayer, via, make().await, |r| identity_is_consistent(r).await);
+        reach!(forwarding Relayer, via, make().await, |r| {
+            signatures_have_defender_shape(r).await
+        });
+    }
+}
+
+/// Runs every check once, in turn, on one relayer.
 pub async fn run_all(relayer: &dyn Relayer) {
     rejects_invalid_requests(relayer).await;
     unknown_transactions_are_not_found(relayer).await;

@@ -1,8 +1,20 @@
-//! The [`RunStore`] contract.
+//! The [`RunStore`] contract: runs are listed per action, newest first, with a limit; a run
+//! recorded again under its id replaces the old record in place; at least the newest
+//! [`DEFAULT_RUN_HISTORY`] runs of an action are kept.
+//!
+//! ```
+//! use defender_core::conformance::runs;
+//! use defender_core::InMemoryRunStore;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! runs::run_suite(|| async { InMemoryRunStore::default() }).await;
+//! # });
+//! ```
 
+use super::Via;
 use crate::wire::{RunRecord, RunStatus, Trigger};
 use crate::{RunStore, DEFAULT_RUN_HISTORY};
 use chrono::{TimeZone, Utc};
+use std::future::Future;
 
 fn record(action: &str, run: usize, status: RunStatus) -> RunRecord {
     RunRecord {
@@ -23,7 +35,25 @@ fn record(action: &str, run: usize, status: RunStatus) -> RunRecord {
     }
 }
 
-/// Runs every check on an empty store.
+/// Runs every check, each on a fresh store built by `make`, directly, through
+/// `Box<dyn RunStore>` and through `Arc<dyn RunStore>`.
+///
+/// `make` must return an empty store that keeps at least [`DEFAULT_RUN_HISTORY`] runs per
+/// action.
+pub async fn run_suite<F, Fut, S>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+    S: RunStore,
+{
+    for via in Via::ALL {
+        reach!(deref RunStore, via, make().await, |s| newest_first_per_action(s).await);
+        reach!(deref RunStore, via, make().await, |s| replace_by_run_id(s).await);
+        reach!(deref RunStore, via, make().await, |s| keeps_the_history_size(s).await);
+    }
+}
+
+/// Runs every check once, in turn, on one empty store.
 pub async fn run_all(store: &dyn RunStore) {
     newest_first_per_action(store).await;
     replace_by_run_id(store).await;

@@ -1,8 +1,37 @@
-//! The [`SecretStore`] contract.
+//! The [`SecretStore`] contract: secrets are written, overwritten, listed by name and
+//! deleted; names are validated and case-sensitive; values reach runs through
+//! [`SecretStore::load_for_run`] and never show in `Debug` output.
+//!
+//! ```
+//! use defender_core::conformance::secrets;
+//! use defender_core::InMemorySecretStore;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! secrets::run_suite(|| async { InMemorySecretStore::default() }).await;
+//! # });
+//! ```
 
+use super::Via;
 use crate::SecretStore;
+use std::future::Future;
 
-/// Runs every check on an empty store.
+/// Runs every check, each on a fresh store built by `make`, directly, through
+/// `Box<dyn SecretStore>` and through `Arc<dyn SecretStore>`.
+///
+/// `make` must return an empty store.
+pub async fn run_suite<F, Fut, S>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+    S: SecretStore,
+{
+    for via in Via::ALL {
+        reach!(deref SecretStore, via, make().await, |s| put_delete_and_names(s).await);
+        reach!(deref SecretStore, via, make().await, |s| values_reach_runs_only(s).await);
+        reach!(deref SecretStore, via, make().await, |s| invalid_names(s).await);
+    }
+}
+
+/// Runs every check once, in turn, on one empty store.
 pub async fn run_all(store: &dyn SecretStore) {
     put_delete_and_names(store).await;
     values_reach_runs_only(store).await;

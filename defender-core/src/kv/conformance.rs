@@ -2,9 +2,9 @@
 //!
 //! Most checks are plain async functions taking `&dyn KvStore` on an **empty** store; the ones
 //! that need a particular configuration say which [`KvLimits`] and clock the store must have.
-//! [`run_all`] takes a factory that builds a fresh, empty store from limits and a
+//! [`run_suite`] takes a factory that builds a fresh, empty store from limits and a
 //! [`ManualClock`], and runs every check three times: on the store itself, through
-//! `Box<dyn KvStore>` and through `Arc<dyn KvStore>`.
+//! `Box<dyn KvStore>` and through `Arc<dyn KvStore>` (see [`crate::conformance`]).
 //!
 //! Each function panics with a message naming the broken rule, like an assertion in a test.
 //! Run it from a multi-threaded tokio runtime (`#[tokio::test(flavor = "multi_thread")]`) so
@@ -12,29 +12,28 @@
 //!
 //! ```
 //! use defender_core::kv::conformance;
-//! use defender_core::{InMemoryKvStore, KvStore};
+//! use defender_core::InMemoryKvStore;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! conformance::run_all(|limits, clock| async move {
-//!     Box::new(InMemoryKvStore::new(limits, clock)) as Box<dyn KvStore>
-//! })
-//! .await;
+//! conformance::run_suite(|limits, clock| async move { InMemoryKvStore::new(limits, clock) })
+//!     .await;
 //! # });
 //! ```
 
 use super::{KvError, KvLimit, KvLimits, KvStore, KvStoreExt};
 use crate::clock::{Clock, ManualClock};
+use crate::conformance::{reach, share, Via};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The time every [`run_all`] clock starts at: a whole second, so that backends that keep
+/// The time every [`run_suite`] clock starts at: a whole second, so that backends that keep
 /// milliseconds lose nothing.
 pub fn start_time() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default()
 }
 
-/// The limits [`run_all`] uses for its quota checks: Defender's, capped at `max` entries.
+/// The limits [`run_suite`] uses for its quota checks: Defender's, capped at `max` entries.
 pub fn quota_limits(max: usize) -> KvLimits {
     KvLimits {
         max_entries: Some(max),
@@ -42,7 +41,7 @@ pub fn quota_limits(max: usize) -> KvLimits {
     }
 }
 
-/// The limits [`run_all`] uses for its expiry checks: Defender's, with this time to live.
+/// The limits [`run_suite`] uses for its expiry checks: Defender's, with this time to live.
 pub fn ttl_limits(ttl: Duration) -> KvLimits {
     KvLimits {
         ttl,
@@ -56,28 +55,34 @@ pub fn ttl_limits(ttl: Duration) -> KvLimits {
 ///
 /// `make` must return an empty store that honours the limits and reads the time from the
 /// clock. A backend that shares one database between calls gives each call its own key space.
-pub async fn run_all<F, Fut>(make: F)
+/// Return the concrete store so that the direct run calls it without a forwarding layer (a
+/// `Box<dyn KvStore>` is accepted too).
+pub async fn run_suite<F, Fut, S>(make: F)
 where
     F: Fn(KvLimits, Arc<dyn Clock>) -> Fut,
-    Fut: Future<Output = Box<dyn KvStore>>,
+    Fut: Future<Output = S>,
+    S: KvStore,
 {
-    for via in [Via::Direct, Via::Box, Via::Arc] {
-        run_all_via(&make, via).await;
+    for via in Via::ALL {
+        run_suite_via(&make, via).await;
     }
 }
 
-/// How [`run_all`] reaches the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Via {
-    Direct,
-    Box,
-    Arc,
-}
-
-async fn run_all_via<F, Fut>(make: &F, via: Via)
+/// The same as [`run_suite`], under the name the first backends used.
+pub async fn run_all<F, Fut, S>(make: F)
 where
     F: Fn(KvLimits, Arc<dyn Clock>) -> Fut,
-    Fut: Future<Output = Box<dyn KvStore>>,
+    Fut: Future<Output = S>,
+    S: KvStore,
+{
+    run_suite(make).await;
+}
+
+async fn run_suite_via<F, Fut, S>(make: &F, via: Via)
+where
+    F: Fn(KvLimits, Arc<dyn Clock>) -> Fut,
+    Fut: Future<Output = S>,
+    S: KvStore,
 {
     let fresh = |limits: KvLimits| async move {
         let clock = Arc::new(ManualClock::new(start_time()));
@@ -88,26 +93,9 @@ where
     macro_rules! check {
         ($limits:expr, |$s:ident, $c:ident| $body:expr) => {{
             let (store, clock) = fresh($limits).await;
-            let _ = &clock;
-            match via {
-                Via::Direct => {
-                    let $s: &dyn KvStore = store.as_ref();
-                    let $c: &ManualClock = &clock;
-                    $body;
-                }
-                Via::Box => {
-                    // `&Box<dyn KvStore>` as `&dyn KvStore`: calls go through the Box impl.
-                    let $s: &dyn KvStore = &store;
-                    let $c: &ManualClock = &clock;
-                    $body;
-                }
-                Via::Arc => {
-                    let shared: Arc<dyn KvStore> = Arc::from(store);
-                    let $s: &dyn KvStore = &shared;
-                    let $c: &ManualClock = &clock;
-                    $body;
-                }
-            }
+            let $c: &ManualClock = &clock;
+            let _ = $c;
+            reach!(forwarding KvStore, via, store, |$s| $body);
         }};
     }
 
@@ -128,20 +116,17 @@ where
         .await);
     check!(quota_limits(3), |s, c| quota(s, c, 3).await);
 
-    // The checks that need an owned, shareable store.
-    let share = |store: Box<dyn KvStore>| -> Arc<dyn KvStore> {
-        match via {
-            Via::Direct | Via::Arc => Arc::from(store),
-            // An Arc around the Box: calls go through both blanket impls.
-            Via::Box => Arc::new(store),
-        }
-    };
+    // The checks that need an owned, shareable store; through `Box`, the `Arc` holds the
+    // `Box`, so calls go through both forwarding impls.
     let (store, _clock) = fresh(KvLimits::default()).await;
-    namespacing(share(store)).await;
+    eprintln!("conformance: namespacing {via}");
+    namespacing(share!(forwarding KvStore, via, store)).await;
     let (store, _clock) = fresh(KvLimits::default()).await;
-    concurrent_writers(share(store), 8, 16).await;
+    eprintln!("conformance: concurrent_writers {via}");
+    concurrent_writers(share!(forwarding KvStore, via, store), 8, 16).await;
     let (store, _clock) = fresh(quota_limits(10)).await;
-    quota_under_contention(share(store), 10, 8).await;
+    eprintln!("conformance: quota_under_contention {via}");
+    quota_under_contention(share!(forwarding KvStore, via, store), 10, 8).await;
 }
 
 fn assert_limit<T: std::fmt::Debug>(

@@ -63,6 +63,26 @@ impl TxStatus {
             TxStatus::Confirmed | TxStatus::Failed | TxStatus::Expired
         )
     }
+
+    /// The name on the wire (`"pending"`, `"mined"`, ...), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxStatus::Pending => "pending",
+            TxStatus::Sent => "sent",
+            TxStatus::Submitted => "submitted",
+            TxStatus::Inmempool => "inmempool",
+            TxStatus::Mined => "mined",
+            TxStatus::Confirmed => "confirmed",
+            TxStatus::Failed => "failed",
+            TxStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for TxStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `relayer.sendTransaction(...)`'s argument, as JavaScript sends it.
@@ -426,4 +446,28 @@ pub struct SignedMessage {
     pub s: String,
     /// v: 27 or 28.
     pub v: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TxStatus;
+
+    #[test]
+    fn status_display_is_the_wire_name() {
+        for s in [
+            TxStatus::Pending,
+            TxStatus::Sent,
+            TxStatus::Submitted,
+            TxStatus::Inmempool,
+            TxStatus::Mined,
+            TxStatus::Confirmed,
+            TxStatus::Failed,
+            TxStatus::Expired,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).expect("serializes"),
+                serde_json::Value::String(s.to_string())
+            );
+        }
+    }
 }

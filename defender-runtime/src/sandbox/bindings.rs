@@ -9,14 +9,14 @@
 use super::code_cache::CodeCache;
 use super::errors::Finish;
 use super::event_loop::{level, LoopState, OpResult};
-use super::lazy::{define_lazy_globals, intrinsic_group, LazyResolver};
+use super::lazy::{self, Intrinsics};
 use super::modules;
 use crate::files::Files;
 use crate::host::{self, OpContext, OpError};
 use crate::script;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
 use serde_json::Value as Json;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
@@ -244,11 +244,12 @@ pub(super) fn setup<'js>(
             },
         )?,
     )?;
-    let added = Cell::new(0u8);
+    let intrinsics = Intrinsics::install(ctx)?;
+    host.set("intrinsicGroups", intrinsics.captured(ctx)?)?;
     host.set(
         "intrinsic",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, group: u32| {
-            intrinsic_group(&ctx, &added, group)
+            intrinsics.group(&ctx, group)
         })?,
     )?;
     host.set(
@@ -301,16 +302,13 @@ pub(super) fn setup<'js>(
     let install = install
         .as_function()
         .ok_or_else(|| Exception::throw_internal(ctx, "the prelude is not a function"))?;
-    define_lazy_globals(ctx)?;
     let api: Object<'js> = install.call((
         host,
         script_loader(ctx, clients)?,
         script_loader(ctx, web)?,
         script_loader(ctx, support)?,
     ))?;
-    let resolve: Function<'js> = api.get("resolveLazy")?;
-    ctx.store_userdata(LazyResolver(resolve))
-        .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))?;
+    lazy::complete(ctx, api.get("resolveLazy")?)?;
     Ok(api)
 }
 

@@ -5,7 +5,7 @@ use super::bindings::setup;
 use super::code_cache::CodeCache;
 use super::errors::{self, Observed};
 use super::event_loop::{Driver, LoopState, OpResult, RunContext};
-use super::lazy::{EagerIntrinsics, LazyResolver};
+use super::lazy::{self, ContextIntrinsics};
 use super::{Job, RunOutput};
 use crate::alloc::Heap;
 use crate::files::ACTION_ROOT;
@@ -90,7 +90,7 @@ impl Engine {
         cache: &Arc<CodeCache>,
     ) -> Result<Instance, RunError> {
         let internal = |e: rquickjs::Error| RunError::Internal(e.to_string());
-        let context = Context::custom::<EagerIntrinsics>(&self.rt).map_err(internal)?;
+        let context = Context::custom::<ContextIntrinsics>(&self.rt).map_err(internal)?;
         self.contexts += 1;
         let (tx, rx) = mpsc::channel::<OpResult>();
         let state = Rc::new(RefCell::new(LoopState::default()));
@@ -121,12 +121,20 @@ impl Engine {
 }
 
 /// How many stack overflows the engine of `ctx` has thrown (patched QuickJS).
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
 fn stack_overflows(ctx: &Ctx<'_>) -> u32 {
     // SAFETY: `ctx` is a live context on this thread, and its runtime lives as long.
     unsafe {
         rquickjs::qjs::JS_GetStackOverflowCount(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()))
     }
+}
+
+/// Published QuickJS does not say when it ran out of stack: a stack overflow is then an
+/// ordinary thrown `RangeError`, as Node reports it.
+#[cfg(not(feature = "quickjs-patches"))]
+fn stack_overflows(_ctx: &Ctx<'_>) -> u32 {
+    0
 }
 
 /// A QuickJS runtime and context with the prelude installed, ready for runs.
@@ -184,7 +192,7 @@ impl Instance {
         // globals' resolver is the runtime's too, and would keep the context alive.
         context.with(|ctx| {
             drop(ctx.catch());
-            let _ = ctx.remove_userdata::<LazyResolver<'_>>();
+            lazy::release(&ctx);
         });
         drop(api);
         drop(context);

@@ -1,28 +1,46 @@
-//! Globals created on first use: the engine's intrinsic groups that a context starts
-//! without, and the sandbox's own globals, as engine auto-init properties (patched QuickJS,
-//! see vendor/README.md) that look like plain data properties to the script.
+//! The globals a context starts with, besides the engine's own: the sandbox's (`console`,
+//! timers, `fetch`, `Buffer`...) and the intrinsic groups that the prelude's code reads
+//! before any user code can replace them.
+//!
+//! With the `quickjs-patches` feature (patched QuickJS, see vendor/README.md) they are
+//! created on first use, as engine auto-init properties that look like plain data
+//! properties to the script: a context starts with half of the engine's intrinsics and none
+//! of the sandbox's globals, which is most of the cost of a fresh context. Without it
+//! (published QuickJS), the context starts with every intrinsic, and the sandbox's globals
+//! are defined as data properties when the context is set up, before any user code runs:
+//! the same globals, at a higher cost per fresh context.
 
-use rquickjs::{context::intrinsic, Ctx, Exception, Function, Value};
+#[cfg(feature = "quickjs-patches")]
+use rquickjs::Exception;
+#[cfg(not(feature = "quickjs-patches"))]
+use rquickjs::Object;
+use rquickjs::{context::intrinsic, Ctx, Function, Value};
+#[cfg(feature = "quickjs-patches")]
 use std::cell::Cell;
 
 /// The intrinsics every context starts with: what module code, async functions and literals
 /// (`/re/`, `1n`) need before any global is looked up. The others are added on first use
 /// of one of their globals ([`intrinsic_group`]): creating and freeing them is about half
 /// the cost of a full context, and a typical handler never touches most of them.
-pub(super) type EagerIntrinsics = (
+#[cfg(feature = "quickjs-patches")]
+pub(super) type ContextIntrinsics = (
     intrinsic::Eval,
     intrinsic::RegExpCompiler,
     intrinsic::RegExp,
     intrinsic::Json,
     intrinsic::Promise,
-    intrinsic::BigInt,
 );
+
+/// Without the patches, a context starts with every intrinsic.
+#[cfg(not(feature = "quickjs-patches"))]
+pub(super) type ContextIntrinsics = intrinsic::All;
 
 /// The globals of the lazy intrinsic group `group` (numbered as in [`LAZY_GLOBALS`]), added to the context once, in a new object: the engine defines them there
 /// instead of on the global object, where the script may have replaced or deleted them.
 /// `undefined` for an unknown group or one already added.
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
-pub(super) fn intrinsic_group<'js>(
+fn intrinsic_group<'js>(
     ctx: &Ctx<'js>,
     added: &Cell<u8>,
     group: u32,
@@ -47,9 +65,11 @@ pub(super) fn intrinsic_group<'js>(
 /// The prelude's resolver of lazily created globals (`resolveLazy` in js/prelude.js), called
 /// by [`lazy_global_value`]. It lives in the runtime's userdata, which holds one context's at
 /// a time and is emptied before that context is freed.
+#[cfg(feature = "quickjs-patches")]
 pub(super) struct LazyResolver<'js>(pub(super) Function<'js>);
 
 // SAFETY: the type's only lifetime is the `'js` of the function it holds.
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
 unsafe impl<'js> rquickjs::JsLifetime<'js> for LazyResolver<'js> {
     type Changed<'to> = LazyResolver<'to>;
@@ -116,8 +136,9 @@ const LAZY_GLOBALS: [&[&str]; 10] = [
 /// [`lazy_global_value`]), and that is a plain writable, configurable data property from then
 /// on; until then it costs a slot in the global object's shape and no object (patched
 /// QuickJS, see vendor/README.md).
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
-pub(super) fn define_lazy_globals(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+fn define_lazy_globals(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
     use rquickjs::qjs;
     let raw = ctx.as_raw().as_ptr();
     let global = ctx.globals();
@@ -150,6 +171,7 @@ pub(super) fn define_lazy_globals(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
 
 /// The engine's hook for lazily created properties: the value of lazy global `index`, from
 /// the prelude's resolver; `JS_EXCEPTION` with the exception pending when it throws.
+#[cfg(feature = "quickjs-patches")]
 #[allow(unsafe_code)]
 unsafe extern "C" fn lazy_global_value(
     ctx: *mut rquickjs::qjs::JSContext,
@@ -187,4 +209,105 @@ unsafe extern "C" fn lazy_global_value(
         let _ = Exception::throw_internal(&ctx, "a lazy global failed");
         qjs::JS_EXCEPTION
     })
+}
+
+/// The first group of the sandbox's own globals in [`LAZY_GLOBALS`] (the ones before it are
+/// the engine's intrinsic groups).
+#[cfg(not(feature = "quickjs-patches"))]
+const FIRST_SANDBOX_GROUP: usize = 7;
+
+/// How the host gives the prelude the original values of an intrinsic group.
+pub(super) struct Intrinsics {
+    /// Groups already added (patched QuickJS adds each group once, on first use).
+    #[cfg(feature = "quickjs-patches")]
+    added: Cell<u8>,
+}
+
+impl Intrinsics {
+    /// Prepares the global object of a new context, before the prelude is installed.
+    pub(super) fn install(ctx: &Ctx<'_>) -> rquickjs::Result<Self> {
+        #[cfg(feature = "quickjs-patches")]
+        {
+            define_lazy_globals(ctx)?;
+            Ok(Intrinsics {
+                added: Cell::new(0),
+            })
+        }
+        #[cfg(not(feature = "quickjs-patches"))]
+        {
+            let _ = ctx;
+            Ok(Intrinsics {})
+        }
+    }
+
+    /// The original values of intrinsic group `group`, added now (`undefined` for another
+    /// group, one already added, or without the patches: see [`Intrinsics::captured`]).
+    pub(super) fn group<'js>(&self, ctx: &Ctx<'js>, group: u32) -> rquickjs::Result<Value<'js>> {
+        #[cfg(feature = "quickjs-patches")]
+        {
+            intrinsic_group(ctx, &self.added, group)
+        }
+        #[cfg(not(feature = "quickjs-patches"))]
+        {
+            let _ = group;
+            Ok(Value::new_undefined(ctx.clone()))
+        }
+    }
+
+    /// Without the patches, the context starts with every intrinsic: each group's globals,
+    /// read now (before any user code), in an array for the prelude (`host.intrinsicGroups`).
+    /// A JavaScript value, never one held by a host closure: the garbage collector must see
+    /// every reference for the context to be freed whole.
+    pub(super) fn captured<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
+        #[cfg(feature = "quickjs-patches")]
+        {
+            Ok(Value::new_undefined(ctx.clone()))
+        }
+        #[cfg(not(feature = "quickjs-patches"))]
+        {
+            let global = ctx.globals();
+            let groups = rquickjs::Array::new(ctx.clone())?;
+            for (i, names) in LAZY_GLOBALS[..FIRST_SANDBOX_GROUP].iter().enumerate() {
+                let holder = Object::new(ctx.clone())?;
+                for name in names.iter() {
+                    holder.set(*name, global.get::<_, Value<'js>>(*name)?)?;
+                }
+                groups.set(i, holder)?;
+            }
+            Ok(groups.into_value())
+        }
+    }
+}
+
+/// Completes the global object once the prelude is installed, with its resolver of lazily
+/// created globals (`resolveLazy(group, name)` in js/prelude.js).
+pub(super) fn complete<'js>(ctx: &Ctx<'js>, resolve: Function<'js>) -> rquickjs::Result<()> {
+    #[cfg(feature = "quickjs-patches")]
+    {
+        ctx.store_userdata(LazyResolver(resolve))
+            .map(drop)
+            .map_err(|_| Exception::throw_internal(ctx, "lazy globals are being resolved"))
+    }
+    #[cfg(not(feature = "quickjs-patches"))]
+    {
+        use rquickjs::object::Property;
+        let global = ctx.globals();
+        for (group, names) in LAZY_GLOBALS.iter().enumerate().skip(FIRST_SANDBOX_GROUP) {
+            for name in names.iter() {
+                let value: Value<'js> = resolve.call((group, *name))?;
+                global.prop(*name, Property::from(value).writable().configurable())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Lets go of what the runtime holds for the context about to be freed.
+pub(super) fn release(ctx: &Ctx<'_>) {
+    #[cfg(feature = "quickjs-patches")]
+    {
+        let _ = ctx.remove_userdata::<LazyResolver<'_>>();
+    }
+    #[cfg(not(feature = "quickjs-patches"))]
+    let _ = ctx;
 }

@@ -9,12 +9,11 @@
 //!
 //! and prints what happened, step by step. Run it with `scripts/demo.sh`.
 
-use defender_core::engine::{
-    ActionSpec, ActionTrigger, Engine, NetworkSpec, Schedule, WebhookRequest,
-};
-use defender_core::monitor::StartAt;
 use defender_core::{
     KvStore, MonitorDefinition, Relayer, RunLimits, RunStatus, SecretStore, TxStatus,
+};
+use defender_engine::{
+    ActionSpec, ActionTrigger, Engine, NetworkSpec, Schedule, StartAt, WebhookRequest,
 };
 use defender_examples::*;
 use defender_kv::RedbKvStore;
@@ -321,6 +320,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tx.hash
         );
     }
+    // Alerts are delivered off the block loop; wait for those still on their way.
+    engine.flush_alerts().await;
     let alerts = sink.received();
     println!(
         "    webhook sink received {} signed alert(s):",

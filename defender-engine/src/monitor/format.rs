@@ -1,0 +1,65 @@
+//! The alert text used when no [`AlertFormatter`] is configured.
+
+use defender_core::{AlertFormatter, Message, NotifyError};
+use defender_core::{MatchReasonType, MonitorMatch};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// Defender's default alert, without templates: the monitor, the network, the transaction and
+/// the match reasons, in Markdown. Custom subject and body templates need a template engine:
+/// configure `defender-notify`'s formatter for them; this one reports them as unsupported
+/// rather than sending raw template text.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlainAlertFormatter;
+
+impl AlertFormatter for PlainAlertFormatter {
+    fn format(
+        &self,
+        alert: &MonitorMatch,
+        subject_template: Option<&str>,
+        body_template: Option<&str>,
+    ) -> Result<Message, NotifyError> {
+        if subject_template.is_some() || body_template.is_some() {
+            return Err(NotifyError::Template(
+                "custom alert templates need a template formatter (defender-notify)".into(),
+            ));
+        }
+        let m = &alert.monitor;
+        let subject = format!("Defender Monitor {} triggered", m.name);
+        let mut body = String::new();
+        let _ = writeln!(body, "**Monitor:** {}", m.name);
+        let _ = writeln!(body, "**Network:** {}", m.network);
+        let block = u64::from_str_radix(alert.block_number.trim_start_matches("0x"), 16)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| alert.block_number.clone());
+        let _ = writeln!(body, "**Block:** {block}");
+        let _ = writeln!(body, "**Transaction:** `{}`", alert.hash);
+        for reason in &alert.match_reasons {
+            let kind = match reason.kind {
+                MatchReasonType::Event => "Event",
+                MatchReasonType::Function => "Function",
+                MatchReasonType::Transaction => "Transaction",
+                MatchReasonType::InternalFunction => "Internal function",
+            };
+            let what = if reason.signature.is_empty() {
+                reason.condition.clone().unwrap_or_default()
+            } else {
+                reason.signature.clone()
+            };
+            let _ = write!(body, "- {kind}: `{what}`");
+            for (name, value) in &reason.params {
+                let value = value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string());
+                let _ = write!(body, " {name}={value}");
+            }
+            body.push('\n');
+        }
+        Ok(Message {
+            subject,
+            body,
+            alert: Some(Arc::new(alert.clone())),
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Building the match payload (`wire-formats.md`, "Monitor match") from typed blocks.
+
+use super::fasthash::FastMap;
+use super::values::Arg;
+use alloy_primitives::{hex, Address};
+use defender_core::{Block, Transaction};
+use defender_core::{EthLog, EthReceipt, MatchReason, MatchReasonType};
+use serde_json::{Map, Value as Json};
+
+fn qty(n: impl Into<u128>) -> String {
+    format!("{:#x}", n.into())
+}
+
+/// Checksummed addresses, computed once per block (each costs a keccak).
+#[derive(Default)]
+pub(crate) struct Checksums(FastMap<Address, String>);
+
+impl Checksums {
+    /// The checksummed form of `a`.
+    pub(crate) fn get(&mut self, a: &Address) -> String {
+        self.0
+            .entry(*a)
+            .or_insert_with(|| a.to_checksum(None))
+            .clone()
+    }
+}
+
+/// Lower-case `0x` hex of an address, as JSON-RPC writes it.
+pub(crate) fn lower(a: &Address) -> String {
+    hex::encode_prefixed(a.as_slice())
+}
+
+/// The transaction's receipt as `eth_getTransactionReceipt` returns it.
+pub fn eth_receipt(block: &Block, tx: &Transaction) -> EthReceipt {
+    let block_hash = block.header.hash.to_string();
+    let block_number = qty(block.header.number);
+    let tx_hash = tx.hash.to_string();
+    let tx_index = qty(tx.index);
+    EthReceipt {
+        block_hash: block_hash.clone(),
+        block_number: block_number.clone(),
+        contract_address: tx.receipt.contract_address.as_ref().map(lower),
+        cumulative_gas_used: qty(tx.receipt.cumulative_gas_used),
+        effective_gas_price: Some(qty(tx.receipt.effective_gas_price)),
+        from: lower(&tx.from),
+        gas_used: qty(tx.receipt.gas_used),
+        logs: tx
+            .receipt
+            .logs
+            .iter()
+            .map(|l| EthLog {
+                address: lower(&l.address),
+                topics: l.topics.iter().map(ToString::to_string).collect(),
+                data: hex::encode_prefixed(&l.data),
+                block_number: block_number.clone(),
+                transaction_hash: tx_hash.clone(),
+                transaction_index: tx_index.clone(),
+                block_hash: block_hash.clone(),
+                log_index: qty(l.log_index),
+                removed: false,
+            })
+            .collect(),
+        logs_bloom: hex::encode_prefixed(tx.receipt.logs_bloom.as_slice()),
+        status: if tx.receipt.success { "0x1" } else { "0x0" }.to_string(),
+        to: tx.to.as_ref().map(lower),
+        transaction_hash: tx_hash,
+        transaction_index: tx_index,
+        kind: Some(qty(tx.kind)),
+    }
+}
+
+/// A match reason for an event or a function call: `args` by position, `params` by name.
+pub(crate) fn abi_reason(
+    kind: MatchReasonType,
+    signature: &str,
+    condition: Option<&str>,
+    address: &Address,
+    names: &[Option<String>],
+    args: &[Arg],
+    checksums: &mut Checksums,
+) -> MatchReason {
+    let values: Vec<Json> = args.iter().map(|a| a.json(checksums)).collect();
+    let mut params = Map::new();
+    for (name, v) in names.iter().zip(&values) {
+        if let Some(name) = name {
+            params.insert(name.clone(), v.clone());
+        }
+    }
+    MatchReason {
+        kind,
+        signature: signature.to_string(),
+        condition: condition.map(str::to_string),
+        address: checksums.get(address),
+        args: values,
+        params,
+    }
+}
+
+/// The match reason of the transaction condition (or of a monitor without events or functions).
+pub(crate) fn tx_reason(
+    condition: Option<&str>,
+    address: &Address,
+    checksums: &mut Checksums,
+) -> MatchReason {
+    MatchReason {
+        kind: MatchReasonType::Transaction,
+        signature: String::new(),
+        condition: condition.map(str::to_string),
+        address: checksums.get(address),
+        args: Vec::new(),
+        params: Map::new(),
+    }
+}

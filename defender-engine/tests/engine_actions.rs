@@ -1,0 +1,884 @@
+//! The engine's action side: manual runs, run history, schedules, webhooks, code updates,
+//! pausing, secrets, relayer linking and failure notifications.
+//!
+//! The runtime here is a scripted `ActionRuntime` (the engine is under test, not JavaScript);
+//! the end-to-end tests in `examples/tests` run the same flows with the QuickJS runtime.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use defender_core::*;
+use defender_engine::{ActionSpec, ActionTrigger, Engine, Schedule, WebhookRequest};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Script = dyn Fn(&ActionCode, &RunRequest) -> Result<Value, RunError> + Send + Sync;
+type LogLines = dyn Fn(&RunRequest) -> Vec<String> + Send + Sync;
+
+/// Runs a Rust closure instead of JavaScript, optionally slowly, and records every event.
+struct Scripted {
+    script: Box<Script>,
+    /// Lines logged after `ran {run id}`.
+    log: Box<LogLines>,
+    delay: Duration,
+    events: Mutex<Vec<(u64, ActionEvent)>>,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+}
+
+impl std::fmt::Debug for Scripted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scripted")
+    }
+}
+
+impl Scripted {
+    fn new(
+        delay: Duration,
+        script: impl Fn(&ActionCode, &RunRequest) -> Result<Value, RunError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Scripted::with_logs(delay, |_| Vec::new(), script)
+    }
+
+    /// Also logs the lines `log` returns.
+    fn with_logs(
+        delay: Duration,
+        log: impl Fn(&RunRequest) -> Vec<String> + Send + Sync + 'static,
+        script: impl Fn(&ActionCode, &RunRequest) -> Result<Value, RunError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Arc::new(Scripted {
+            script: Box::new(script),
+            log: Box::new(log),
+            delay,
+            events: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
+            max_running: AtomicUsize::new(0),
+        })
+    }
+
+    fn echo() -> Arc<Self> {
+        Scripted::new(Duration::ZERO, |_, req| {
+            Ok(req
+                .event
+                .request
+                .as_ref()
+                .and_then(|r| r.body.clone())
+                .unwrap_or(json!({"ok": true})))
+        })
+    }
+
+    fn events(&self) -> Vec<(u64, ActionEvent)> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl ActionRuntime for Scripted {
+    async fn run(&self, code: &ActionCode, req: RunRequest) -> RunOutcome {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        self.events
+            .lock()
+            .unwrap()
+            .push((code.version, req.event.clone()));
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let result = (self.script)(code, &req);
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let lines =
+            std::iter::once(format!("ran {}", req.event.action_run_id)).chain((self.log)(&req));
+        RunOutcome {
+            result,
+            logs: lines
+                .map(|message| LogEntry {
+                    level: LogLevel::Info,
+                    timestamp: chrono::Utc::now(),
+                    message,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn manual_runs_are_recorded_and_chain_previous_run() {
+    let rt = Scripted::echo();
+    let engine = Engine::builder(rt.clone()).build();
+    engine
+        .add_action(ActionSpec::new("a", "Action A", "code"))
+        .await
+        .unwrap();
+    let first = engine
+        .run_action("a", Trigger::Manual, Some(json!({"n": 1})))
+        .await
+        .unwrap();
+    assert_eq!(first.status, RunStatus::Success);
+    assert_eq!(first.result.as_deref(), Some(r#"{"n":1}"#));
+    assert!(!first.encoded_logs.is_empty());
+    let second = engine
+        .run_action("a", Trigger::ManualApi, None)
+        .await
+        .unwrap();
+
+    let events = rt.events();
+    assert_eq!(events.len(), 2);
+    let (_, e1) = &events[0];
+    assert_eq!(e1.action_id, "a");
+    assert_eq!(e1.autotask_name, "Action A");
+    assert!(e1.previous_run.is_none());
+    assert_eq!(e1.kvstore_arn.as_deref(), Some("kvstore:default"));
+    let prev = events[1]
+        .1
+        .previous_run
+        .as_ref()
+        .expect("previousRun injected");
+    assert_eq!(prev.action_run_id, first.action_run_id);
+    assert_eq!(prev.status, RunStatus::Success);
+    assert_eq!(prev.trigger, Trigger::Manual);
+
+    let history = engine.runs("a", 30).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        history[0].action_run_id, second.action_run_id,
+        "newest first"
+    );
+    assert!(matches!(
+        engine.run_action("missing", Trigger::Manual, None).await,
+        Err(engine_error) if engine_error.to_string().contains("missing")
+    ));
+}
+
+#[tokio::test]
+async fn run_history_keeps_the_last_30() {
+    let engine = Engine::builder(Scripted::echo()).build();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..35 {
+        ids.push(
+            engine
+                .run_action("a", Trigger::Manual, None)
+                .await
+                .unwrap()
+                .action_run_id,
+        );
+    }
+    let history = engine.runs("a", 100).await.unwrap();
+    assert_eq!(history.len(), 30);
+    assert_eq!(history[0].action_run_id, ids[34]);
+    assert_eq!(history[29].action_run_id, ids[5]);
+}
+
+#[tokio::test]
+async fn failures_are_typed_and_notified() {
+    let rt = Scripted::new(Duration::ZERO, |_, _| {
+        Err(RunError::Thrown {
+            message: "execution reverted".into(),
+            stack: None,
+        })
+    });
+    let ops = Arc::new(RecordingNotifier::default());
+    let engine = Engine::builder(rt)
+        .notifier("ops", ops.clone())
+        .failure_channel("ops")
+        .build();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error_type, Some(ErrorType::Program));
+    assert_eq!(run.message.as_deref(), Some("execution reverted"));
+    let sent = ops.messages();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].body.contains("execution reverted"),
+        "{}",
+        sent[0].body
+    );
+    assert!(sent[0].body.contains("PROGRAM"), "{}", sent[0].body);
+
+    // The next run sees the failure as previousRun.
+    let next = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_eq!(stored[0].action_run_id, next.action_run_id);
+}
+
+#[tokio::test]
+async fn linked_relayer_must_exist_and_secrets_are_injected() {
+    let rt = Scripted::new(Duration::ZERO, |_, req| {
+        Ok(json!({
+            "secret": req.event.secrets.as_ref().and_then(|s| s.get("expectedValue")).cloned(),
+            "relayer": req.services.relayer.is_some(),
+        }))
+    });
+    let secrets = Arc::new(InMemorySecretStore::default());
+    secrets.put("expectedValue", "42").await.unwrap();
+    let engine = Engine::builder(rt).secrets(secrets.clone()).build();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c").relayer("nope"))
+        .await
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.error_type, Some(ErrorType::RelayerConfiguration));
+    assert!(run.message.unwrap().contains("nope"));
+
+    engine.set_action_relayer("a", None).unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    let result: Value = serde_json::from_str(run.result.as_deref().unwrap()).unwrap();
+    assert_eq!(result, json!({"secret": "42", "relayer": false}));
+
+    secrets.delete("expectedValue").await.unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    let result: Value = serde_json::from_str(run.result.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        result["secret"],
+        Value::Null,
+        "a deleted secret is not injected"
+    );
+}
+
+#[tokio::test]
+async fn code_updates_apply_from_the_next_run() {
+    let rt = Scripted::new(Duration::ZERO, |code, _| {
+        Ok(json!({"version": code.version, "code": match &code.source {
+            CodeSource::Script(s) => s.clone(),
+            CodeSource::Bundle(_) => "bundle".into(),
+        }}))
+    });
+    let engine = Engine::builder(rt).build();
+    engine
+        .add_action(ActionSpec::new("a", "a", "v1"))
+        .await
+        .unwrap();
+    let r1 = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(r1.result.as_deref(), Some(r#"{"code":"v1","version":1}"#));
+    let v = engine
+        .update_code("a", CodeSource::Script("v2".into()))
+        .unwrap();
+    assert_eq!(v, 2);
+    let r2 = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(r2.result.as_deref(), Some(r#"{"code":"v2","version":2}"#));
+
+    let too_big = CodeSource::Script("x".repeat(MAX_CODE_BYTES + 1));
+    assert!(engine.update_code("a", too_big).is_err());
+    assert!(
+        engine
+            .add_action(ActionSpec::new("a", "again", "x"))
+            .await
+            .is_err(),
+        "duplicate ids are refused"
+    );
+}
+
+#[tokio::test]
+async fn paused_and_removed_actions_do_not_run() {
+    let engine = Engine::builder(Scripted::echo()).build();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    engine.set_action_paused("a", true).unwrap();
+    assert!(engine.run_action("a", Trigger::Manual, None).await.is_err());
+    engine.set_action_paused("a", false).unwrap();
+    assert!(engine.run_action("a", Trigger::Manual, None).await.is_ok());
+    engine.remove_action("a").unwrap();
+    assert!(engine.run_action("a", Trigger::Manual, None).await.is_err());
+    assert!(engine.action_ids().is_empty());
+}
+
+#[tokio::test]
+async fn interval_schedule_runs_start_to_start_without_overlap() {
+    // Each run takes longer than the interval: runs must not overlap.
+    let rt = Scripted::new(Duration::from_millis(150), |_, _| Ok(json!(1)));
+    let engine = Engine::builder(rt.clone()).build();
+    engine
+        .add_action(
+            ActionSpec::new("tick", "tick", "c").trigger(ActionTrigger::Schedule(
+                Schedule::Interval(Duration::from_millis(50)),
+            )),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let runs = engine.runs("tick", 30).await.unwrap();
+    assert!(runs.len() >= 3, "scheduled runs: {}", runs.len());
+    assert!(runs.iter().all(|r| r.trigger == Trigger::Schedule));
+    assert_eq!(rt.max_running.load(Ordering::SeqCst), 1, "runs overlapped");
+
+    engine.set_action_paused("tick", true).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let paused_at = rt.events().len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rt.events().len(), paused_at, "a paused schedule ran");
+
+    engine.set_action_paused("tick", false).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        rt.events().len() > paused_at,
+        "a resumed schedule did not run"
+    );
+    engine.remove_action("tick").unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let removed_at = rt.events().len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rt.events().len(), removed_at, "a removed schedule ran");
+}
+
+#[tokio::test]
+async fn cron_schedule_runs_and_bad_cron_is_refused() {
+    let rt = Scripted::echo();
+    let engine = Engine::builder(rt.clone()).build();
+    let err = engine
+        .add_action(
+            ActionSpec::new("bad", "bad", "c").trigger(ActionTrigger::Schedule(Schedule::Cron(
+                "every minute".into(),
+            ))),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid cron"), "{err}");
+    assert!(engine.action_ids().is_empty());
+
+    engine
+        .add_action(
+            ActionSpec::new("cron", "cron", "c").trigger(ActionTrigger::Schedule(Schedule::Cron(
+                "* * * * * *".into(),
+            ))),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    engine.shutdown();
+    let n = rt.events().len();
+    assert!(n >= 1, "cron runs: {n}");
+}
+
+fn webhook(engine_token: &str, body: &str) -> WebhookRequest {
+    WebhookRequest {
+        action_id: "hook".into(),
+        token: engine_token.into(),
+        method: "POST".into(),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("X-Request-Id".into(), "abc".into()),
+            ("stripe-signature".into(), "sig".into()),
+            ("authorization".into(), "Bearer secret".into()),
+            ("user-agent".into(), "curl".into()),
+        ],
+        query: vec![("source".into(), "ci".into())],
+        body: Bytes::from(body.to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn webhook_answers_as_defender_did() {
+    let rt = Scripted::new(Duration::ZERO, |_, req| {
+        let r = req.event.request.clone().unwrap();
+        Ok(json!({"body": r.body, "headers": r.headers, "query": r.query_parameters}))
+    });
+    let engine = Engine::builder(rt).webhook_body_limit(1024).build();
+    let token = engine
+        .add_action(ActionSpec::new("hook", "hook", "c").trigger(ActionTrigger::Webhook))
+        .await
+        .unwrap()
+        .expect("a webhook action has a token");
+    assert_eq!(token.len(), 64);
+
+    let ok = engine
+        .handle_webhook(webhook(&token, r#"{"value":"42"}"#))
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body["status"], "success");
+    assert_eq!(ok.body["trigger"], "webhook");
+    assert_eq!(ok.body["autotaskId"], "hook");
+    assert!(ok.body["encodedLogs"]
+        .as_str()
+        .is_some_and(|l| !l.is_empty()));
+    let result: Value = serde_json::from_str(ok.body["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["body"], json!({"value": "42"}));
+    assert_eq!(
+        result["headers"],
+        json!({"X-Request-Id": "abc", "stripe-signature": "sig"}),
+        "only X- and Stripe- headers pass"
+    );
+    assert_eq!(result["query"], json!({"source": "ci"}));
+    assert_eq!(ok.body["requestId"], ok.body["autotaskRunId"]);
+
+    let mut get = webhook(&token, "");
+    get.method = "GET".into();
+    let a = engine.handle_webhook(get).await;
+    assert_eq!(
+        (a.status, a.body.clone()),
+        (403, json!({"message": "Missing Authentication Token"}))
+    );
+
+    let a = engine.handle_webhook(webhook("wrong", "{}")).await;
+    assert_eq!(a.status, 403);
+    let a = engine.handle_webhook(webhook(&token[..63], "{}")).await;
+    assert_eq!(a.status, 403);
+
+    let a = engine.handle_webhook(webhook(&token, "value=42")).await;
+    assert_eq!(a.status, 415);
+    let mut text = webhook(&token, r#"{"a":1}"#);
+    text.headers[0].1 = "text/plain".into();
+    assert_eq!(engine.handle_webhook(text).await.status, 415);
+
+    let big = format!("{{\"a\":\"{}\"}}", "x".repeat(2000));
+    assert_eq!(
+        engine.handle_webhook(webhook(&token, &big)).await.status,
+        413
+    );
+
+    // An empty body runs with no body.
+    let empty = engine.handle_webhook(webhook(&token, "")).await;
+    assert_eq!(empty.status, 200);
+
+    // A regenerated token replaces the old one at once.
+    let fresh = engine.regenerate_webhook_token("hook").unwrap();
+    assert_eq!(
+        engine.handle_webhook(webhook(&token, "{}")).await.status,
+        403
+    );
+    assert_eq!(
+        engine.handle_webhook(webhook(&fresh, "{}")).await.status,
+        200
+    );
+
+    engine.set_action_paused("hook", true).unwrap();
+    assert_eq!(
+        engine.handle_webhook(webhook(&fresh, "{}")).await.status,
+        409
+    );
+}
+
+#[tokio::test]
+async fn slow_webhook_runs_answer_pending_and_go_on() {
+    let rt = Scripted::new(Duration::from_millis(600), |_, _| Ok(json!("done")));
+    let engine = Engine::builder(rt)
+        .webhook_pending_after(Duration::from_millis(100))
+        .build();
+    let token = engine
+        .add_action(ActionSpec::new("hook", "hook", "c").trigger(ActionTrigger::Webhook))
+        .await
+        .unwrap()
+        .unwrap();
+    let a = engine.handle_webhook(webhook(&token, "{}")).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["status"], "pending");
+    assert!(a.body.get("result").is_none());
+    let run_id = a.body["autotaskRunId"].as_str().unwrap().to_owned();
+    let history = engine.runs("hook", 1).await.unwrap();
+    assert_eq!(history[0].status, RunStatus::Pending);
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let history = engine.runs("hook", 1).await.unwrap();
+    assert_eq!(history[0].action_run_id, run_id);
+    assert_eq!(history[0].status, RunStatus::Success);
+    assert_eq!(history[0].result.as_deref(), Some("\"done\""));
+}
+
+#[cfg(feature = "webhook-server")]
+#[tokio::test]
+async fn axum_router_serves_webhooks_over_http() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let engine = Engine::builder(Scripted::echo()).build();
+    let token = engine
+        .add_action(ActionSpec::new("hook", "hook", "c").trigger(ActionTrigger::Webhook))
+        .await
+        .unwrap()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = defender_engine::webhook_router(engine.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    async fn send(addr: std::net::SocketAddr, raw: String) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(raw.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+    let body = r#"{"hello":"world"}"#;
+    let post = format!(
+        "POST /actions/hook/runs/webhook/{token}?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Trace: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = send(addr, post).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let json_start = answer.find("\r\n\r\n").unwrap() + 4;
+    let v: Value = serde_json::from_str(&answer[json_start..]).unwrap();
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["result"], body);
+
+    let get = format!(
+        "GET /actions/hook/runs/webhook/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let answer = send(addr, get).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("Missing Authentication Token"));
+}
+
+#[cfg(feature = "prometheus")]
+#[tokio::test]
+async fn prometheus_counts_runs_and_errors() {
+    let rt = Scripted::new(Duration::ZERO, |_, req| {
+        match req.event.request.as_ref().and_then(|r| r.body.clone()) {
+            Some(_) => Err(RunError::Timeout(Duration::from_secs(300))),
+            None => Ok(json!(1)),
+        }
+    });
+    let engine = Engine::builder(rt).build();
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    engine
+        .run_action("a", Trigger::Manual, Some(json!({})))
+        .await
+        .unwrap();
+    let text = engine.metrics_text();
+    assert!(
+        text.contains(
+            r#"defender_action_runs_total{action_id="a",trigger="manual",status="success"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"defender_action_runs_total{action_id="a",trigger="manual",status="error"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"defender_action_run_errors_total{action_id="a",error_type="TIMEOUT"} 1"#),
+        "{text}"
+    );
+}
+
+/// A secret value long enough to be redacted.
+const SECRET: &str = "sk-live-7f3a9c1e2b";
+
+/// The text of Defender's `encodedLogs`.
+fn decode_logs(encoded: &str) -> String {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("encodedLogs is base64");
+    String::from_utf8(raw).expect("logs are UTF-8")
+}
+
+/// The `apiKey` secret as injected into the run.
+fn api_key(req: &RunRequest) -> String {
+    req.event
+        .secrets
+        .as_ref()
+        .and_then(|s| s.get("apiKey"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An engine whose secret `apiKey` is [`SECRET`], notifying failures to `ops`.
+async fn engine_with_secret(rt: Arc<Scripted>) -> (Engine, Arc<RecordingNotifier>) {
+    let secrets = Arc::new(InMemorySecretStore::default());
+    secrets.put("apiKey", SECRET).await.unwrap();
+    let ops = Arc::new(RecordingNotifier::default());
+    let engine = Engine::builder(rt)
+        .secrets(secrets)
+        .notifier("ops", ops.clone())
+        .failure_channel("ops")
+        .build();
+    (engine, ops)
+}
+
+fn assert_redacted(what: &str, text: &str) {
+    assert!(!text.contains(SECRET), "{what} holds the secret: {text}");
+    assert!(
+        text.contains("[REDACTED]"),
+        "{what} is not redacted: {text}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_everywhere_but_in_the_result_returned_to_the_caller() {
+    let rt = Scripted::with_logs(
+        Duration::ZERO,
+        |req| vec![format!("calling the API with {}", api_key(req))],
+        |_, req| Ok(json!({"apiKey": api_key(req), "n": 1})),
+    );
+    let (engine, ops) = engine_with_secret(rt).await;
+    let token = engine
+        .add_action(ActionSpec::new("a", "a", "c").trigger(ActionTrigger::Webhook))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The caller of a manual run gets the result as produced; the logs are redacted.
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Success);
+    let result: Value = serde_json::from_str(run.result.as_deref().unwrap()).unwrap();
+    assert_eq!(result, json!({"apiKey": SECRET, "n": 1}));
+    assert_redacted("returned logs", &decode_logs(&run.encoded_logs));
+
+    // The run history keeps a redacted result and redacted logs.
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_eq!(stored[0].action_run_id, run.action_run_id);
+    let result: Value = serde_json::from_str(stored[0].result.as_deref().unwrap()).unwrap();
+    assert_eq!(result, json!({"apiKey": "[REDACTED]", "n": 1}));
+    assert_redacted("stored logs", &decode_logs(&stored[0].encoded_logs));
+
+    // The webhook caller gets the result as produced too; its logs are redacted.
+    let answer = engine.handle_webhook(webhook_for("a", &token, "{}")).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["status"], "success");
+    let result: Value = serde_json::from_str(answer.body["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result, json!({"apiKey": SECRET, "n": 1}));
+    assert_redacted(
+        "webhook logs",
+        &decode_logs(answer.body["encodedLogs"].as_str().unwrap()),
+    );
+
+    let history = engine.runs("a", 30).await.unwrap();
+    assert_eq!(history.len(), 2);
+    for r in &history {
+        assert_redacted("history", r.result.as_deref().unwrap());
+        assert!(!format!("{r:?}").contains(SECRET), "{r:?}");
+    }
+    assert!(ops.messages().is_empty(), "successes are not notified");
+}
+
+#[tokio::test]
+async fn failures_are_redacted_in_message_logs_notification_history_and_previous_run() {
+    let rt = Scripted::with_logs(
+        Duration::ZERO,
+        |req| vec![format!("key={}", api_key(req))],
+        |_, req| {
+            Err(RunError::Internal(format!(
+                "the RPC refused key {} with 401",
+                api_key(req)
+            )))
+        },
+    );
+    let (engine, ops) = engine_with_secret(rt.clone()).await;
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error_type, Some(ErrorType::Internal));
+    let message = run.message.clone().unwrap();
+    assert_redacted("returned message", &message);
+    assert!(message.contains("with 401"), "{message}");
+    assert_redacted("returned logs", &decode_logs(&run.encoded_logs));
+
+    let sent = ops.messages();
+    assert_eq!(sent.len(), 1);
+    assert_redacted("failure notification", &sent[0].body);
+    assert!(!sent[0].subject.contains(SECRET));
+
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_redacted("stored message", stored[0].message.as_deref().unwrap());
+    assert_redacted("stored logs", &decode_logs(&stored[0].encoded_logs));
+
+    // The next run's previousRun comes from the store: redacted.
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    let events = rt.events();
+    let previous = events[1].1.previous_run.as_ref().expect("previousRun");
+    assert_eq!(previous.action_run_id, run.action_run_id);
+    assert_redacted("previousRun", previous.message.as_deref().unwrap());
+
+    // Errors built by the host before the run go through the same redaction.
+    engine
+        .set_action_relayer("a", Some(SECRET.to_owned()))
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.error_type, Some(ErrorType::RelayerConfiguration));
+    assert_redacted("relayer error", run.message.as_deref().unwrap());
+    let sent = ops.messages();
+    assert_eq!(sent.len(), 3);
+    assert_redacted("relayer error notification", &sent[2].body);
+}
+
+#[tokio::test]
+async fn a_panicking_runtime_is_recorded_as_a_redacted_internal_error() {
+    let rt = Scripted::new(Duration::ZERO, |_, req| {
+        panic!("runtime bug while holding {}", api_key(req))
+    });
+    let (engine, ops) = engine_with_secret(rt).await;
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error_type, Some(ErrorType::Internal));
+    let message = run.message.unwrap();
+    assert!(message.contains("panicked"), "{message}");
+    assert_redacted("panic message", &message);
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_eq!(stored[0].status, RunStatus::Error, "not left pending");
+    assert_redacted("panic notification", &ops.messages()[0].body);
+}
+
+#[tokio::test]
+async fn throttled_runs_are_recorded_as_throttled_and_not_notified() {
+    let rt = Scripted::new(Duration::ZERO, |_, _| {
+        Err(RunError::Throttled { queued: 8 })
+    });
+    let (engine, ops) = engine_with_secret(rt.clone()).await;
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(run.status, RunStatus::Throttled);
+    assert_eq!(run.error_type, Some(ErrorType::Internal));
+    let message = run.message.clone().unwrap();
+    assert!(message.contains("8 runs"), "{message}");
+    assert!(run.finished_at.is_some());
+
+    let stored = engine.runs("a", 1).await.unwrap();
+    assert_eq!(stored[0].status, RunStatus::Throttled);
+    assert_eq!(stored[0].message.as_deref(), Some(message.as_str()));
+    assert_eq!(
+        serde_json::to_value(&stored[0]).unwrap()["status"],
+        "throttled"
+    );
+    assert!(
+        ops.messages().is_empty(),
+        "throttled runs send no failure notification"
+    );
+
+    engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    let events = rt.events();
+    let previous = events[1].1.previous_run.as_ref().unwrap();
+    assert_eq!(previous.status, RunStatus::Throttled);
+}
+
+fn webhook_for(action_id: &str, token: &str, body: &str) -> WebhookRequest {
+    WebhookRequest {
+        action_id: action_id.into(),
+        ..webhook(token, body)
+    }
+}
+
+/// Reads one HTTP/1.1 response (status line and headers, then `Content-Length` bytes of
+/// body) without waiting for the connection to close.
+#[cfg(feature = "webhook-server")]
+async fn read_response(stream: &mut tokio::net::TcpStream) -> (String, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed before the response: {buf:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .expect("the answer has a Content-Length");
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed in the body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    let body = serde_json::from_slice(&buf[head_end..head_end + length]).unwrap();
+    (status, body)
+}
+
+#[cfg(feature = "webhook-server")]
+#[tokio::test]
+async fn webhook_router_answers_before_reading_the_body_of_a_wrong_token() {
+    use tokio::io::AsyncWriteExt;
+    let engine = Engine::builder(Scripted::echo())
+        .webhook_body_limit(1024)
+        .build();
+    let token = engine
+        .add_action(ActionSpec::new("hook", "hook", "c").trigger(ActionTrigger::Webhook))
+        .await
+        .unwrap()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = defender_engine::webhook_router(engine.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // Declares a 50 MB body and sends none of it: the answer must come anyway.
+    async fn declare_huge_body(addr: std::net::SocketAddr, path: &str) -> (String, Value) {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(20), read_response(&mut s))
+            .await
+            .expect("no answer before the body was sent")
+    }
+    let denied = json!({"message": "Missing Authentication Token"});
+    let wrong = "0".repeat(64);
+    for path in [
+        format!("/actions/hook/runs/webhook/{wrong}"),
+        format!("/actions/hook/runs/webhook/{}", &token[..63]),
+        format!("/actions/missing/runs/webhook/{token}"),
+    ] {
+        let (status, body) = declare_huge_body(addr, &path).await;
+        assert!(status.starts_with("HTTP/1.1 403"), "{path}: {status}");
+        assert_eq!(body, denied, "{path}");
+    }
+
+    // The right token with a declared body over the limit: 413, also without the body.
+    let (status, body) =
+        declare_huge_body(addr, &format!("/actions/hook/runs/webhook/{token}")).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert_eq!(body["message"], "Request Entity Too Large");
+
+    // A chunked body (no Content-Length) over the limit: 413.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big = format!("{{\"a\":\"{}\"}}", "x".repeat(2000));
+    let raw = format!(
+        "POST /actions/hook/runs/webhook/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+        big.len()
+    );
+    s.write_all(raw.as_bytes()).await.unwrap();
+    let (status, _) = tokio::time::timeout(Duration::from_secs(20), read_response(&mut s))
+        .await
+        .unwrap();
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    // The right token with a good body still runs.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"hello":"world"}"#;
+    let raw = format!(
+        "POST /actions/hook/runs/webhook/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(raw.as_bytes()).await.unwrap();
+    let (status, answer) = tokio::time::timeout(Duration::from_secs(20), read_response(&mut s))
+        .await
+        .unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert_eq!(answer["status"], "success");
+    assert_eq!(answer["result"], body);
+    let runs = engine.runs("hook", 30).await.unwrap();
+    assert_eq!(runs.len(), 1, "only the authorized, well-sized request ran");
+}

@@ -1,0 +1,603 @@
+//! The engine's monitor side over the in-memory chain: notifications and linked actions,
+//! the custom filter in batches of 25, alert threshold and timeout with a manual clock, reorgs,
+//! restart from the checkpoint, pausing, and the test-conditions tool. The same flows run
+//! against anvil in `examples/tests`.
+
+use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, U256};
+use async_trait::async_trait;
+use defender_core::*;
+use defender_engine::monitor::{StartAt, TestScope};
+use defender_engine::{ActionSpec, Engine, EngineBuilder, NetworkSpec};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TOKEN: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const ALICE: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+const BOB: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+fn topic(a: Address) -> B256 {
+    B256::left_padding_from(a.as_slice())
+}
+
+/// A transaction calling the token that emits `Transfer(from, to, value)`.
+fn transfer(seq: u64, from: &str, to: &str, value: u64) -> Transaction {
+    let log = Log {
+        address: addr(TOKEN),
+        topics: vec![
+            keccak256("Transfer(address,address,uint256)"),
+            topic(addr(from)),
+            topic(addr(to)),
+        ],
+        data: Bytes::from(U256::from(value).to_be_bytes::<32>().to_vec()),
+        log_index: 0,
+    };
+    let mut input = keccak256("transfer(address,uint256)")[..4].to_vec();
+    input.extend_from_slice(topic(addr(to)).as_slice());
+    input.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
+    Transaction {
+        hash: keccak256(format!("tx-{seq}-{value}")),
+        index: 0,
+        from: addr(from),
+        to: Some(addr(TOKEN)),
+        value: U256::ZERO,
+        nonce: seq,
+        gas_limit: 100_000,
+        gas_price: Some(1_000_000_000),
+        max_fee_per_gas: None,
+        max_priority_fee_per_gas: None,
+        input: Bytes::from(input),
+        kind: 0,
+        receipt: Receipt {
+            success: true,
+            gas_used: 51_000,
+            cumulative_gas_used: 51_000,
+            effective_gas_price: 1_000_000_000,
+            contract_address: None,
+            logs: vec![log],
+            logs_bloom: Bloom::default(),
+        },
+    }
+}
+
+/// Records the events it runs; a filter keeps matches whose value is even.
+#[derive(Debug, Default)]
+struct Recorder {
+    events: Mutex<Vec<ActionEvent>>,
+}
+
+#[async_trait]
+impl ActionRuntime for Recorder {
+    async fn run(&self, _: &ActionCode, req: RunRequest) -> RunOutcome {
+        self.events.lock().unwrap().push(req.event.clone());
+        let body = req.event.request.and_then(|r| r.body).unwrap_or_default();
+        let result = match body.get("events").and_then(Value::as_array) {
+            // A custom filter: keep even values, tagging them.
+            Some(events) => {
+                let matches: Vec<Value> = events
+                    .iter()
+                    .filter(|e| {
+                        e["matchReasons"][0]["params"]["value"]
+                            .as_str()
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .is_some_and(|v| v % 2 == 0)
+                    })
+                    .map(|e| json!({"hash": e["hash"], "metadata": {"even": true}}))
+                    .collect();
+                json!({ "matches": matches })
+            }
+            None => json!({"seen": body["hash"]}),
+        };
+        RunOutcome {
+            result: Ok(result),
+            logs: vec![],
+        }
+    }
+}
+
+impl Recorder {
+    /// The events of runs started as a custom filter (`MonitorFilter`) or as a linked action.
+    fn triggered(&self, trigger: Trigger) -> Vec<ActionEvent> {
+        let is_filter = |e: &ActionEvent| {
+            e.request
+                .as_ref()
+                .and_then(|r| r.body.as_ref())
+                .is_some_and(|b| b.get("events").is_some())
+        };
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| is_filter(e) == (trigger == Trigger::MonitorFilter))
+            .cloned()
+            .collect()
+    }
+}
+
+fn definition(extra: Value) -> MonitorDefinition {
+    let mut def = json!({
+        "type": "BLOCK",
+        "name": "Large transfers",
+        "network": "local",
+        "addresses": [TOKEN],
+        "confirmLevel": 0,
+        "eventConditions": [{
+            "eventSignature": "Transfer(address indexed from, address indexed to, uint256 value)",
+            "expression": "value > 1000"
+        }],
+        "notificationChannels": ["ops"]
+    });
+    if let (Some(d), Some(e)) = (def.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            d.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(def).unwrap()
+}
+
+struct Setup {
+    engine: Engine,
+    chain: Arc<InMemoryChain>,
+    ops: Arc<RecordingNotifier>,
+    runtime: Arc<Recorder>,
+    kv: Arc<InMemoryKvStore>,
+    clock: Arc<ManualClock>,
+}
+
+async fn setup(kv: Option<Arc<InMemoryKvStore>>, chain: Option<Arc<InMemoryChain>>) -> Setup {
+    setup_with(kv, chain, |b| b).await
+}
+
+/// [`setup`], with more done to the engine's builder.
+async fn setup_with(
+    kv: Option<Arc<InMemoryKvStore>>,
+    chain: Option<Arc<InMemoryChain>>,
+    configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
+) -> Setup {
+    let chain = chain.unwrap_or_else(|| {
+        let c = Arc::new(InMemoryChain::new(31337));
+        c.mine(vec![]);
+        c
+    });
+    let ops = Arc::new(RecordingNotifier::default());
+    let runtime = Arc::new(Recorder::default());
+    let kv = kv.unwrap_or_default();
+    let clock = Arc::new(ManualClock::new("2026-11-23T12:00:00Z".parse().unwrap()));
+    let engine = configure(
+        Engine::builder(runtime.clone())
+            .kv(kv.clone())
+            .notifier("ops", ops.clone())
+            .clock(clock.clone()),
+    )
+    .build();
+    engine
+        .add_network(NetworkSpec {
+            start: StartAt::Block(0),
+            poll_interval: Duration::from_millis(10),
+            ..NetworkSpec::new("local", chain.clone())
+        })
+        .await
+        .unwrap();
+    Setup {
+        engine,
+        chain,
+        ops,
+        runtime,
+        kv,
+        clock,
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits until the checkpoint reaches `block`, and no longer: alerts may still be on their way.
+async fn checkpoint_reaches(s: &Setup, level: &str, block: u64) {
+    let key = format!("__defender/monitor/checkpoint/local/{level}");
+    for _ in 0..500 {
+        if let Some(cp) = s.kv.get(&key).await.unwrap() {
+            let cp: Value = serde_json::from_str(&cp).unwrap();
+            if cp["number"].as_u64().is_some_and(|n| n >= block) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("block {block} was not processed");
+}
+
+/// Lets the watcher catch up: waits until the checkpoint reaches `block`, then until the
+/// alerts of the blocks processed so far have been delivered (delivery is off the block loop).
+async fn processed(s: &Setup, level: &str, block: u64) {
+    let key = format!("__defender/monitor/checkpoint/local/{level}");
+    for _ in 0..500 {
+        if let Some(cp) = s.kv.get(&key).await.unwrap() {
+            let cp: Value = serde_json::from_str(&cp).unwrap();
+            if cp["number"].as_u64().is_some_and(|n| n >= block) {
+                s.engine.flush_alerts().await;
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("block {block} was not processed");
+}
+
+#[tokio::test]
+async fn matches_notify_and_trigger_the_linked_action() {
+    let s = setup(None, None).await;
+    s.engine
+        .add_action(ActionSpec::new("react", "react", "code"))
+        .await
+        .unwrap();
+    s.engine
+        .add_monitor("m1", definition(json!({"actionTrigger": "react"})))
+        .await
+        .unwrap();
+    s.chain.mine(vec![transfer(1, ALICE, BOB, 500)]);
+    let big = transfer(2, ALICE, BOB, 5000);
+    s.chain.mine(vec![big.clone()]);
+    processed(&s, "0", 2).await;
+    eventually("a notification", || !s.ops.messages().is_empty()).await;
+
+    let messages = s.ops.messages();
+    assert_eq!(messages.len(), 1, "only the transfer above 1000 notifies");
+    let alert = messages[0].alert.as_ref().expect("the match rides along");
+    assert_eq!(alert.hash, big.hash.to_string());
+    assert_eq!(alert.match_reasons[0].params["value"], "5000");
+    assert!(messages[0].subject.contains("Large transfers"));
+    assert!(messages[0].body.contains(&big.hash.to_string()));
+
+    eventually("the linked action", || {
+        !s.runtime.triggered(Trigger::Monitor).is_empty()
+    })
+    .await;
+    let runs = s.engine.runs("react", 10).await.unwrap();
+    assert!(runs.iter().all(|r| r.trigger == Trigger::Monitor));
+    let event = &s.runtime.triggered(Trigger::Monitor)[0];
+    let body = event.request.as_ref().unwrap().body.as_ref().unwrap();
+    assert_eq!(body["hash"], big.hash.to_string());
+    assert_eq!(body["sentinel"]["name"], "Large transfers");
+    assert_eq!(body["monitor"]["id"], "m1");
+    assert_eq!(
+        body["matchReasons"][0]["signature"],
+        "Transfer(address,address,uint256)"
+    );
+    s.engine.shutdown();
+}
+
+#[tokio::test]
+async fn custom_filter_sees_batches_of_25_and_keeps_what_it_returns() {
+    let s = setup(None, None).await;
+    s.engine
+        .add_action(ActionSpec::new("filter", "filter", "code"))
+        .await
+        .unwrap();
+    s.engine
+        .add_monitor("m1", definition(json!({"actionCondition": "filter"})))
+        .await
+        .unwrap();
+    let txs: Vec<Transaction> = (0..30).map(|i| transfer(i, ALICE, BOB, 2000 + i)).collect();
+    s.chain.mine(txs);
+    processed(&s, "0", 1).await;
+
+    let calls = s.runtime.triggered(Trigger::MonitorFilter);
+    let sizes: Vec<usize> = calls
+        .iter()
+        .map(|e| {
+            e.request.as_ref().unwrap().body.as_ref().unwrap()["events"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .collect();
+    assert_eq!(sizes, [25, 5]);
+    let runs = s.engine.runs("filter", 10).await.unwrap();
+    assert!(runs.iter().all(|r| r.trigger == Trigger::MonitorFilter));
+
+    let messages = s.ops.messages();
+    assert_eq!(messages.len(), 15, "the even values are kept");
+    for m in &messages {
+        let alert = m.alert.as_ref().unwrap();
+        assert_eq!(alert.metadata, Some(json!({"even": true})));
+    }
+    s.engine.shutdown();
+}
+
+#[tokio::test]
+async fn alert_threshold_and_timeout_follow_the_clock() {
+    let s = setup(None, None).await;
+    s.engine
+        .add_monitor(
+            "m1",
+            definition(json!({
+                "alertThreshold": {"amount": 2, "windowSeconds": 60},
+                "alertTimeoutMs": 3_600_000
+            })),
+        )
+        .await
+        .unwrap();
+    // First match: below the threshold.
+    s.chain.mine(vec![transfer(1, ALICE, BOB, 5000)]);
+    processed(&s, "0", 1).await;
+    assert_eq!(s.ops.messages().len(), 0);
+    // Second within the window: notifies.
+    s.clock.advance(chrono::Duration::seconds(10));
+    s.chain.mine(vec![transfer(2, ALICE, BOB, 5000)]);
+    processed(&s, "0", 2).await;
+    assert_eq!(s.ops.messages().len(), 1);
+    // A third at once: above the threshold, but within the timeout.
+    s.chain.mine(vec![transfer(3, ALICE, BOB, 5000)]);
+    processed(&s, "0", 3).await;
+    assert_eq!(s.ops.messages().len(), 1);
+    // After the timeout, two matches in the window notify again.
+    s.clock.advance(chrono::Duration::hours(2));
+    s.chain.mine(vec![
+        transfer(4, ALICE, BOB, 5000),
+        transfer(5, ALICE, BOB, 6000),
+    ]);
+    processed(&s, "0", 4).await;
+    assert_eq!(s.ops.messages().len(), 2);
+    s.engine.shutdown();
+}
+
+#[tokio::test]
+async fn orphaned_transactions_are_never_notified() {
+    let s = setup(None, None).await;
+    // Wait for one confirmation.
+    s.engine
+        .add_monitor("m1", definition(json!({"confirmLevel": 1})))
+        .await
+        .unwrap();
+    let orphan = transfer(1, ALICE, BOB, 7777);
+    s.chain.mine(vec![orphan.clone()]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Block 1 is replaced before it gets its confirmation.
+    s.chain.reorg(1);
+    let kept = transfer(2, ALICE, BOB, 8888);
+    s.chain.mine(vec![kept.clone()]);
+    s.chain.mine(vec![]);
+    processed(&s, "1", 1).await;
+    let hashes: Vec<String> = s
+        .ops
+        .messages()
+        .iter()
+        .map(|m| m.alert.as_ref().unwrap().hash.clone())
+        .collect();
+    assert_eq!(hashes, [kept.hash.to_string()]);
+    s.engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
+    let first = setup(None, None).await;
+    first
+        .engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
+    first.chain.mine(vec![transfer(1, ALICE, BOB, 2001)]);
+    first.chain.mine(vec![transfer(2, ALICE, BOB, 2002)]);
+    processed(&first, "0", 2).await;
+    first.engine.shutdown();
+    let before: Vec<String> = first
+        .ops
+        .messages()
+        .iter()
+        .map(|m| m.alert.as_ref().unwrap().hash.clone())
+        .collect();
+    assert_eq!(before.len(), 2);
+
+    // Blocks mined while the engine is down are not missed.
+    first.chain.mine(vec![transfer(3, ALICE, BOB, 2003)]);
+    first.chain.mine(vec![transfer(4, ALICE, BOB, 2004)]);
+    let second = setup(Some(first.kv.clone()), Some(first.chain.clone())).await;
+    second
+        .engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
+    processed(&second, "0", 4).await;
+    second.chain.mine(vec![transfer(5, ALICE, BOB, 2005)]);
+    processed(&second, "0", 5).await;
+    let after: Vec<String> = second
+        .ops
+        .messages()
+        .iter()
+        .map(|m| {
+            m.alert.as_ref().unwrap().match_reasons[0].params["value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        after,
+        ["2003", "2004", "2005"],
+        "resumed after block 2, each block once"
+    );
+    second.engine.shutdown();
+}
+
+#[tokio::test]
+async fn paused_and_removed_monitors_are_silent() {
+    let s = setup(None, None).await;
+    s.engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
+    s.engine.set_monitor_paused("m1", true).await.unwrap();
+    s.chain.mine(vec![transfer(1, ALICE, BOB, 5000)]);
+    processed(&s, "0", 1).await;
+    assert!(s.ops.messages().is_empty());
+    s.engine.set_monitor_paused("m1", false).await.unwrap();
+    s.chain.mine(vec![transfer(2, ALICE, BOB, 5000)]);
+    processed(&s, "0", 2).await;
+    assert_eq!(s.ops.messages().len(), 1);
+    s.engine.remove_monitor("m1").unwrap();
+    s.chain.mine(vec![transfer(3, ALICE, BOB, 5000)]);
+    processed(&s, "0", 3).await;
+    assert_eq!(s.ops.messages().len(), 1);
+    assert!(s.engine.remove_monitor("m1").is_err());
+    s.engine.shutdown();
+}
+
+#[tokio::test]
+async fn invalid_monitors_are_refused_with_the_reason() {
+    let s = setup(None, None).await;
+    let mut bad = definition(json!({}));
+    bad.event_conditions[0].expression = Some("valu > 1000".into());
+    let err = s
+        .engine
+        .add_monitor("m1", bad)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("valu"), "{err}");
+    let err = s
+        .engine
+        .add_monitor("m2", definition(json!({"network": "mars"})))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mars"), "{err}");
+    assert!(s.engine.monitor_ids().is_empty());
+}
+
+#[tokio::test]
+async fn test_conditions_by_block_and_by_transaction() {
+    let s = setup(None, None).await;
+    let big = transfer(1, ALICE, BOB, 9000);
+    s.chain.mine(vec![transfer(0, ALICE, BOB, 10), big.clone()]);
+    s.chain.mine(vec![]);
+    let def = definition(json!({}));
+    let by_block = s
+        .engine
+        .test_monitor_conditions(&def, TestScope::Block(1))
+        .await
+        .unwrap();
+    assert_eq!(by_block.len(), 1);
+    assert_eq!(by_block[0].hash, big.hash.to_string());
+    let recent = s
+        .engine
+        .test_monitor_conditions(&def, TestScope::RecentBlocks(5))
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+    let by_tx = s
+        .engine
+        .test_monitor_conditions(&def, TestScope::Transaction(big.hash))
+        .await
+        .unwrap();
+    assert_eq!(by_tx.len(), 1);
+    assert!(s.ops.messages().is_empty(), "testing notifies nobody");
+}
+
+/// A notification channel that takes a message and never answers.
+#[derive(Debug, Default)]
+struct Dead {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Notifier for Dead {
+    fn kind(&self) -> &str {
+        "dead"
+    }
+    async fn send(&self, _: &Message) -> Result<(), NotifyError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::pending().await
+    }
+    async fn send_metric(&self, _: &Metric) -> Result<(), NotifyError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_dead_channel_does_not_stall_blocks() {
+    let dead = Arc::new(Dead::default());
+    let s = setup_with(None, None, |b| b.notifier("dead", dead.clone())).await;
+    s.engine
+        .add_action(ActionSpec::new("react", "react", "code"))
+        .await
+        .unwrap();
+    // m1 alerts only the dead channel and triggers an action; m2 alerts `ops`.
+    s.engine
+        .add_monitor(
+            "m1",
+            definition(json!({"notificationChannels": ["dead"], "actionTrigger": "react"})),
+        )
+        .await
+        .unwrap();
+    s.engine
+        .add_monitor("m2", definition(json!({})))
+        .await
+        .unwrap();
+    for i in 1..=5 {
+        s.chain.mine(vec![transfer(i, ALICE, BOB, 5000 + i)]);
+    }
+    // Every block goes through while the first alert to the dead channel hangs (the default
+    // timeout is a minute).
+    checkpoint_reaches(&s, "0", 5).await;
+    eventually("the first alert reaches the dead channel", || {
+        dead.calls.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // The other stages of every block happened: m1's linked action ran for each match, and
+    // m2's alerts went out.
+    eventually("five linked runs", || {
+        s.runtime.triggered(Trigger::Monitor).len() == 5
+    })
+    .await;
+    eventually("five alerts on ops", || s.ops.messages().len() == 5).await;
+    // More blocks still go through.
+    s.chain.mine(vec![transfer(6, ALICE, BOB, 6000)]);
+    checkpoint_reaches(&s, "0", 6).await;
+    eventually("six alerts on ops", || s.ops.messages().len() == 6).await;
+    assert_eq!(
+        dead.calls.load(Ordering::SeqCst),
+        1,
+        "the rest wait in m1's queue"
+    );
+    s.engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_channel_that_times_out_lets_the_next_alerts_go() {
+    let dead = Arc::new(Dead::default());
+    let s = setup_with(None, None, |b| {
+        b.notifier("dead", dead.clone())
+            .notification_timeout(Duration::from_millis(20))
+    })
+    .await;
+    s.engine
+        .add_monitor(
+            "m1",
+            definition(json!({"notificationChannels": ["dead", "ops"]})),
+        )
+        .await
+        .unwrap();
+    for i in 1..=3 {
+        s.chain.mine(vec![transfer(i, ALICE, BOB, 5000 + i)]);
+    }
+    processed(&s, "0", 3).await;
+    assert_eq!(dead.calls.load(Ordering::SeqCst), 3, "each alert was tried");
+    assert_eq!(
+        s.ops.messages().len(),
+        3,
+        "the live channel got every alert"
+    );
+    s.engine.shutdown();
+}

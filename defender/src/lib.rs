@@ -1,0 +1,80 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The vocabulary: Defender's wire types, the traits every part implements, their error
+/// enums, in-memory implementations and redaction ([`defender_core`]).
+#[doc(inline)]
+pub use defender_core as core;
+
+/// Defender's condition language on its own ([`defender_conditions`]).
+#[cfg(feature = "conditions")]
+#[doc(inline)]
+pub use defender_conditions as conditions;
+
+/// The engine: actions by schedule, webhook, monitor or hand, and the monitor path
+/// ([`defender_engine`]).
+#[cfg(feature = "engine")]
+#[doc(inline)]
+pub use defender_engine as engine;
+
+/// Key-value store backends: redb, Defender's JSON file, Redis with `redis`
+/// ([`defender_kv`]).
+#[cfg(feature = "kv")]
+#[doc(inline)]
+pub use defender_kv as kv;
+
+/// Chain access over alloy, the Defender-compatible relayer, the RPC block source
+/// ([`defender_relay`]).
+#[cfg(feature = "relay")]
+#[doc(inline)]
+pub use defender_relay as relay;
+
+/// Notification channels and alert templates ([`defender_notify`]).
+#[cfg(feature = "notify")]
+#[doc(inline)]
+pub use defender_notify as notify;
+
+/// Defender JavaScript actions in a QuickJS sandbox ([`defender_runtime`]).
+#[cfg(feature = "runtime")]
+#[doc(inline)]
+pub use defender_runtime as runtime;
+
+/// The types a program needs to assemble an engine: `use defender::prelude::*;`.
+///
+/// Always: the core traits, their in-memory implementations and the wire types an engine's
+/// user handles. With `engine`: the engine, its builder and the action, network and monitor
+/// configuration. With `runtime`, `kv`, `relay`, `notify`: the main implementation each crate
+/// offers.
+pub mod prelude {
+    pub use defender_core::{
+        ActionCode, ActionEvent, ActionRuntime, AlertFormatter, Block, BlockSource, Clock,
+        CodeSource, InMemoryChain, InMemoryKvStore, InMemoryRunStore, InMemorySecretStore, KvStore,
+        KvStoreExt, ManualClock, Message, MonitorDefinition, MonitorMatch, Notifier,
+        NotifierRegistry, Receipt, RecordingNotifier, Relayer, RunLimits, RunOutcome, RunRecord,
+        RunRequest, RunStatus, RunStore, SecretStore, SystemClock, Transaction, Trigger,
+    };
+
+    #[cfg(feature = "engine")]
+    pub use defender_engine::{
+        ActionSpec, ActionTrigger, Engine, EngineBuilder, EngineError, NetworkSpec, Schedule,
+        StartAt, TestScope, WebhookAnswer, WebhookRequest,
+    };
+
+    #[cfg(feature = "webhook-server")]
+    pub use defender_engine::webhook_router;
+
+    #[cfg(feature = "runtime")]
+    pub use defender_runtime::{QuickJsRuntime, RuntimeConfig};
+
+    #[cfg(feature = "kv")]
+    pub use defender_kv::{JsonFileKvStore, RedbKvStore};
+
+    #[cfg(feature = "redis")]
+    pub use defender_kv::RedisKvStore;
+
+    #[cfg(feature = "relay")]
+    pub use defender_relay::{RelayerConfig, RpcBlockSource, RpcClient, RpcRelayer};
+
+    #[cfg(feature = "notify")]
+    pub use defender_notify::TemplateFormatter;
+}
