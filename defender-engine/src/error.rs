@@ -1,5 +1,8 @@
 //! The engine's error enum.
 
+use crate::monitor::{MonitorError, WatchError};
+use defender_core::ChainError;
+
 /// Errors of the engine's operations.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -24,12 +27,43 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
-    /// The monitor's definition is invalid.
+    /// The monitor's definition is invalid (fields Defender requires, a network that was not
+    /// added).
     #[error("invalid monitor `{id}`: {message}")]
     InvalidMonitor {
         /// The monitor.
         id: String,
         /// What is wrong.
         message: String,
+    },
+    /// The monitor does not compile: its ABI, addresses, signatures or conditions. An invalid
+    /// condition keeps the condition language's spanned errors
+    /// ([`MonitorError::InvalidCondition`]).
+    #[error("monitor `{id}` does not compile: {source}")]
+    MonitorDefinition {
+        /// The monitor.
+        id: String,
+        /// Why.
+        #[source]
+        source: MonitorError,
+    },
+    /// Testing a monitor's conditions failed (its definition, the block source, a missing
+    /// transaction or block).
+    #[error("testing monitor `{id}` failed: {source}")]
+    TestConditions {
+        /// The monitor.
+        id: String,
+        /// Why.
+        #[source]
+        source: WatchError,
+    },
+    /// The network's block source could not be reached.
+    #[error("network `{network}` is unavailable: {source}")]
+    NetworkUnavailable {
+        /// The network.
+        network: String,
+        /// The block source's error.
+        #[source]
+        source: ChainError,
     },
 }

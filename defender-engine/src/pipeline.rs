@@ -219,14 +219,14 @@ impl Monitors {
 
     /// Adds (or replaces) a network; returns its chain id, read from the source.
     pub(crate) async fn add_network(&self, spec: NetworkSpec) -> Result<u64, EngineError> {
-        let chain_id = spec
-            .source
-            .chain_id()
-            .await
-            .map_err(|e| EngineError::InvalidMonitor {
-                id: spec.name.clone(),
-                message: format!("network unavailable: {e}"),
-            })?;
+        let chain_id =
+            spec.source
+                .chain_id()
+                .await
+                .map_err(|source| EngineError::NetworkUnavailable {
+                    network: spec.name.clone(),
+                    source,
+                })?;
         let network = Arc::new(Network {
             chain_id,
             monitors: RwLock::new(Matcher::new()),
@@ -266,7 +266,10 @@ impl Monitors {
         network
             .write()
             .insert(id, &def, network.chain_id)
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|source| EngineError::MonitorDefinition {
+                id: id.to_owned(),
+                source,
+            })?;
         // A monitor moved to another network leaves the one it was on.
         for other in self.networks() {
             if other.spec.name != network.spec.name {
@@ -348,7 +351,10 @@ impl Monitors {
             .ok_or_else(|| invalid(format!("network `{}` has not been added", def.network)))?;
         test_conditions("test", def, network.spec.source.as_ref(), scope)
             .await
-            .map_err(|e| invalid(e.to_string()))
+            .map_err(|source| EngineError::TestConditions {
+                id: def.name.clone(),
+                source,
+            })
     }
 
     /// Starts the loop of a network and confirmation level unless it runs. Without a

@@ -6,8 +6,8 @@
 use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, U256};
 use async_trait::async_trait;
 use defender_core::*;
-use defender_engine::monitor::{StartAt, TestScope};
-use defender_engine::{ActionSpec, Engine, EngineBuilder, NetworkSpec};
+use defender_engine::monitor::{MonitorError, StartAt, TestScope};
+use defender_engine::{ActionSpec, Engine, EngineBuilder, EngineError, NetworkSpec};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -459,13 +459,20 @@ async fn invalid_monitors_are_refused_with_the_reason() {
     let s = setup(None, None).await;
     let mut bad = definition(json!({}));
     bad.event_conditions[0].expression = Some("valu > 1000".into());
-    let err = s
-        .engine
-        .add_monitor("m1", bad)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("valu"), "{err}");
+    let err = s.engine.add_monitor("m1", bad).await.unwrap_err();
+    assert!(err.to_string().contains("valu"), "{err}");
+    // The condition language's own errors, with their byte spans, are kept.
+    match &err {
+        EngineError::MonitorDefinition {
+            id,
+            source: MonitorError::InvalidCondition { errors, .. },
+        } => {
+            assert_eq!(id, "m1");
+            assert_eq!(errors[0].span, 0..4, "{errors:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(std::error::Error::source(&err).is_some());
     let err = s
         .engine
         .add_monitor("m2", definition(json!({"network": "mars"})))
