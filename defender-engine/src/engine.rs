@@ -2,10 +2,12 @@
 //! that owns it (actions, the run path, webhooks, the monitor path).
 
 use crate::actions::{new_token, ActionSpec, Actions};
+use crate::dispatch::DeliveryLimits;
 use crate::error::EngineError;
 use crate::metrics::Metrics;
 use crate::monitor::TestScope;
-use crate::pipeline::{DeliveryLimits, Monitors, NetworkSpec};
+use crate::network::NetworkSpec;
+use crate::registry::Monitors;
 use crate::run::{new_run_id, Runner};
 use crate::webhook::{
     self, WebhookAnswer, WebhookLimits, WebhookRequest, DEFAULT_WEBHOOK_BODY_LIMIT,
