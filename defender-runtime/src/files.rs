@@ -3,8 +3,8 @@
 //! The action's files live under `/action/` (`/action/index.js` is the entry point); the
 //! embedder's `node_modules` directory is mounted at `/node_modules/`. Nothing else exists.
 
+use crate::package::{self, Json, PackageJson, Target};
 use bytes::Bytes;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -138,9 +138,58 @@ impl Files {
         None
     }
 
-    fn package_json(&self, dir: &str) -> Option<Value> {
+    fn package_json(&self, dir: &str) -> Option<PackageJson> {
         let bytes = self.read(&format!("{dir}/package.json"))?;
-        serde_json::from_slice(&bytes).ok()
+        PackageJson::parse(&bytes)
+    }
+
+    /// The nearest directory at or above `dir` with a `package.json` (Node's package
+    /// scope), not above a `node_modules` folder nor outside the roots.
+    fn package_scope(&self, dir: &str) -> Option<(String, PackageJson)> {
+        let mut d = dir.to_owned();
+        loop {
+            if d == "/" || d.ends_with("/node_modules") {
+                return None;
+            }
+            if let Some(pj) = self.package_json(&d) {
+                return Some((d, pj));
+            }
+            d = dirname(&d).to_owned();
+        }
+    }
+
+    /// The file a resolved `exports`/`imports` target names: exactly that file, as Node
+    /// does not add extensions to such targets.
+    fn target_file(&self, pkg: &str, target: &str, field: &str) -> Result<String, String> {
+        let path = normalize(&format!("{pkg}/{target}"));
+        if self.is_file(&path) {
+            Ok(path)
+        } else {
+            Err(format!(
+                "Cannot find module '{path}' (\"{field}\" of {pkg}/package.json)"
+            ))
+        }
+    }
+
+    /// A subpath through a package's `exports`.
+    fn through_exports(
+        &self,
+        pkg: &str,
+        exports: &Json,
+        sub: Option<&str>,
+    ) -> Result<String, String> {
+        let subpath = match sub {
+            Some(s) => format!("./{s}"),
+            None => ".".to_owned(),
+        };
+        match package::exports_resolve(exports, &subpath)
+            .map_err(|e| format!("{e} in {pkg}/package.json"))?
+        {
+            Some(Target::Relative(t)) => self.target_file(pkg, &t, "exports"),
+            _ => Err(format!(
+                "Package subpath '{subpath}' is not defined by \"exports\" in {pkg}/package.json"
+            )),
+        }
     }
 
     fn load_as_directory(&self, p: &str) -> Option<String> {
@@ -149,7 +198,7 @@ impl Files {
         }
         if let Some(main) = self
             .package_json(p)
-            .and_then(|pj| pj.get("main").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|pj| pj.main().map(str::to_owned))
         {
             let m = normalize(&format!("{p}/{main}"));
             if let Some(f) = self.load_as_file(&m).or_else(|| self.load_index(&m)) {
@@ -195,6 +244,20 @@ impl Files {
         if request.is_empty() {
             return Err(not_found());
         }
+        // `#name`: the `imports` of the requiring file's package.
+        if request.starts_with('#') {
+            let (scope, pj) = self.package_scope(dir).ok_or_else(not_found)?;
+            let imports = pj.imports.as_ref().ok_or_else(not_found)?;
+            return match package::imports_resolve(imports, request)
+                .map_err(|e| format!("{e} in {scope}/package.json"))?
+            {
+                Some(Target::Relative(t)) => self.target_file(&scope, &t, "imports"),
+                Some(Target::Package(p)) => self.resolve(&format!("{scope}/package.json"), &p),
+                None => Err(format!(
+                    "Package import specifier \"{request}\" is not defined in {scope}/package.json"
+                )),
+            };
+        }
         // Bare specifier: package name and subpath.
         let mut segs = request.splitn(3, '/');
         let first = segs.next().unwrap_or_default();
@@ -206,6 +269,14 @@ impl Files {
             let rest = request.split_once('/').map(|(_, r)| r.to_owned());
             (first.to_owned(), rest)
         };
+        // A package may require itself by its name, through its own `exports`.
+        if let Some((scope, pj)) = self.package_scope(dir) {
+            if pj.name() == Some(name.as_str()) {
+                if let Some(exports) = pj.exports() {
+                    return self.through_exports(&scope, exports, sub.as_deref());
+                }
+            }
+        }
         let mut d = dir.to_owned();
         loop {
             if !d.ends_with("/node_modules") {
@@ -216,20 +287,9 @@ impl Files {
                 };
                 let pkg = format!("{nm}/{name}");
                 if self.kind(&pkg) == Some(Kind::Dir) {
-                    if let Some(pj) = self.package_json(&pkg) {
-                        if let Some(exports) = pj.get("exports") {
-                            let subpath = match &sub {
-                                Some(s) => format!("./{s}"),
-                                None => ".".to_owned(),
-                            };
-                            return resolve_exports(exports, &subpath)
-                                .map(|t| normalize(&format!("{pkg}/{t}")))
-                                .filter(|p| self.is_file(p))
-                                .ok_or_else(|| {
-                                    format!(
-                                        "Package subpath '{subpath}' is not defined by \"exports\" in {pkg}/package.json"
-                                    )
-                                });
+                    if let Some(exports) = self.package_json(&pkg).and_then(|pj| pj.exports) {
+                        if exports != Json::Null {
+                            return self.through_exports(&pkg, &exports, sub.as_deref());
                         }
                     }
                     let target = match &sub {
@@ -250,60 +310,9 @@ impl Files {
     }
 }
 
-const CONDITIONS: [&str; 3] = ["require", "node", "default"];
-
-fn resolve_target(target: &Value, star: Option<&str>) -> Option<String> {
-    match target {
-        Value::String(s) => Some(match star {
-            Some(m) => s.replace('*', m),
-            None => s.clone(),
-        }),
-        Value::Array(items) => items.iter().find_map(|t| resolve_target(t, star)),
-        Value::Object(map) => map
-            .iter()
-            .filter(|(k, _)| CONDITIONS.contains(&k.as_str()))
-            .find_map(|(_, t)| resolve_target(t, star)),
-        _ => None,
-    }
-}
-
-/// Resolves a package `exports` field for `subpath` (`.` or `./x`), with the conditions
-/// `require`, `node` and `default`.
-fn resolve_exports(exports: &Value, subpath: &str) -> Option<String> {
-    let is_subpath_map =
-        matches!(exports, Value::Object(m) if m.keys().any(|k| k.starts_with('.')));
-    if !is_subpath_map {
-        return (subpath == ".")
-            .then(|| resolve_target(exports, None))
-            .flatten();
-    }
-    let map = exports.as_object()?;
-    if let Some(t) = map.get(subpath) {
-        return resolve_target(t, None);
-    }
-    // Patterns: the longest matching prefix before `*` wins.
-    let mut best: Option<(&str, &Value, String)> = None;
-    for (k, t) in map {
-        if let Some((pre, post)) = k.split_once('*') {
-            if subpath.starts_with(pre)
-                && subpath.ends_with(post)
-                && subpath.len() >= pre.len() + post.len()
-            {
-                let m = &subpath[pre.len()..subpath.len() - post.len()];
-                if best.as_ref().is_none_or(|(bk, _, _)| pre.len() > bk.len()) {
-                    best = Some((pre, t, m.to_owned()));
-                }
-            }
-        }
-    }
-    let (_, t, m) = best?;
-    resolve_target(t, Some(&m))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn files(list: &[(&str, &str)]) -> Files {
         Files {
@@ -351,22 +360,66 @@ mod tests {
     }
 
     #[test]
-    fn exports_field() {
-        let e = json!({".": {"import": "./esm.js", "default": "./cjs.js"}, "./sub/*": "./lib/*.js", "./package.json": "./package.json"});
-        assert_eq!(resolve_exports(&e, ".").as_deref(), Some("./cjs.js"));
+    fn exports_imports_and_self_reference() {
+        let axios = r#"{"name": "axios", "main": "index.js",
+            "exports": {".": {"types": {"require": "./index.d.cts", "default": "./index.d.ts"},
+                              "browser": {"require": "./dist/browser/axios.cjs", "default": "./index.js"},
+                              "default": {"require": "./dist/node/axios.cjs", "default": "./index.js"}},
+                        "./lib/*": "./lib/*", "./package.json": "./package.json"}}"#;
+        let app = r##"{"name": "my-action", "exports": {".": "./index.js", "./util": "./lib/util.js"},
+            "imports": {"#db": {"node": "./lib/db-node.js", "default": "./lib/db.js"},
+                        "#fetch": "axios"}}"##;
+        let f = files(&[
+            ("index.js", ""),
+            ("package.json", app),
+            ("lib/util.js", ""),
+            ("lib/db-node.js", ""),
+            ("node_modules/axios/package.json", axios),
+            ("node_modules/axios/index.js", "export default 1"),
+            ("node_modules/axios/dist/node/axios.cjs", ""),
+            ("node_modules/axios/lib/core.js", ""),
+            ("node_modules/plain/package.json", r#"{"main": "./main"}"#),
+            ("node_modules/plain/main.js", ""),
+            ("node_modules/plain/other.js", ""),
+        ]);
+        let from = "/action/index.js";
+        // `require` takes the first matching condition in the package's key order.
         assert_eq!(
-            resolve_exports(&e, "./sub/x").as_deref(),
-            Some("./lib/x.js")
-        );
-        assert_eq!(resolve_exports(&e, "./nope"), None);
-        assert_eq!(
-            resolve_exports(&json!("./main.js"), ".").as_deref(),
-            Some("./main.js")
+            f.resolve(from, "axios").unwrap(),
+            "/action/node_modules/axios/dist/node/axios.cjs"
         );
         assert_eq!(
-            resolve_exports(&json!({"require": "./r.js", "import": "./i.mjs"}), ".").as_deref(),
-            Some("./r.js")
+            f.resolve(from, "axios/lib/core.js").unwrap(),
+            "/action/node_modules/axios/lib/core.js"
         );
+        let e = f.resolve(from, "axios/dist/node/axios.cjs").unwrap_err();
+        assert!(e.contains("is not defined by \"exports\""), "{e}");
+        // Targets are exact files: no extension is added.
+        assert!(f.resolve(from, "axios/lib/core").is_err());
+        // Without `exports`, any file of the package.
+        assert_eq!(
+            f.resolve(from, "plain/other").unwrap(),
+            "/action/node_modules/plain/other.js"
+        );
+        // `imports`, with conditions and a bare package target.
+        assert_eq!(
+            f.resolve("/action/lib/util.js", "#db").unwrap(),
+            "/action/lib/db-node.js"
+        );
+        assert_eq!(
+            f.resolve(from, "#fetch").unwrap(),
+            "/action/node_modules/axios/dist/node/axios.cjs"
+        );
+        assert!(f
+            .resolve(from, "#nope")
+            .unwrap_err()
+            .contains("not defined"));
+        // A package requires itself by its name, through its `exports`.
+        assert_eq!(
+            f.resolve("/action/lib/util.js", "my-action/util").unwrap(),
+            "/action/lib/util.js"
+        );
+        assert!(f.resolve(from, "my-action/lib/db.js").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod alloc;
 mod bundle;
 mod files;
 mod host;
+mod package;
 mod pool;
 mod runtime;
 mod sandbox;
