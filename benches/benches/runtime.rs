@@ -53,6 +53,7 @@ fn request() -> RunRequest {
         services: RunServices {
             kv: Arc::new(InMemoryKvStore::default()),
             relayer: None,
+            relayer_keys: Default::default(),
             notifiers: Arc::new(NotifierRegistry::default()),
         },
         limits: RunLimits::default(),

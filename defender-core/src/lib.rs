@@ -29,8 +29,8 @@ pub use notify::{
 pub use relayer::{DynRelayer, PolicyViolation, Relayer, RelayerError};
 pub use runs::{DynRunStore, InMemoryRunStore, RunStore, RunStoreError, DEFAULT_RUN_HISTORY};
 pub use runtime::{
-    ActionCode, ActionRuntime, CodeSource, DynActionRuntime, RunError, RunLimits, RunOutcome,
-    RunRequest, RunServices, MAX_CODE_BYTES,
+    ActionCode, ActionRuntime, CodeSource, DynActionRuntime, RelayerKeys, RunError, RunLimits,
+    RunOutcome, RunRequest, RunServices, MAX_CODE_BYTES,
 };
 pub use secrets::{DynSecretStore, InMemorySecretStore, SecretError, SecretMap, SecretStore};
 pub use wire::*;

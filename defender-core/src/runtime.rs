@@ -69,15 +69,62 @@ impl Default for RunLimits {
     }
 }
 
-/// What a run may reach: the key-value store, its linked relayer and the notification channels.
+/// What a run may reach: the key-value store, its linked relayer, the relayers it may reach
+/// by API key, and the notification channels.
 #[derive(Clone, Debug)]
 pub struct RunServices {
     /// The shared key-value store.
     pub kv: Arc<DynKvStore>,
-    /// The action's linked relayer, if any.
+    /// The action's linked relayer, if any (what `new Relayer(event)` reaches).
     pub relayer: Option<Arc<DynRelayer>>,
+    /// Relayers by API key and secret (what `new Relayer({ apiKey, apiSecret })` reaches).
+    /// Credentials not in here are an error, never the linked relayer.
+    pub relayer_keys: RelayerKeys,
     /// Channels for `context.notificationClient`.
     pub notifiers: Arc<NotifierRegistry>,
+}
+
+/// Relayers reachable by API key and secret, as an action reaches one with
+/// `new Relayer({ apiKey, apiSecret })` or `new Defender({ relayerApiKey, relayerApiSecret })`.
+///
+/// ```
+/// use defender_core::RelayerKeys;
+/// let keys = RelayerKeys::default();
+/// assert!(keys.get("key", "secret").is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RelayerKeys {
+    keys: BTreeMap<String, (String, Arc<DynRelayer>)>,
+}
+
+impl RelayerKeys {
+    /// Adds (or replaces) the relayer that `api_key` with `api_secret` reaches.
+    pub fn insert(
+        &mut self,
+        api_key: impl Into<String>,
+        api_secret: impl Into<String>,
+        relayer: Arc<DynRelayer>,
+    ) {
+        self.keys
+            .insert(api_key.into(), (api_secret.into(), relayer));
+    }
+
+    /// The relayer of `api_key`, when `api_secret` is its secret (compared in constant time).
+    pub fn get(&self, api_key: &str, api_secret: &str) -> Option<&Arc<DynRelayer>> {
+        let (secret, relayer) = self.keys.get(api_key)?;
+        constant_time_eq(secret.as_bytes(), api_secret.as_bytes()).then_some(relayer)
+    }
+
+    /// Whether no key is configured.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// Compares without stopping at the first difference (a secret's prefix is not revealed by
+/// timing); lengths are not secret.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Everything a runtime needs for one run.

@@ -37,6 +37,7 @@ pub struct EngineBuilder {
     runtime: Arc<dyn ActionRuntime>,
     kv: Option<Arc<dyn KvStore>>,
     relayers: HashMap<String, Arc<dyn Relayer>>,
+    relayer_keys: Vec<(String, String, String)>,
     notifiers: Option<Arc<NotifierRegistry>>,
     channels: Vec<(String, Arc<dyn Notifier>)>,
     secrets: Option<Arc<dyn SecretStore>>,
@@ -58,6 +59,7 @@ impl EngineBuilder {
             runtime,
             kv: None,
             relayers: HashMap::new(),
+            relayer_keys: Vec::new(),
             notifiers: None,
             channels: Vec::new(),
             secrets: None,
@@ -86,6 +88,22 @@ impl EngineBuilder {
     /// A relayer that actions can be linked to by `id`.
     pub fn relayer(mut self, id: impl Into<String>, relayer: Arc<dyn Relayer>) -> Self {
         self.relayers.insert(id.into(), relayer);
+        self
+    }
+
+    /// Lets actions reach relayer `relayer_id` with this API key and secret, as
+    /// `new Relayer({ apiKey, apiSecret })` or `new Defender({ relayerApiKey, relayerApiSecret })`
+    /// did on Defender (an action so reaches a relayer it is not linked to). Credentials that
+    /// are not configured are an error in the action, never its linked relayer; a key whose
+    /// relayer is not added reaches nothing.
+    pub fn relayer_api_key(
+        mut self,
+        relayer_id: impl Into<String>,
+        api_key: impl Into<String>,
+        api_secret: impl Into<String>,
+    ) -> Self {
+        self.relayer_keys
+            .push((relayer_id.into(), api_key.into(), api_secret.into()));
         self
     }
 
@@ -181,6 +199,7 @@ impl EngineBuilder {
             kv: self
                 .kv
                 .unwrap_or_else(|| Arc::new(InMemoryKvStore::default())),
+            relayer_keys: self.relayer_keys,
             relayers: RwLock::new(self.relayers),
             notifiers,
             secrets: self

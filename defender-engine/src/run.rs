@@ -10,8 +10,8 @@ use defender_core::redact::Redactor;
 use defender_core::wire::{encode_logs, iso8601};
 use defender_core::{
     ActionCode, ActionEvent, ActionRequest, ActionRuntime, Clock, KvStore, Message,
-    NotifierRegistry, Relayer, RunError, RunLimits, RunOutcome, RunRecord, RunRequest, RunServices,
-    RunStatus, RunStore, SecretStore, Trigger,
+    NotifierRegistry, Relayer, RelayerKeys, RunError, RunLimits, RunOutcome, RunRecord, RunRequest,
+    RunServices, RunStatus, RunStore, SecretStore, Trigger,
 };
 use futures::FutureExt;
 use serde_json::Value;
@@ -69,6 +69,8 @@ pub(crate) struct Runner {
     pub(crate) runtime: Arc<dyn ActionRuntime>,
     pub(crate) kv: Arc<dyn KvStore>,
     pub(crate) relayers: RwLock<HashMap<String, Arc<dyn Relayer>>>,
+    /// API keys and secrets by relayer id: `(relayer_id, api_key, api_secret)`.
+    pub(crate) relayer_keys: Vec<(String, String, String)>,
     pub(crate) notifiers: Arc<NotifierRegistry>,
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) runs: Arc<dyn RunStore>,
@@ -92,6 +94,18 @@ pub(crate) fn wire_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 impl Runner {
+    /// The relayers an action may reach by API key, as they are registered now.
+    fn relayer_keys(&self) -> RelayerKeys {
+        let relayers = self.relayers.read().unwrap_or_else(|e| e.into_inner());
+        let mut keys = RelayerKeys::default();
+        for (relayer_id, api_key, api_secret) in &self.relayer_keys {
+            if let Some(r) = relayers.get(relayer_id) {
+                keys.insert(api_key.clone(), api_secret.clone(), r.clone());
+            }
+        }
+        keys
+    }
+
     /// The run path every trigger shares: build the event, record the run as pending, run the
     /// code, record the outcome, and report a failure.
     ///
@@ -193,6 +207,7 @@ impl Runner {
                     services: RunServices {
                         kv: self.kv.clone(),
                         relayer,
+                        relayer_keys: self.relayer_keys(),
                         notifiers: self.notifiers.clone(),
                     },
                     limits: self.limits,

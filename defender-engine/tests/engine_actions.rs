@@ -882,3 +882,95 @@ async fn webhook_router_answers_before_reading_the_body_of_a_wrong_token() {
     let runs = engine.runs("hook", 30).await.unwrap();
     assert_eq!(runs.len(), 1, "only the authorized, well-sized request ran");
 }
+
+/// A relayer that only answers who it is (the engine never calls it here).
+#[derive(Debug)]
+struct NamedRelayer;
+
+#[async_trait]
+impl Relayer for NamedRelayer {
+    async fn send_transaction(&self, _: TxRequest) -> Result<RelayerTransaction, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn get_transaction(&self, _: &str) -> Result<RelayerTransaction, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn list_transactions(
+        &self,
+        _: ListTransactionsQuery,
+    ) -> Result<Vec<RelayerTransaction>, RelayerError> {
+        Ok(Vec::new())
+    }
+    async fn replace_transaction_by_id(
+        &self,
+        _: &str,
+        _: TxRequest,
+    ) -> Result<RelayerTransaction, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn replace_transaction_by_nonce(
+        &self,
+        _: u64,
+        _: TxRequest,
+    ) -> Result<RelayerTransaction, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn cancel_transaction_by_id(&self, _: &str) -> Result<RelayerTransaction, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn get_relayer(&self) -> Result<RelayerInfo, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn get_relayer_status(&self) -> Result<RelayerStatus, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn sign(&self, _: SignMessagePayload) -> Result<SignedMessage, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn sign_typed_data(
+        &self,
+        _: SignTypedDataPayload,
+    ) -> Result<SignedMessage, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+    async fn call(&self, _: &str, _: Value) -> Result<Value, RelayerError> {
+        Err(RelayerError::NotFound("not in this test".into()))
+    }
+}
+
+/// Relayers configured with an API key reach every run by that key and secret only; the
+/// linked relayer stays the one the action names.
+#[tokio::test]
+async fn relayer_api_keys_reach_runs_with_their_relayer() {
+    let linked: Arc<dyn Relayer> = Arc::new(NamedRelayer);
+    let bridge: Arc<dyn Relayer> = Arc::new(NamedRelayer);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let (l, b) = (linked.clone(), bridge.clone());
+    let rt = Scripted::new(Duration::ZERO, move |_, req| {
+        let s = &req.services;
+        record.lock().unwrap().push((
+            s.relayer.as_ref().is_some_and(|r| Arc::ptr_eq(r, &l)),
+            s.relayer_keys
+                .get("bridge-key", "bridge-secret")
+                .is_some_and(|r| Arc::ptr_eq(r, &b)),
+            s.relayer_keys.get("bridge-key", "wrong").is_none(),
+            s.relayer_keys.get("ghost-key", "ghost-secret").is_none(),
+        ));
+        Ok(json!(null))
+    });
+    let engine = Engine::builder(rt.clone())
+        .relayer("main", linked)
+        .relayer("bridge", bridge)
+        .relayer_api_key("bridge", "bridge-key", "bridge-secret")
+        // A key whose relayer was never added reaches nothing.
+        .relayer_api_key("ghost", "ghost-key", "ghost-secret")
+        .build();
+    engine
+        .add_action(ActionSpec::new("a", "A", "code").relayer("main"))
+        .await
+        .unwrap();
+    let record = engine.run_action("a", Trigger::Manual, None).await.unwrap();
+    assert_eq!(record.status, RunStatus::Success);
+    assert_eq!(seen.lock().unwrap().as_slice(), &[(true, true, true, true)]);
+}

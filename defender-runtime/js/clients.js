@@ -4,8 +4,25 @@
 (function () {
 'use strict';
 
-function relayerMethods(api) {
-  const call = (method, arg) => api.hostCall('relayer.' + method, arg);
+// The relayer credentials an action passed: `{ apiKey, apiSecret }` (relay client,
+// DefenderRelayProvider/Signer) or `{ relayerApiKey, relayerApiSecret }` (defender-sdk); `null`
+// for the action's event (its linked relayer). The host refuses credentials it does not know:
+// they never fall back to the linked relayer.
+function relayerCredentials(c, sdk) {
+  if (!c || typeof c !== 'object') return null;
+  let key = sdk ? c.relayerApiKey : c.apiKey;
+  let secret = sdk ? c.relayerApiSecret : c.apiSecret;
+  // defender-sdk given only a team key and no event: that key is what it has.
+  if (sdk && key === undefined && secret === undefined && c.credentials === undefined && c.relayerARN === undefined) {
+    key = c.apiKey;
+    secret = c.apiSecret;
+  }
+  if (key !== undefined || secret !== undefined) return { apiKey: String(key), apiSecret: String(secret) };
+  return null;
+}
+
+function relayerMethods(api, credentials) {
+  const call = (method, arg) => api.hostCall('relayer.' + method, { credentials: credentials || null, arg: arg === undefined ? null : arg });
   return {
     sendTransaction: (tx) => call('sendTransaction', tx),
     getTransaction: (id) => call('getTransaction', { id }),
@@ -26,8 +43,8 @@ function relayerMethods(api) {
 }
 
 class Relayer {
-  constructor(_credentials, api) {
-    Object.assign(this, relayerMethods(api));
+  constructor(credentials, api) {
+    Object.assign(this, relayerMethods(api, relayerCredentials(credentials, false)));
   }
 }
 
@@ -80,7 +97,6 @@ function txRequestFrom(tx, speed) {
 }
 
 function makeEthersAdapters(api) {
-  const relayer = relayerMethods(api);
   let built;
   function build() {
     if (built) return built;
@@ -89,36 +105,37 @@ function makeEthersAdapters(api) {
     let Signer;
     if (v5) {
       Provider = class DefenderRelayProvider extends ethers.providers.StaticJsonRpcProvider {
-        constructor(_credentials) { super('http://defender-relayer.invalid'); }
+        constructor(credentials) { super('http://defender-relayer.invalid'); this._relayer = relayerMethods(api, relayerCredentials(credentials, false)); }
         send(method, params) {
-          return relayer.call(method, params || []).catch((e) => { throw rpcError(e); });
+          return this._relayer.call(method, params || []).catch((e) => { throw rpcError(e); });
         }
       };
       Signer = class DefenderRelaySigner extends ethers.Signer {
-        constructor(_credentials, provider, options) {
+        constructor(credentials, provider, options) {
           super();
           ethers.utils.defineReadOnly(this, 'provider', provider);
           this.options = options || {};
+          this._relayer = relayerMethods(api, relayerCredentials(credentials, false));
         }
         async getAddress() {
-          if (!this._address) this._address = ethers.utils.getAddress((await relayer.getRelayer()).address);
+          if (!this._address) this._address = ethers.utils.getAddress((await this._relayer.getRelayer()).address);
           return this._address;
         }
         connect(provider) { return new Signer(null, provider, this.options); }
         async signMessage(message) {
           const m = typeof message === 'string' ? message : ethers.utils.hexlify(message);
-          return (await relayer.sign({ message: m })).sig;
+          return (await this._relayer.sign({ message: m })).sig;
         }
         async _signTypedData(domain, types, value) {
           const { TypedDataEncoder } = ethers.utils._TypedDataEncoder ? { TypedDataEncoder: ethers.utils._TypedDataEncoder } : {};
           const domainSeparator = TypedDataEncoder.hashDomain(domain);
           const hashStructMessage = TypedDataEncoder.from(types).hash(value);
-          return (await relayer.signTypedData({ domainSeparator, hashStructMessage })).sig;
+          return (await this._relayer.signTypedData({ domainSeparator, hashStructMessage })).sig;
         }
         signTransaction() { return Promise.reject(new Error('DefenderRelaySigner cannot sign transactions offline: use sendTransaction')); }
         async sendTransaction(transaction) {
           const tx = await ethers.utils.resolveProperties(await this.populateTx(transaction));
-          const sent = await relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
+          const sent = await this._relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
           return this.wrap(sent);
         }
         async populateTx(transaction) {
@@ -145,13 +162,13 @@ function makeEthersAdapters(api) {
       };
     } else {
       Provider = class DefenderRelayProvider extends ethers.JsonRpcApiProvider {
-        constructor(_credentials) { super(undefined, { batchMaxCount: 1, staticNetwork: null }); }
+        constructor(credentials) { super(undefined, { batchMaxCount: 1, staticNetwork: null }); this._relayer = relayerMethods(api, relayerCredentials(credentials, false)); }
         async _send(payload) {
           const list = Array.isArray(payload) ? payload : [payload];
           const out = [];
           for (const p of list) {
             try {
-              out.push({ id: p.id, result: await relayer.call(p.method, p.params || []) });
+              out.push({ id: p.id, result: await this._relayer.call(p.method, p.params || []) });
             } catch (e) {
               out.push({ id: p.id, error: { code: typeof e.code === 'number' ? e.code : -32000, message: e.message, data: e.data } });
             }
@@ -160,29 +177,30 @@ function makeEthersAdapters(api) {
         }
       };
       Signer = class DefenderRelaySigner extends ethers.AbstractSigner {
-        constructor(_credentials, provider, options) {
+        constructor(credentials, provider, options) {
           super(provider);
           this.options = options || {};
+          this._relayer = relayerMethods(api, relayerCredentials(credentials, false));
         }
         async getAddress() {
-          if (!this._address) this._address = ethers.getAddress((await relayer.getRelayer()).address);
+          if (!this._address) this._address = ethers.getAddress((await this._relayer.getRelayer()).address);
           return this._address;
         }
         connect(provider) { return new Signer(null, provider, this.options); }
         async signMessage(message) {
           const m = typeof message === 'string' ? message : ethers.hexlify(message);
-          return (await relayer.sign({ message: m })).sig;
+          return (await this._relayer.sign({ message: m })).sig;
         }
         async signTypedData(domain, types, value) {
           const domainSeparator = ethers.TypedDataEncoder.hashDomain(domain);
           const hashStructMessage = ethers.TypedDataEncoder.from(types).hash(value);
-          return (await relayer.signTypedData({ domainSeparator, hashStructMessage })).sig;
+          return (await this._relayer.signTypedData({ domainSeparator, hashStructMessage })).sig;
         }
         signTransaction() { return Promise.reject(new Error('DefenderRelaySigner cannot sign transactions offline: use sendTransaction')); }
         async sendTransaction(transaction) {
           const tx = await this.populateCall(transaction);
           if (tx.gasLimit === undefined || tx.gasLimit === null) tx.gasLimit = await this.provider.estimateGas(Object.assign({}, tx, { from: await this.getAddress() }));
-          const sent = await relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
+          const sent = await this._relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
           const params = {
             blockNumber: null, blockHash: null, hash: sent.hash, index: 0, type: sent.maxFeePerGas !== undefined ? 2 : 0,
             to: sent.to || null, from: sent.from, nonce: sent.nonce, gasLimit: BigInt(sent.gasLimit),
@@ -209,24 +227,23 @@ function makeEthersAdapters(api) {
 }
 
 function makeWeb3Provider(api) {
-  const relayer = relayerMethods(api);
   class DefenderRelayProvider {
-    constructor(_credentials, options) { this.options = options || {}; this.connected = true; }
+    constructor(credentials, options) { this.options = options || {}; this.connected = true; this._relayer = relayerMethods(api, relayerCredentials(credentials, false)); }
     async request({ method, params }) {
       params = params || [];
-      if (method === 'eth_accounts' || method === 'eth_requestAccounts') return [(await relayer.getRelayer()).address];
+      if (method === 'eth_accounts' || method === 'eth_requestAccounts') return [(await this._relayer.getRelayer()).address];
       if (method === 'eth_sendTransaction') {
         const tx = params[0] || {};
         const gasLimit = tx.gas || tx.gasLimit;
-        const sent = await relayer.sendTransaction(txRequestFrom(Object.assign({}, tx, { gasLimit: gasLimit !== undefined ? BigInt(gasLimit).toString() : undefined, value: tx.value !== undefined ? BigInt(tx.value).toString() : undefined }), this.options.speed));
+        const sent = await this._relayer.sendTransaction(txRequestFrom(Object.assign({}, tx, { gasLimit: gasLimit !== undefined ? BigInt(gasLimit).toString() : undefined, value: tx.value !== undefined ? BigInt(tx.value).toString() : undefined }), this.options.speed));
         return sent.hash;
       }
       if (method === 'eth_sign' || method === 'personal_sign') {
         const message = method === 'eth_sign' ? params[1] : params[0];
-        return (await relayer.sign({ message })).sig;
+        return (await this._relayer.sign({ message })).sig;
       }
       if (method === 'eth_signTransaction') throw new Error('DefenderRelayProvider cannot sign transactions offline');
-      return relayer.call(method, params);
+      return this._relayer.call(method, params);
     }
     send(payload, callback) {
       if (typeof payload === 'string') return this.request({ method: payload, params: callback });
@@ -249,10 +266,13 @@ function defenderSdk(api) {
   class Defender {
     constructor(credentials) {
       const adapters = makeEthersAdapters(api);
-      const methods = relayerMethods(api);
+      const relayer = relayerCredentials(credentials, true);
+      // The adapters take the relay client's shape of credentials.
+      const forAdapters = relayer ? { apiKey: relayer.apiKey, apiSecret: relayer.apiSecret } : credentials;
+      const methods = relayerMethods(api, relayer);
       this.relaySigner = Object.assign({}, methods, {
-        getProvider: (options) => adapters.DefenderRelayProvider(credentials, options),
-        getSigner: (provider, options) => adapters.DefenderRelaySigner(credentials, provider, options),
+        getProvider: (options) => adapters.DefenderRelayProvider(forAdapters, options),
+        getSigner: (provider, options) => adapters.DefenderRelaySigner(forAdapters, provider, options),
       });
       this.relay = this.relaySigner;
       this.keyValueStore = kvClient(api, credentials);

@@ -199,6 +199,23 @@ fn to_json<T: serde::Serialize>(v: T) -> Result<Value, OpError> {
     serde_json::to_value(v).map_err(|e| OpError::new("INTERNAL", e.to_string()))
 }
 
+/// A relayer operation: the credentials the action gave its client (`None`: the action's
+/// event, so its linked relayer) and the operation's argument.
+#[derive(Deserialize)]
+struct RelayerCall {
+    credentials: Option<Credentials>,
+    #[serde(default)]
+    arg: Value,
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    #[serde(rename = "apiKey")]
+    api_key: String,
+    #[serde(rename = "apiSecret")]
+    api_secret: String,
+}
+
 #[derive(Deserialize)]
 struct Key {
     key: String,
@@ -263,12 +280,30 @@ pub(crate) async fn dispatch(
     let services = &*ctx.services;
     let done = |v: Value| Ok((v, Vec::new()));
     if let Some(method) = op.strip_prefix("relayer.") {
-        let relayer = services.relayer.as_ref().ok_or_else(|| {
-            OpError::new(
-                RELAYER_CONFIGURATION,
-                "this action is not connected to a relayer",
-            )
-        })?;
+        let call: RelayerCall = arg(arg_value)?;
+        let arg_value = call.arg;
+        let relayer = match &call.credentials {
+            // Credentials reach the relayer configured for them, or nothing: never the linked
+            // relayer, which would move another account's funds.
+            Some(c) => services
+                .relayer_keys
+                .get(&c.api_key, &c.api_secret)
+                .ok_or_else(|| {
+                    OpError::new(
+                        RELAYER_CONFIGURATION,
+                        format!(
+                            "no relayer is configured for API key `{}` with this secret",
+                            c.api_key
+                        ),
+                    )
+                })?,
+            None => services.relayer.as_ref().ok_or_else(|| {
+                OpError::new(
+                    RELAYER_CONFIGURATION,
+                    "this action is not connected to a relayer",
+                )
+            })?,
+        };
         let v = match method {
             "sendTransaction" => to_json(relayer.send_transaction(arg(arg_value)?).await?)?,
             "getTransaction" => to_json(relayer.get_transaction(&arg::<Id>(arg_value)?.id).await?)?,

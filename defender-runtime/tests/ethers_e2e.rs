@@ -108,8 +108,16 @@ impl Anvil {
 }
 
 async fn relayer(anvil: &Anvil) -> Arc<RpcRelayer> {
-    let signer = LocalSigner::from_private_key(RELAYER_KEY).unwrap();
-    let config = RelayerConfig::new("test-relayer", vec![anvil.url.clone()])
+    relayer_with_key(anvil, "test-relayer", RELAYER_KEY).await
+}
+
+/// anvil's third account, for a second relayer.
+const SECOND_RELAYER_KEY: &str =
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+async fn relayer_with_key(anvil: &Anvil, id: &str, key: &str) -> Arc<RpcRelayer> {
+    let signer = LocalSigner::from_private_key(key).unwrap();
+    let config = RelayerConfig::new(id, vec![anvil.url.clone()])
         .with_confirmations(1)
         .with_poll_interval(Duration::from_millis(200));
     Arc::new(
@@ -325,4 +333,89 @@ exports.handler = async function(event) {{
         out.result
     );
     relayer.shutdown();
+}
+
+/// A bridge-style action holds credentials for two relayers: each reaches its own account,
+/// unknown credentials or a wrong secret are a clear error, and nothing falls back to the
+/// relayer the action is linked to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayer_credentials_select_their_relayer_and_never_fall_back() {
+    let Some((anvil, address, linked)) = chain_with_relayer().await else {
+        return;
+    };
+    let second = relayer_with_key(&anvil, "second-relayer", SECOND_RELAYER_KEY).await;
+    let linked_address = linked.get_relayer().await.unwrap().address.to_lowercase();
+    let second_address = second.get_relayer().await.unwrap().address.to_lowercase();
+    assert_ne!(linked_address, second_address);
+    let rt = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
+    let code = script(&format!(
+        r#"
+const {{ Relayer }} = require('defender-relay-client');
+const {{ DefenderRelayProvider, DefenderRelaySigner }} = require('defender-relay-client/lib/ethers');
+const {{ Defender }} = require('@openzeppelin/defender-sdk');
+const {{ ethers }} = require('ethers');
+const error = async (f) => {{ try {{ await f(); return null; }} catch (e) {{ return e.code + ': ' + e.message; }} }};
+exports.handler = async function(event) {{
+  const creds = {{ apiKey: event.secrets.secondKey, apiSecret: event.secrets.secondSecret }};
+  const viaEvent = (await new Relayer(event).getRelayer()).address;
+  const viaKey = new Relayer(creds);
+  const keyAddress = (await viaKey.getRelayer()).address;
+  const sent = await viaKey.sendTransaction({{ to: '{address}', data: '0x61461954', speed: 'fast', gasLimit: '100000' }});
+  const sdk = new Defender({{ relayerApiKey: creds.apiKey, relayerApiSecret: creds.apiSecret }});
+  const sdkAddress = (await sdk.relaySigner.getRelayer()).address;
+  const provider = new DefenderRelayProvider(creds);
+  const signer = new DefenderRelaySigner(creds, provider, {{ speed: 'fast' }});
+  const signerAddress = await signer.getAddress();
+  return {{
+    viaEvent, keyAddress, from: sent.from, sdkAddress, signerAddress,
+    unknown: await error(() => new Relayer({{ apiKey: 'nobody', apiSecret: 'x' }}).getRelayer()),
+    wrongSecret: await error(() => new Relayer({{ apiKey: creds.apiKey, apiSecret: 'wrong' }}).sendTransaction({{ to: '{address}', gasLimit: 21000 }})),
+    sdkUnknown: await error(() => new Defender({{ relayerApiKey: 'nobody', relayerApiSecret: 'x' }}).relaySigner.getRelayer()),
+    signerUnknown: await error(() => new DefenderRelaySigner({{ apiKey: 'nobody', apiSecret: 'x' }}, provider).getAddress()),
+  }};
+}};"#
+    ));
+    let mut event = example_event("42");
+    event.secrets = Some(
+        [
+            ("secondKey".to_string(), "key-of-the-second".to_string()),
+            (
+                "secondSecret".to_string(),
+                "secret-of-the-second".to_string(),
+            ),
+        ]
+        .into(),
+    );
+    let mut req = request(event);
+    req.services.relayer = Some(linked.clone());
+    req.services
+        .relayer_keys
+        .insert("key-of-the-second", "secret-of-the-second", second.clone());
+    req.limits.timeout = Duration::from_secs(30);
+    let out = rt.run(&code, req).await;
+    let v = out
+        .result
+        .unwrap_or_else(|e| panic!("{e:?} {:?}", out.logs));
+    let lower = |k: &str| v[k].as_str().unwrap_or_default().to_lowercase();
+    assert_eq!(lower("viaEvent"), linked_address);
+    for k in ["keyAddress", "from", "sdkAddress", "signerAddress"] {
+        assert_eq!(lower(k), second_address, "{k}: {v}");
+    }
+    for k in ["unknown", "wrongSecret", "sdkUnknown", "signerUnknown"] {
+        let e = v[k].as_str().unwrap_or_default();
+        assert!(
+            e.starts_with("RELAYER_CONFIGURATION: no relayer is configured"),
+            "{k}: {v}"
+        );
+    }
+    // The transaction was sent, and from the second relayer's account.
+    let hash = second.list_transactions(Default::default()).await.unwrap();
+    assert_eq!(hash.len(), 1);
+    assert!(linked
+        .list_transactions(Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    linked.shutdown();
+    second.shutdown();
 }

@@ -42,6 +42,7 @@ pub fn services() -> RunServices {
     RunServices {
         kv: Arc::new(InMemoryKvStore::default()),
         relayer: None,
+        relayer_keys: Default::default(),
         notifiers: Arc::new(NotifierRegistry::default()),
     }
 }

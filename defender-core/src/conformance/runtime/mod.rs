@@ -170,6 +170,7 @@ fn request(event: ActionEvent, witness: Arc<RecordingNotifier>) -> RunRequest {
         services: RunServices {
             kv: Arc::new(InMemoryKvStore::default()),
             relayer: None,
+            relayer_keys: Default::default(),
             notifiers: Arc::new(notifiers),
         },
         limits: RunLimits {
