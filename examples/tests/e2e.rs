@@ -157,6 +157,13 @@ async fn large_transfers_notify_once_each_with_the_match() {
         BOB
     );
     assert_eq!(event["sentinel"]["name"], "Large DEMO transfers");
+    // The legacy Sentinel's single address, for code written before the rename.
+    assert_eq!(
+        event["sentinel"]["address"]
+            .as_str()
+            .map(str::to_ascii_lowercase),
+        Some(w.token.to_ascii_lowercase())
+    );
     assert_eq!(event["transaction"]["status"], "0x1");
     assert_eq!(
         event["matchedAddresses"][0].as_str().unwrap(),

@@ -343,6 +343,10 @@ pub struct MonitorSummary {
     pub abi: Option<std::sync::Arc<Value>>,
     /// Confirmations it waits for.
     pub confirm_blocks: ConfirmLevel,
+    /// The legacy Sentinel's single address (the first watched one): only in `sentinel`,
+    /// for code written for Sentinels (`event.request.body.sentinel.address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// A log as `eth_getTransactionReceipt` returns it (hex strings).

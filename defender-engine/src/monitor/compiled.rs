@@ -240,6 +240,8 @@ pub(crate) struct CompiledMonitor {
     /// Sorted by selector.
     pub(crate) functions: Vec<FuncSel>,
     pub(crate) summary: MonitorSummary,
+    /// The same under its legacy name, with the Sentinel's `address`.
+    pub(crate) legacy_summary: MonitorSummary,
 }
 
 impl CompiledMonitor {
@@ -299,6 +301,20 @@ impl CompiledMonitor {
         let tx_condition =
             Condition::compile(id, def.tx_condition.as_ref(), &Schema::transaction())?;
         let level = def.confirm_level.unwrap_or_default();
+        let summary = MonitorSummary {
+            id: id.to_string(),
+            name: def.name.clone(),
+            network: def.network.clone(),
+            chain_id,
+            addresses: def.addresses.clone(),
+            abi: abi_json.map(std::sync::Arc::new),
+            confirm_blocks: level,
+            address: None,
+        };
+        let legacy_summary = MonitorSummary {
+            address: summary.addresses.first().cloned(),
+            ..summary.clone()
+        };
         Ok(CompiledMonitor {
             addresses,
             def: Arc::new(def.clone()),
@@ -306,15 +322,8 @@ impl CompiledMonitor {
             tx_condition,
             events,
             functions,
-            summary: MonitorSummary {
-                id: id.to_string(),
-                name: def.name.clone(),
-                network: def.network.clone(),
-                chain_id,
-                addresses: def.addresses.clone(),
-                abi: abi_json.map(std::sync::Arc::new),
-                confirm_blocks: level,
-            },
+            summary,
+            legacy_summary,
         })
     }
 

@@ -312,7 +312,7 @@ fn match_tx(
         matched_addresses: matched.iter().map(|a| lower(a)).collect(),
         matched_checksum_addresses: matched.iter().map(|a| checksums.get(a)).collect(),
         monitor: m.summary.clone(),
-        sentinel: m.summary.clone(),
+        sentinel: m.legacy_summary.clone(),
         metadata: None,
     })
 }

@@ -624,7 +624,12 @@ fn payload_has_the_wire_format_shape() {
             "address": TOKEN.to_checksum(None), "args": [], "params": {}
         })
     );
-    assert_eq!(got["monitor"], got["sentinel"]);
+    // The legacy `sentinel` is the monitor plus the Sentinel's single `address`.
+    let mut legacy = got["monitor"].clone();
+    legacy["address"] = got["monitor"]["addresses"][0].clone();
+    assert_eq!(got["sentinel"], legacy);
+    assert!(legacy["address"].is_string());
+    assert!(got["monitor"].get("address").is_none());
     assert_eq!(got["monitor"]["confirmBlocks"], 0);
     assert_eq!(got["monitor"]["chainId"], 1);
     assert_eq!(got["monitor"]["abi"][0]["name"], "Transfer");
