@@ -27,6 +27,9 @@ function relayerMethods(api, credentials) {
     sendTransaction: (tx) => call('sendTransaction', tx),
     getTransaction: (id) => call('getTransaction', { id }),
     listTransactions: (q) => call('listTransactions', q || {}),
+    // The relay client's older names.
+    query: (id) => call('getTransaction', { id }),
+    list: (q) => call('listTransactions', q || {}),
     replaceTransactionById: (id, tx) => call('replaceTransactionById', { id, tx }),
     replaceTransactionByNonce: (nonce, tx) => call('replaceTransactionByNonce', { nonce, tx }),
     cancelTransactionById: (id) => call('cancelTransactionById', { id }),
@@ -84,13 +87,19 @@ function rpcError(e) {
   return err;
 }
 
-function txRequestFrom(tx, speed) {
+function txRequestFrom(tx, speed, validForSeconds) {
   const hex = (v) => (v === undefined || v === null ? undefined : typeof v === 'bigint' ? v.toString() : v._hex !== undefined ? BigInt(v._hex).toString() : typeof v === 'object' && v.toString ? v.toString() : String(v));
   const req = { to: tx.to || undefined, data: tx.data ? String(tx.data) : undefined, value: hex(tx.value), gasLimit: hex(tx.gasLimit) };
   if (tx.gasPrice !== undefined && tx.gasPrice !== null) req.gasPrice = hex(tx.gasPrice);
   else if (tx.maxFeePerGas !== undefined && tx.maxFeePerGas !== null) { req.maxFeePerGas = hex(tx.maxFeePerGas); req.maxPriorityFeePerGas = hex(tx.maxPriorityFeePerGas); }
   else req.speed = speed || 'fast';
   if (tx.validUntil) req.validUntil = tx.validUntil;
+  // The signer's `validForSeconds` option (defender-relay-client): valid until now + that long.
+  else if (validForSeconds !== undefined && validForSeconds !== null) {
+    const seconds = Number(validForSeconds);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new TypeError('validForSeconds must be a positive number of seconds');
+    req.validUntil = new Date(Date.now() + seconds * 1000).toISOString();
+  }
   if (tx.isPrivate !== undefined) req.isPrivate = tx.isPrivate;
   Object.keys(req).forEach((k) => req[k] === undefined && delete req[k]);
   return req;
@@ -135,7 +144,7 @@ function makeEthersAdapters(api) {
         signTransaction() { return Promise.reject(new Error('DefenderRelaySigner cannot sign transactions offline: use sendTransaction')); }
         async sendTransaction(transaction) {
           const tx = await ethers.utils.resolveProperties(await this.populateTx(transaction));
-          const sent = await this._relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
+          const sent = await this._relayer.sendTransaction(txRequestFrom(tx, this.options.speed, this.options.validForSeconds));
           return this.wrap(sent);
         }
         async populateTx(transaction) {
@@ -200,7 +209,7 @@ function makeEthersAdapters(api) {
         async sendTransaction(transaction) {
           const tx = await this.populateCall(transaction);
           if (tx.gasLimit === undefined || tx.gasLimit === null) tx.gasLimit = await this.provider.estimateGas(Object.assign({}, tx, { from: await this.getAddress() }));
-          const sent = await this._relayer.sendTransaction(txRequestFrom(tx, this.options.speed));
+          const sent = await this._relayer.sendTransaction(txRequestFrom(tx, this.options.speed, this.options.validForSeconds));
           const params = {
             blockNumber: null, blockHash: null, hash: sent.hash, index: 0, type: sent.maxFeePerGas !== undefined ? 2 : 0,
             to: sent.to || null, from: sent.from, nonce: sent.nonce, gasLimit: BigInt(sent.gasLimit),
@@ -223,6 +232,10 @@ function makeEthersAdapters(api) {
   // Lazily built classes: the user's ethers is loaded on first use.
   function DefenderRelayProvider(credentials) { const { Provider } = build(); return new Provider(credentials); }
   function DefenderRelaySigner(credentials, provider, options) { const { Signer } = build(); return new Signer(credentials, provider, options); }
+  // `x instanceof DefenderRelaySigner` holds for the signers these build, as with the classes
+  // of defender-relay-client.
+  Object.defineProperty(DefenderRelayProvider, Symbol.hasInstance, { value: (x) => !!built && x instanceof built.Provider });
+  Object.defineProperty(DefenderRelaySigner, Symbol.hasInstance, { value: (x) => !!built && x instanceof built.Signer });
   return { DefenderRelayProvider, DefenderRelaySigner };
 }
 
@@ -235,7 +248,7 @@ function makeWeb3Provider(api) {
       if (method === 'eth_sendTransaction') {
         const tx = params[0] || {};
         const gasLimit = tx.gas || tx.gasLimit;
-        const sent = await this._relayer.sendTransaction(txRequestFrom(Object.assign({}, tx, { gasLimit: gasLimit !== undefined ? BigInt(gasLimit).toString() : undefined, value: tx.value !== undefined ? BigInt(tx.value).toString() : undefined }), this.options.speed));
+        const sent = await this._relayer.sendTransaction(txRequestFrom(Object.assign({}, tx, { gasLimit: gasLimit !== undefined ? BigInt(gasLimit).toString() : undefined, value: tx.value !== undefined ? BigInt(tx.value).toString() : undefined }), this.options.speed, this.options.validForSeconds));
         return sent.hash;
       }
       if (method === 'eth_sign' || method === 'personal_sign') {
@@ -285,6 +298,9 @@ const modules = {
   'defender-relay-client': (module, _exports, api) => {
     module.exports = { Relayer: class extends Relayer { constructor(c) { super(c, api); } } };
   },
+  'defender-relay-client/lib/relayer': (module, _exports, api) => {
+    module.exports = { Relayer: class extends Relayer { constructor(c) { super(c, api); } } };
+  },
   'defender-relay-client/lib/ethers': (module, _exports, api) => { module.exports = makeEthersAdapters(api); },
   'defender-relay-client/lib/web3': (module, _exports, api) => { module.exports = makeWeb3Provider(api); },
   'defender-kvstore-client': (module, _exports, api) => {
@@ -292,7 +308,7 @@ const modules = {
   },
   '@openzeppelin/defender-sdk': (module, _exports, api) => { module.exports = defenderSdk(api); },
 };
-for (const k of ['defender-relay-client', 'defender-relay-client/lib/ethers', 'defender-relay-client/lib/web3', 'defender-kvstore-client']) {
+for (const k of ['defender-relay-client', 'defender-relay-client/lib/relayer', 'defender-relay-client/lib/ethers', 'defender-relay-client/lib/web3', 'defender-kvstore-client']) {
   modules['@openzeppelin/' + k] = modules[k];
 }
 return modules;

@@ -56,7 +56,8 @@
   // ---------- CommonJS require ----------
   // Built-in module names, `|`-separated: Defender's clients (kind 1), the Node core modules
   // with a stand-in (2) and those that are not available (3).
-  const BUILTIN_NAMES = '|@openzeppelin/defender-sdk|defender-relay-client|defender-relay-client/lib/ethers\
+  const BUILTIN_NAMES = '|@openzeppelin/defender-sdk|defender-relay-client|defender-relay-client/lib/relayer\
+|@openzeppelin/defender-relay-client/lib/relayer|defender-relay-client/lib/ethers\
 |defender-relay-client/lib/web3|defender-kvstore-client|@openzeppelin/defender-relay-client\
 |@openzeppelin/defender-relay-client/lib/ethers|@openzeppelin/defender-relay-client/lib/web3\
 |@openzeppelin/defender-kvstore-client|';

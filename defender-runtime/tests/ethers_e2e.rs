@@ -419,3 +419,63 @@ exports.handler = async function(event) {{
     linked.shutdown();
     second.shutdown();
 }
+
+/// The relay client's older names and options, as actions written for it use them:
+/// `lib/relayer`, `query`/`list`, the signer's `validForSeconds`, and `instanceof` on the
+/// adapters' classes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_client_legacy_names_and_options() {
+    let Some((_anvil, address, relayer)) = chain_with_relayer().await else {
+        return;
+    };
+    let rt = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(node_modules()));
+    let code = script(&format!(
+        r#"
+const {{ Relayer }} = require('defender-relay-client/lib/relayer');
+const {{ DefenderRelayProvider, DefenderRelaySigner }} = require('@openzeppelin/defender-relay-client/lib/ethers');
+const {{ ethers }} = require('ethers');
+exports.handler = async function(event) {{
+  const relayer = new Relayer(event);
+  const sent = await relayer.sendTransaction({{ to: '{address}', data: '0x61461954', speed: 'fast', gasLimit: '100000' }});
+  const queried = await relayer.query(sent.transactionId);
+  const listed = await relayer.list({{ limit: 10 }});
+  const provider = new DefenderRelayProvider(event);
+  const signer = new DefenderRelaySigner(event, provider, {{ speed: 'fast', validForSeconds: 120 }});
+  const contract = new ethers.Contract('{address}', ['function execute()'], signer);
+  const before = Date.now();
+  const tx = await contract.execute();
+  return {{
+    queried: queried.transactionId === sent.transactionId,
+    listed: listed.some((t) => t.transactionId === sent.transactionId),
+    signerIs: signer instanceof DefenderRelaySigner,
+    providerIs: provider instanceof DefenderRelayProvider,
+    plainIsNot: !({{}} instanceof DefenderRelaySigner),
+    hash: tx.hash,
+    before,
+  }};
+}};"#
+    ));
+    let mut req = request(example_event("42"));
+    req.services.relayer = Some(relayer.clone());
+    req.limits.timeout = Duration::from_secs(30);
+    let out = rt.run(&code, req).await;
+    let v = out
+        .result
+        .unwrap_or_else(|e| panic!("{e:?} {:?}", out.logs));
+    for k in ["queried", "listed", "signerIs", "providerIs", "plainIsNot"] {
+        assert_eq!(v[k], json!(true), "{k}: {v}");
+    }
+    // The signer's transaction is valid for 120 s from when it was sent.
+    let txs = relayer.list_transactions(Default::default()).await.unwrap();
+    let by_signer = txs
+        .iter()
+        .find(|t| Some(t.hash.as_str()) == v["hash"].as_str())
+        .expect("the signer's transaction is recorded");
+    let before = v["before"].as_i64().unwrap();
+    let valid_ms = by_signer.valid_until.timestamp_millis() - before;
+    assert!(
+        (110_000..=130_000).contains(&valid_ms),
+        "valid for {valid_ms} ms"
+    );
+    relayer.shutdown();
+}
