@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::alloc::Budget;
+pub(crate) use crate::net::FetchPolicy;
 use defender_core::redact::Redactor;
 
 /// Error codes that user code sees on `error.code`, and that map to run error types.
@@ -28,7 +29,7 @@ pub(crate) struct OpError {
 }
 
 impl OpError {
-    fn new(code: impl Into<Value>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: impl Into<Value>, message: impl Into<String>) -> Self {
         OpError {
             code: code.into(),
             message: message.into(),
@@ -62,107 +63,6 @@ impl From<RelayerError> for OpError {
             RelayerError::NotReplaceable { .. } => OpError::new("NOT_REPLACEABLE", message),
             _ => OpError::new("RELAYER_ERROR", message),
         }
-    }
-}
-
-/// One entry of the `fetch` allowlist: a host (or `*.` and a domain, for its subdomains)
-/// and the one port it opens.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct AllowEntry {
-    /// Lower-case host name or address; for a wildcard, the domain after `*.`.
-    host: String,
-    wildcard: bool,
-    /// The port the entry names; `None`: the URL's scheme's default port only.
-    port: Option<u16>,
-}
-
-impl AllowEntry {
-    /// Parses `host`, `host:port`, `*.domain`, `*.domain:port` or `[v6]:port`; `None` for
-    /// anything else (an entry that cannot be read allows nothing).
-    pub(crate) fn parse(entry: &str) -> Option<AllowEntry> {
-        let entry = entry.trim().to_ascii_lowercase();
-        let (wildcard, rest) = match entry.strip_prefix("*.") {
-            Some(r) => (true, r.to_owned()),
-            None => (false, entry),
-        };
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (addr, after) = v6.split_once(']')?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p.parse::<u16>().ok()?),
-                None if after.is_empty() => None,
-                None => return None,
-            };
-            (format!("[{addr}]"), port)
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), Some(p.parse::<u16>().ok()?)),
-                None => (rest, None),
-            }
-        };
-        if host.is_empty() || host.contains(['/', '@', '*', ' ']) {
-            return None;
-        }
-        Some(AllowEntry {
-            host,
-            wildcard,
-            port,
-        })
-    }
-
-    fn allows(&self, host: &str, port: Option<u16>, default_port: Option<u16>) -> bool {
-        let host_ok = if self.wildcard {
-            host.strip_suffix(self.host.as_str())
-                .is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1)
-        } else {
-            host == self.host
-        };
-        let port_ok = match self.port {
-            Some(p) => port.or(default_port) == Some(p),
-            None => port.is_none() || port == default_port,
-        };
-        host_ok && port_ok
-    }
-}
-
-/// Which hosts `fetch` may reach.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct FetchPolicy {
-    /// The entries as configured (for `Debug` output).
-    pub(crate) allowed: Vec<String>,
-    pub(crate) entries: Vec<AllowEntry>,
-    pub(crate) client: Option<reqwest::Client>,
-}
-
-impl FetchPolicy {
-    /// A policy for these allowlist entries (see [`AllowEntry::parse`]).
-    pub(crate) fn new(allowed: Vec<String>, client: Option<reqwest::Client>) -> Self {
-        let entries = allowed
-            .iter()
-            .filter_map(|a| AllowEntry::parse(a))
-            .collect();
-        FetchPolicy {
-            allowed,
-            entries,
-            client,
-        }
-    }
-
-    /// Whether `url` is allowed: an entry names its host (or a domain above it, for a
-    /// `*.` entry) and its port, where an entry without a port opens only the scheme's
-    /// default port.
-    pub(crate) fn allows(&self, url: &reqwest::Url) -> bool {
-        let Some(host) = url.host_str() else {
-            return false;
-        };
-        let host = host.to_ascii_lowercase();
-        let default_port = match url.scheme() {
-            "http" => Some(80),
-            "https" => Some(443),
-            _ => None,
-        };
-        self.entries
-            .iter()
-            .any(|e| e.allows(&host, url.port(), default_port))
     }
 }
 
@@ -439,19 +339,11 @@ pub(crate) async fn dispatch(
 async fn fetch_op(a: FetchArgs, policy: &FetchPolicy, budget: &Budget) -> Result<Value, OpError> {
     let url =
         reqwest::Url::parse(&a.url).map_err(|e| OpError::new("INVALID_URL", e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || !policy.allows(&url) {
-        return Err(OpError::new(
-            "FETCH_NOT_ALLOWED",
-            format!(
-                "fetch to {} is not allowed by the runtime's allowlist",
-                url.host_str().unwrap_or("")
-            ),
-        ));
-    }
+    policy.check(&url)?;
     let client = policy
         .client
         .as_ref()
-        .ok_or_else(|| OpError::new("FETCH_NOT_ALLOWED", "fetch is disabled"))?;
+        .ok_or_else(|| OpError::new("FETCH_ERROR", "the HTTP client could not be built"))?;
     let method = reqwest::Method::from_bytes(a.method.as_bytes())
         .map_err(|e| OpError::new("INVALID_ARGUMENT", e.to_string()))?;
     let mut req = client.request(method, url.clone());
@@ -464,10 +356,9 @@ async fn fetch_op(a: FetchArgs, policy: &FetchPolicy, budget: &Budget) -> Result
             .map_err(|e| OpError::new("INVALID_ARGUMENT", e.to_string()))?;
         req = req.body(bytes);
     }
-    let mut res = req
-        .send()
-        .await
-        .map_err(|e| OpError::new("FETCH_ERROR", e.to_string()))?;
+    let mut res = req.send().await.map_err(send_error)?;
+    // Where the request ended, after redirects.
+    let url = res.url().clone();
     let status = res.status();
     let mut headers = BTreeMap::new();
     for (k, v) in res.headers() {
@@ -505,6 +396,27 @@ async fn fetch_op(a: FetchArgs, policy: &FetchPolicy, budget: &Budget) -> Result
     }))
 }
 
+/// A failed request, with the causes that say why (a refused address shows only in them);
+/// a refusal by the policy keeps its code.
+fn send_error(e: reqwest::Error) -> OpError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    let code = if text.contains("is not allowed") {
+        "FETCH_NOT_ALLOWED"
+    } else {
+        "FETCH_ERROR"
+    };
+    OpError::new(code, text)
+}
+
 /// Bytes charged to a run for as long as this value lives.
 struct Charged<'a> {
     budget: &'a Budget,
@@ -531,55 +443,5 @@ impl<'a> Charged<'a> {
 impl Drop for Charged<'_> {
     fn drop(&mut self) {
         self.budget.uncharge(self.bytes.get());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn allows(entries: &[&str], url: &str) -> bool {
-        let p = FetchPolicy::new(entries.iter().map(|e| e.to_string()).collect(), None);
-        p.allows(&reqwest::Url::parse(url).unwrap())
-    }
-
-    #[test]
-    fn allowlist_entries_open_one_port() {
-        let table = [
-            (&["api.example.com"][..], "https://api.example.com/x", true),
-            (&["api.example.com"], "https://api.example.com:443/x", true),
-            (&["api.example.com"], "http://api.example.com/x", true),
-            (
-                &["api.example.com"],
-                "https://api.example.com:8443/x",
-                false,
-            ),
-            (&["api.example.com"], "http://api.example.com:6379/", false),
-            (
-                &["api.example.com:8443"],
-                "https://api.example.com:8443/",
-                true,
-            ),
-            (&["api.example.com:8443"], "https://api.example.com/", false),
-            (&["*.example.com"], "https://a.example.com/", true),
-            (&["*.example.com"], "https://a.b.example.com/", true),
-            (&["*.example.com"], "https://example.com/", false),
-            (&["*.example.com"], "https://evilexample.com/", false),
-            (&["*.example.com"], "https://a.example.com:22/", false),
-            (&["*.example.com:8080"], "http://a.example.com:8080/", true),
-            (&["127.0.0.1:3000"], "http://127.0.0.1:3000/", true),
-            (&["127.0.0.1:3000"], "http://127.0.0.1:3001/", false),
-            (&["127.0.0.1"], "http://127.0.0.1:3000/", false),
-            (&["[::1]:3000"], "http://[::1]:3000/", true),
-            (
-                &["api.example.com:notaport"],
-                "https://api.example.com/",
-                false,
-            ),
-            (&["API.Example.com"], "https://api.EXAMPLE.com/", true),
-        ];
-        for (entries, url, expect) in table {
-            assert_eq!(allows(entries, url), expect, "{entries:?} {url}");
-        }
     }
 }

@@ -4,6 +4,7 @@ mod alloc;
 mod bundle;
 mod files;
 mod host;
+mod net;
 mod package;
 mod pool;
 mod runtime;

@@ -24,10 +24,15 @@ pub struct RuntimeConfig {
     /// A `node_modules` directory mounted read-only at `/node_modules` for `require` (the
     /// packages Defender pre-installed, such as `ethers`). `None`: only the action's own files.
     pub node_modules: Option<PathBuf>,
-    /// Hosts `fetch` may reach: `example.com`, `example.com:8443`, `*.example.com` or
-    /// `[::1]:3000`. An entry without a port opens only the scheme's default port (80 or 443).
-    /// Empty: `fetch` always fails. Redirects are not followed.
+    /// When not empty, the only hosts `fetch` may reach: `example.com`, `example.com:8443`,
+    /// `*.example.com` or `[::1]:3000`. An entry without a port opens only the scheme's
+    /// default port (80 or 443). An entry may name an internal address (a local service on
+    /// purpose). Empty (the default): any public address, as on Defender; internal addresses
+    /// (loopback, private, link-local, cloud metadata) are refused, whether written in the URL,
+    /// resolved from a host name, or reached by a redirect (at most 20 are followed).
     pub fetch_allowlist: Vec<String>,
+    /// Hosts `fetch` never reaches, in the allowlist's syntax.
+    pub fetch_denylist: Vec<String>,
     /// `process.env` of every run (empty by default).
     pub env: BTreeMap<String, String>,
     /// Most script threads; runs beyond this wait for a free thread.
@@ -58,6 +63,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             node_modules: None,
             fetch_allowlist: Vec::new(),
+            fetch_denylist: Vec::new(),
             env: BTreeMap::new(),
             max_threads: 64,
             thread_stack_bytes: 8 * 1024 * 1024,
@@ -78,8 +84,14 @@ impl RuntimeConfig {
         self
     }
 
+    /// Refuses `fetch` to a host (`host`, `host:port` or `*.domain`).
+    pub fn deny_fetch(mut self, host: impl Into<String>) -> Self {
+        self.fetch_denylist.push(host.into());
+        self
+    }
+
     /// Allows `fetch` to a host (`host`, `host:port` or `*.domain`); without a port, only
-    /// the scheme's default port.
+    /// the scheme's default port. Once one host is allowed, only allowed hosts are.
     pub fn allow_fetch(mut self, host: impl Into<String>) -> Self {
         self.fetch_allowlist.push(host.into());
         self
@@ -226,15 +238,6 @@ impl Default for QuickJsRuntime {
 impl QuickJsRuntime {
     /// A runtime with this configuration.
     pub fn new(config: RuntimeConfig) -> Self {
-        let client = (!config.fetch_allowlist.is_empty())
-            .then(|| {
-                reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .timeout(std::time::Duration::from_secs(60))
-                    .build()
-                    .ok()
-            })
-            .flatten();
         let env_json = serde_json::to_string(&config.env).unwrap_or_else(|_| "{}".to_owned());
         // The resolver confines every file to the real path of the mount.
         let node_modules = config
@@ -243,7 +246,10 @@ impl QuickJsRuntime {
         QuickJsRuntime {
             inner: Arc::new(Inner {
                 node_modules,
-                fetch: Arc::new(FetchPolicy::new(config.fetch_allowlist, client)),
+                fetch: Arc::new(FetchPolicy::new(
+                    config.fetch_allowlist,
+                    config.fetch_denylist,
+                )),
                 cache: Arc::new(CodeCache::new(
                     config.max_cached_files.max(1),
                     config.max_cached_bytes,

@@ -178,7 +178,7 @@ exports.handler = async () => {{
     assert_eq!(v["data"]["line"], json!("POST /path?q=1 HTTP/1.1"));
     assert_eq!(v["data"]["body"], json!("{\"a\":1}"));
     assert!(v["denied"].as_str().unwrap().contains("not allowed"), "{v}");
-    // With no allowlist, nothing is reachable.
+    // With no allowlist, public addresses only: a local one is refused.
     let rt = QuickJsRuntime::default();
     let out = run(
         &rt,

@@ -471,3 +471,99 @@ async fn a_warm_context_that_grew_is_replaced() {
         json!(1)
     );
 }
+
+/// A server on 127.0.0.1 that answers every request with a redirect to `location`.
+async fn redirect_server(location: String) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let location = location.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Outbound HTTP as Defender allowed it, safely: without an allowlist any public address,
+/// but never an internal one, whether written in the URL, resolved from a name or reached by
+/// a redirect; an allowlist entry may open a local service on purpose; the deny list wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_refuses_internal_addresses_after_dns_and_at_redirects() {
+    let target = big_body_server(2).await;
+    let fetch_status = |url: String| {
+        format!("exports.handler = async () => {{ try {{ return (await fetch('{url}')).status; }} catch (e) {{ return 'refused: ' + e.message + ' ' + (e.cause ? e.cause.message || e.cause : ''); }} }};")
+    };
+    let refused = |v: &serde_json::Value| {
+        v.as_str()
+            .is_some_and(|s| s.starts_with("refused") && s.contains("not allowed"))
+    };
+    // The default: no allowlist.
+    let rt = QuickJsRuntime::default();
+    for url in [
+        format!("http://{target}/"),
+        format!("http://localhost:{}/", target.port()),
+        format!("http://[::ffff:127.0.0.1]:{}/", target.port()),
+        format!("http://2130706433:{}/", target.port()),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        let v = run(&rt, &fetch_status(url.clone())).await.result.unwrap();
+        assert!(refused(&v), "{url}: {v}");
+    }
+    // An allowlisted local service is reachable; a redirect from it to another local port is
+    // refused at the redirect, and one to itself is followed.
+    let elsewhere = redirect_server(format!("http://{target}/")).await;
+    let to_itself = redirect_server("/".to_string()).await;
+    let rt = QuickJsRuntime::new(
+        RuntimeConfig::default()
+            .allow_fetch(elsewhere.to_string())
+            .allow_fetch(target.to_string()),
+    );
+    let v = run(&rt, &fetch_status(format!("http://{target}/")))
+        .await
+        .result
+        .unwrap();
+    assert_eq!(v, json!(200));
+    let v = run(&rt, &fetch_status(format!("http://{elsewhere}/")))
+        .await
+        .result
+        .unwrap();
+    // Allowed: the redirect goes to an allowlisted address.
+    assert_eq!(v, json!(200));
+    let rt = QuickJsRuntime::new(RuntimeConfig::default().allow_fetch(elsewhere.to_string()));
+    let v = run(&rt, &fetch_status(format!("http://{elsewhere}/")))
+        .await
+        .result
+        .unwrap();
+    assert!(refused(&v), "redirect to a host outside the allowlist: {v}");
+    let rt = QuickJsRuntime::new(RuntimeConfig::default().allow_fetch(to_itself.to_string()));
+    let v = run(&rt, &fetch_status(format!("http://{to_itself}/")))
+        .await
+        .result
+        .unwrap();
+    assert!(
+        v.as_str().is_some_and(|s| s.contains("redirect")),
+        "a redirect loop ends: {v}"
+    );
+    // The deny list wins over the allowlist.
+    let rt = QuickJsRuntime::new(
+        RuntimeConfig::default()
+            .allow_fetch(target.to_string())
+            .deny_fetch(target.to_string()),
+    );
+    let v = run(&rt, &fetch_status(format!("http://{target}/")))
+        .await
+        .result
+        .unwrap();
+    assert!(refused(&v), "{v}");
+}
