@@ -116,8 +116,9 @@
   let webMod = null;
   function web() {
     if (webMod === null) {
+      const typed = intrinsics(2);
       webMod = loadWeb()({ G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify,
-        Uint8Array: intrinsics(2).Uint8Array });
+        Uint8Array: typed.Uint8Array, ArrayBuffer: typed.ArrayBuffer, DataView: typed.DataView });
     }
     return webMod;
   }

@@ -457,6 +457,240 @@
     if (cb) { Promise.resolve().then(() => cb(null, b)); return undefined; }
     return b;
   }
+  // ---------- node:crypto hashes, HMAC, PBKDF2 (computed by the host: src/sandbox/crypto.rs) ----------
+  // Created on the first require('crypto'). Arguments are checked here, with Node's errors
+  // (class, message and code), and again by the host, which reads strings (as UTF-8),
+  // ArrayBuffers and typed arrays where the engine keeps them (never through a getter).
+  const MAX_PBKDF2_ITERATIONS = 10000000; // as the host's MAX_PBKDF2_ITERATIONS
+  const MAX_PBKDF2_KEYLEN = 1048576; // as the host's MAX_PBKDF2_KEYLEN
+  function nodeCrypto() {
+    const { ArrayBuffer: AB, DataView: DV } = shared;
+    const apply = Reflect.apply;
+    const isView = AB.isView;
+    const getter = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get;
+    const abLength = getter(AB.prototype, 'byteLength');
+    const dvBuffer = getter(DV.prototype, 'buffer');
+    const dvOffset = getter(DV.prototype, 'byteOffset');
+    const dvLength = getter(DV.prototype, 'byteLength');
+    const taTag = getter(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag);
+    const isArrayBuffer = (v) => { try { apply(abLength, v, []); return true; } catch (e) { return false; } };
+    // A view as the host reads it: a typed array as it is, a DataView as a Uint8Array over the
+    // same bytes (read with the engine's own getters).
+    const bytesOf = (v) => (apply(taTag, v, []) === undefined
+      ? new Uint8Array(apply(dvBuffer, v, []), apply(dvOffset, v, []), apply(dvLength, v, [])) : v);
+
+    // ---- Node's errors ----
+    const codeError = (Ctor, code, message) => { const e = new Ctor(message); if (code) e.code = code; return e; };
+    function received(v) {
+      if (v === null || v === undefined) return ' Received ' + v;
+      if (typeof v === 'function') return ' Received function ' + v.name;
+      if (typeof v === 'object') {
+        let name;
+        try { name = v.constructor && v.constructor.name; } catch (e) { name = undefined; }
+        return ' Received ' + (typeof name === 'string' && name ? 'an instance of ' + name : inspect(v, 1));
+      }
+      let s = typeof v === 'string' ? "'" + v + "'" : typeof v === 'bigint' ? v + 'n' : String(v);
+      if (s.length > 28) s = s.slice(0, 25) + '...';
+      return ' Received type ' + typeof v + ' (' + s + ')';
+    }
+    const argType = (name, expected, v) => codeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "' + name + '" argument must be ' + expected + '.' + received(v));
+    function separated(s) {
+      let out = '';
+      let i = s.length;
+      const start = s[0] === '-' ? 1 : 0;
+      for (; i >= start + 4; i -= 3) out = '_' + s.slice(i - 3, i) + out;
+      return s.slice(0, i) + out;
+    }
+    const outOfRange = (name, range, v) => codeError(RangeError, 'ERR_OUT_OF_RANGE', 'The value of "' + name + '" is out of range. It must be ' + range + '. Received ' + (Number.isInteger(v) && Math.abs(v) > 2 ** 32 ? separated(String(v)) : String(v)));
+    const finalized = () => codeError(Error, 'ERR_CRYPTO_HASH_FINALIZED', 'Digest already called');
+    const invalidDigest = (name) => codeError(TypeError, 'ERR_CRYPTO_INVALID_DIGEST', 'Invalid digest: ' + name);
+    const VIEWS = 'an instance of Buffer, TypedArray, or DataView';
+    const SOURCES = 'of type string or an instance of ArrayBuffer, Buffer, TypedArray, or DataView';
+    function int32(v, name, min, max) {
+      if (typeof v !== 'number') throw argType(name, 'of type number', v);
+      if (!Number.isInteger(v)) throw outOfRange(name, 'an integer', v);
+      if (v < min || v > max) throw outOfRange(name, '>= ' + min + ' && <= ' + max, v);
+      return v;
+    }
+
+    // ---- encodings ----
+    function inputEncoding(enc) {
+      if (enc === undefined || enc === null) return 'utf8';
+      switch (String(enc).toLowerCase()) {
+        case 'hex': return 'hex';
+        case 'base64': return 'base64';
+        case 'base64url': return 'base64url';
+        case 'latin1': case 'binary': case 'ascii': return 'latin1';
+        case 'ucs2': case 'ucs-2': case 'utf16le': case 'utf-16le': return 'utf16le';
+        default: return 'utf8';
+      }
+    }
+    const hexDigit = (c) => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1);
+    // A string's bytes in `enc`, for the host: the string itself for UTF-8 (the host encodes it).
+    function stringBytes(s, enc) {
+      if (enc === 'utf8') return s;
+      if (enc === 'base64' || enc === 'base64url') return Buffer.from(s, enc);
+      if (enc === 'hex') {
+        const out = new Uint8Array(s.length >>> 1);
+        let n = 0;
+        for (; n < out.length; n++) {
+          const hi = hexDigit(s.charCodeAt(2 * n));
+          const lo = hexDigit(s.charCodeAt(2 * n + 1));
+          if (hi < 0 || lo < 0) break;
+          out[n] = (hi << 4) | lo;
+        }
+        return out.subarray(0, n);
+      }
+      const wide = enc === 'utf16le';
+      const out = new Uint8Array(wide ? s.length * 2 : s.length);
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (wide) { out[2 * i] = c & 255; out[2 * i + 1] = c >>> 8; } else out[i] = c & 255;
+      }
+      return out;
+    }
+    const HEX = [];
+    for (let i = 0; i < 256; i++) HEX.push((i < 16 ? '0' : '') + i.toString(16));
+    // A digest in the encoding asked for; a Buffer without one (or for one Node does not know).
+    function encodeOut(bytes, enc) {
+      if (!enc) return bytes;
+      let s = '';
+      switch (String(enc).toLowerCase()) {
+        case 'hex': for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]]; return s;
+        case 'base64': return bytes.toString('base64');
+        case 'base64url': return bytes.toString('base64url');
+        case 'utf8': case 'utf-8': return bytes.toString('utf8');
+        case 'latin1': case 'binary': for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]); return s;
+        case 'ascii': for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i] & 127); return s;
+        case 'ucs2': case 'ucs-2': case 'utf16le': case 'utf-16le':
+          for (let i = 0; i + 1 < bytes.length; i += 2) s += String.fromCharCode(bytes[i] | (bytes[i + 1] << 8));
+          return s;
+        default: return bytes;
+      }
+    }
+
+    // ---- Hash, Hmac ----
+    function update(id, data, encoding) {
+      if (typeof data === 'string') {
+        const enc = inputEncoding(encoding);
+        if (enc === 'hex' && data.length % 2 !== 0) {
+          throw codeError(TypeError, 'ERR_INVALID_ARG_VALUE', "The argument 'encoding' is invalid for data of length " + data.length + ". Received '" + String(encoding) + "'");
+        }
+        host.hashUpdate(id, stringBytes(data, enc));
+      } else if (isView(data)) host.hashUpdate(id, bytesOf(data));
+      else throw argType('data', 'of type string or ' + VIEWS, data);
+    }
+    const COPY = Symbol('copy');
+    class Hash {
+      #id;
+      #done = false;
+      constructor(algorithm, options) {
+        if (algorithm === COPY) { this.#id = options; return; }
+        if (typeof algorithm !== 'string') throw argType('algorithm', 'of type string', algorithm);
+        const id = host.hashNew(algorithm);
+        if (id === 0) throw new Error('Digest method not supported');
+        this.#id = id;
+      }
+      copy() {
+        if (this.#done) throw finalized();
+        return new Hash(COPY, host.hashCopy(this.#id));
+      }
+      update(data, encoding) {
+        if (this.#done) throw finalized();
+        update(this.#id, data, encoding);
+        return this;
+      }
+      digest(encoding) {
+        if (this.#done) throw finalized();
+        this.#done = true;
+        return encodeOut(new Buffer(host.hashDigest(this.#id)), encoding);
+      }
+    }
+    class Hmac {
+      #id;
+      #done = false;
+      constructor(hmac, key, options) {
+        if (typeof hmac !== 'string') throw argType('hmac', 'of type string', hmac);
+        const enc = options !== undefined && options !== null ? options.encoding : undefined;
+        let k;
+        if (typeof key === 'string') k = stringBytes(key, enc === undefined || enc === null || enc === 'buffer' ? 'utf8' : inputEncoding(enc));
+        else if (isView(key)) k = bytesOf(key);
+        else if (isArrayBuffer(key)) k = key;
+        else throw argType('key', 'of type string or an instance of ArrayBuffer, Buffer, TypedArray, DataView, KeyObject, or CryptoKey', key);
+        const id = host.hashNew(hmac, k);
+        if (id === 0) throw invalidDigest(hmac);
+        this.#id = id;
+      }
+      update(data, encoding) {
+        if (this.#done) throw finalized();
+        update(this.#id, data, encoding);
+        return this;
+      }
+      digest(encoding) {
+        // A second digest is empty, as in Node (where it is deprecated).
+        if (this.#done) return encodeOut(Buffer.alloc(0), encoding);
+        this.#done = true;
+        return encodeOut(new Buffer(host.hashDigest(this.#id)), encoding);
+      }
+    }
+    function hash(algorithm, data, outputEncoding) {
+      if (typeof algorithm !== 'string') throw argType('algorithm', 'of type string', algorithm);
+      if (typeof data !== 'string' && !isView(data)) throw argType('input', 'of type string or ' + VIEWS, data);
+      const enc = outputEncoding === undefined ? 'hex' : outputEncoding;
+      if (typeof enc !== 'string') throw argType('outputEncoding', 'of type string', enc);
+      if (!/^(hex|base64|base64url|latin1|binary|ascii|utf-?8|ucs-?2|utf-?16le|buffer)$/i.test(enc)) {
+        throw codeError(TypeError, 'ERR_INVALID_ARG_VALUE', "The argument 'outputEncoding' is invalid. Received '" + enc + "'");
+      }
+      const id = host.hashNew(algorithm);
+      if (id === 0) throw new Error('Digest method ' + algorithm + ' is not supported');
+      update(id, data);
+      return encodeOut(new Buffer(host.hashDigest(id)), enc.toLowerCase() === 'buffer' ? undefined : enc);
+    }
+
+    // ---- PBKDF2, timingSafeEqual ----
+    function source(v, name) {
+      if (typeof v === 'string') return v;
+      if (isView(v)) return bytesOf(v);
+      if (isArrayBuffer(v)) return v;
+      throw argType(name, SOURCES, v);
+    }
+    function pbkdf2Args(password, salt, iterations, keylen, digest) {
+      if (typeof digest !== 'string') throw argType('digest', 'of type string', digest);
+      return [source(password, 'password'), source(salt, 'salt'),
+        int32(iterations, 'iterations', 1, MAX_PBKDF2_ITERATIONS), int32(keylen, 'keylen', 0, MAX_PBKDF2_KEYLEN), digest];
+    }
+    function derive(args) {
+      const out = apply(host.pbkdf2, host, args);
+      if (out === null) throw invalidDigest(args[4]);
+      return new Buffer(out);
+    }
+    function pbkdf2Sync(password, salt, iterations, keylen, digest) {
+      return derive(pbkdf2Args(password, salt, iterations, keylen, digest));
+    }
+    // Derived at once (the bytes are those of the call, as Node copies them), delivered later.
+    function pbkdf2(password, salt, iterations, keylen, digest, callback) {
+      if (typeof digest === 'function') { callback = digest; digest = undefined; }
+      const args = pbkdf2Args(password, salt, iterations, keylen, digest);
+      if (typeof callback !== 'function') throw argType('callback', 'of type function', callback);
+      const key = derive(args);
+      Promise.resolve().then(() => callback(null, key));
+    }
+    function timingSafeEqual(buf1, buf2) {
+      const bytes = (v, name) => {
+        if (isView(v)) return bytesOf(v);
+        if (isArrayBuffer(v)) return v;
+        throw codeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "' + name + '" argument must be an instance of ArrayBuffer, Buffer, TypedArray, or DataView.');
+      };
+      const r = host.timingSafeEqual(bytes(buf1, 'buf1'), bytes(buf2, 'buf2'));
+      if (r < 0) throw codeError(RangeError, 'ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH', 'Input buffers must have the same byte length');
+      return r === 1;
+    }
+    return {
+      createHash: (algorithm, options) => new Hash(algorithm, options),
+      createHmac: (hmac, key, options) => new Hmac(hmac, key, options),
+      Hash, Hmac, hash, getHashes: () => host.hashNames(), pbkdf2, pbkdf2Sync, timingSafeEqual,
+    };
+  }
   const cryptoMod = Object.assign(unavailable('crypto'), {});
   const nodeCore = {
     events: () => EventEmitter,
@@ -465,7 +699,7 @@
     util: () => utilMod,
     path: () => pathMod,
     string_decoder: () => ({ StringDecoder: class { constructor() { this.d = new TextDecoder(); } write(b) { return this.d.decode(b); } end(b) { return b ? this.d.decode(b) : ''; } } }),
-    crypto: () => new Proxy({ randomBytes, getRandomValues, randomUUID: cryptoObj.randomUUID, webcrypto: cryptoObj }, {
+    crypto: () => new Proxy(Object.assign({ randomBytes, getRandomValues, randomUUID: cryptoObj.randomUUID, webcrypto: cryptoObj }, nodeCrypto()), {
       get(t, p) { return p in t ? t[p] : cryptoMod[p]; },
     }),
     process: () => processObj,

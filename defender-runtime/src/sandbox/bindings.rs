@@ -7,6 +7,7 @@
 //! memory limit.
 
 use super::code_cache::CodeCache;
+use super::crypto;
 use super::errors::Finish;
 use super::event_loop::{level, LoopState, OpResult};
 use super::lazy::{self, Intrinsics};
@@ -256,6 +257,7 @@ pub(super) fn setup<'js>(
         "uuid",
         Function::new(ctx.clone(), || uuid::Uuid::new_v4().to_string())?,
     )?;
+    crypto::install(ctx, &host, state)?;
     let env = cache.env_json.to_string();
     host.set("env", Function::new(ctx.clone(), move || env.clone())?)?;
     let st = state.clone();

@@ -2,7 +2,9 @@
 //! prelude reports how the handler ended, the deadline passes, or nothing can settle the
 //! handler's promise any more. Also the per-run state the host functions share with it.
 
+use super::crypto::Hashes;
 use super::errors::{self, Finish, Observed};
+use super::instance::Interrupt;
 use crate::alloc::Budget;
 use crate::files::Files;
 use crate::host::{self, FetchPolicy, OpError};
@@ -45,6 +47,8 @@ pub(super) struct RunContext {
     pub(super) scope: Arc<str>,
     pub(super) redactor: Redactor,
     pub(super) budget: Budget,
+    /// Asked by host functions that work long without running JavaScript.
+    pub(super) interrupt: Interrupt,
 }
 
 /// State shared by the host functions of a context and its event loop.
@@ -60,6 +64,8 @@ pub(super) struct LoopState {
     next_op: u32,
     ops: HashMap<u32, tokio::task::JoinHandle<()>>,
     pub(super) run: Option<RunContext>,
+    /// The `crypto.createHash`/`createHmac` states of the run (charged to its budget).
+    pub(super) hashes: Hashes,
     /// Relayer errors delivered to the script during the run.
     pub(super) observed: Observed,
 }
@@ -158,14 +164,17 @@ impl LoopState {
         self.log_bytes = 0;
         self.logs_truncated = false;
         self.observed = Observed::default();
+        self.hashes.clear();
         self.run = Some(run);
     }
 
-    /// Ends the run: its host operations are aborted, its timers dropped; its logs.
+    /// Ends the run: its host operations are aborted, its timers and hash states dropped; its
+    /// logs.
     pub(super) fn end(&mut self) -> Vec<LogEntry> {
         for (_, h) in self.ops.drain() {
             h.abort();
         }
+        self.hashes.clear();
         self.run = None;
         self.timers.clear();
         self.timer_due.clear();

@@ -28,12 +28,35 @@ const MAX_CONTEXTS_PER_RUNTIME: u32 = 64;
 /// runtime is replaced rather than passed on to the next run.
 pub(crate) const MAX_RUNTIME_RESIDUE_BYTES: usize = 2 * 1024 * 1024;
 
-/// A QuickJS runtime with its limits and interrupt handler, without a context.
-struct Engine {
-    rt: Runtime,
+/// What stops a run: its deadline, its cancellation, or an earlier decision to stop (which
+/// stands until the engine is reset for the next run). The engine's interrupt handler asks
+/// it, and so do host functions that work long without running JavaScript (PBKDF2, see
+/// src/sandbox/crypto.rs).
+#[derive(Clone)]
+pub(super) struct Interrupt {
     interrupted: Rc<Cell<bool>>,
     deadline: Rc<Cell<Instant>>,
     cancel: Rc<RefCell<Arc<AtomicBool>>>,
+}
+
+impl Interrupt {
+    /// Whether the run must stop now; once it says so, it keeps saying so.
+    pub(super) fn check(&self) -> bool {
+        if self.interrupted.get() {
+            return true;
+        }
+        if Instant::now() >= self.deadline.get() || self.cancel.borrow().load(Ordering::Relaxed) {
+            self.interrupted.set(true);
+            return true;
+        }
+        false
+    }
+}
+
+/// A QuickJS runtime with its limits and interrupt handler, without a context.
+struct Engine {
+    rt: Runtime,
+    interrupt: Interrupt,
     heap: Arc<Heap>,
     /// Contexts created in `rt` so far.
     contexts: u32,
@@ -45,28 +68,18 @@ impl Engine {
         heap.set_limit(limits.memory_bytes);
         let rt = Runtime::new_with_alloc(crate::alloc::LimitedAllocator::new(heap.clone()))
             .map_err(|e| RunError::Internal(e.to_string()))?;
-        let interrupted = Rc::new(Cell::new(false));
-        let deadline = Rc::new(Cell::new(Instant::now() + limits.timeout));
-        let cancel = Rc::new(RefCell::new(Arc::new(AtomicBool::new(false))));
+        let interrupt = Interrupt {
+            interrupted: Rc::new(Cell::new(false)),
+            deadline: Rc::new(Cell::new(Instant::now() + limits.timeout)),
+            cancel: Rc::new(RefCell::new(Arc::new(AtomicBool::new(false)))),
+        };
         {
-            let (interrupted, deadline, cancel) =
-                (interrupted.clone(), deadline.clone(), cancel.clone());
-            rt.set_interrupt_handler(Some(Box::new(move || {
-                if interrupted.get() {
-                    return true;
-                }
-                if Instant::now() >= deadline.get() || cancel.borrow().load(Ordering::Relaxed) {
-                    interrupted.set(true);
-                    return true;
-                }
-                false
-            })));
+            let interrupt = interrupt.clone();
+            rt.set_interrupt_handler(Some(Box::new(move || interrupt.check())));
         }
         let engine = Engine {
             rt,
-            interrupted,
-            deadline,
-            cancel,
+            interrupt,
             heap,
             contexts: 0,
         };
@@ -78,9 +91,9 @@ impl Engine {
     fn reset(&self, limits: &RunLimits) {
         self.heap.set_limit(limits.memory_bytes);
         self.rt.set_max_stack_size(limits.max_stack_bytes);
-        self.interrupted.set(false);
-        self.deadline.set(Instant::now() + limits.timeout);
-        *self.cancel.borrow_mut() = Arc::new(AtomicBool::new(false));
+        self.interrupt.interrupted.set(false);
+        self.interrupt.deadline.set(Instant::now() + limits.timeout);
+        *self.interrupt.cancel.borrow_mut() = Arc::new(AtomicBool::new(false));
     }
 
     /// A new context in this runtime, with the prelude installed.
@@ -200,7 +213,7 @@ impl Instance {
         drop(rx);
         if poisoned
             || engine.heap.was_refused()
-            || engine.interrupted.get()
+            || engine.interrupt.interrupted.get()
             || engine.contexts >= MAX_CONTEXTS_PER_RUNTIME
         {
             return None;
@@ -231,19 +244,23 @@ impl Instance {
             scope: job.scope.clone(),
             redactor: redactor.clone(),
             budget,
+            interrupt: self.engine.interrupt.clone(),
         });
         self.engine
             .rt
             .set_max_stack_size(job.limits.max_stack_bytes);
         while self.rx.try_recv().is_ok() {}
         let deadline = Instant::now() + job.limits.timeout;
-        self.engine.deadline.set(deadline);
-        *self.engine.cancel.borrow_mut() = job.cancel.clone();
+        self.engine.interrupt.deadline.set(deadline);
+        *self.engine.interrupt.cancel.borrow_mut() = job.cancel.clone();
 
         let result = self.context.with(|ctx| {
             let overflows = stack_overflows(&ctx);
-            let (heap, interrupted, state) =
-                (&self.engine.heap, &self.engine.interrupted, &self.state);
+            let (heap, interrupted, state) = (
+                &self.engine.heap,
+                &self.engine.interrupt.interrupted,
+                &self.state,
+            );
             let observe = |ctx: &Ctx<'_>| {
                 let st = state.borrow();
                 Observed {
@@ -257,7 +274,7 @@ impl Instance {
                 state: &self.state,
                 rx: &self.rx,
                 deadline,
-                interrupted: &self.engine.interrupted,
+                interrupted: &self.engine.interrupt.interrupted,
                 cancel: job.cancel.clone(),
                 limits: job.limits,
                 observe: &observe,

@@ -5,12 +5,14 @@
 //! - [`modules`]: loading one file for `require`;
 //! - [`lazy`]: globals created on first use;
 //! - [`bindings`]: the host functions the prelude receives;
+//! - [`crypto`]: the hashes, HMAC and PBKDF2 of Node's `crypto` module, computed by the host;
 //! - [`event_loop`]: the loop of one run and the state its host functions share;
 //! - [`errors`]: how a run ended, from what the host observed;
 //! - [`instance`]: a QuickJS runtime and context ready for runs.
 
 mod bindings;
 mod code_cache;
+mod crypto;
 mod errors;
 mod event_loop;
 mod instance;
