@@ -10,5 +10,5 @@ export PATH="$root/.tools/bin:$HOME/.local/bin:$PATH"
 cargo test --workspace --all-features --no-fail-fast "$@"
 # The runtime on published QuickJS (without its `quickjs-patches` feature): the sandbox's
 # behaviour, limits and abuse corpus hold there too.
-cargo test -p defender-runtime --no-fail-fast --test sandbox --test hardening --test abuse --test conformance --test node_crypto \
+cargo test -p defender-runtime --no-fail-fast --test sandbox --test hardening --test abuse --test conformance --test node_crypto --test web_globals \
   --test clients "$@"

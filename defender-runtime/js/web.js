@@ -404,17 +404,195 @@
   define(G, 'Request', Request);
   define(G, 'Response', Response);
 
+  // ---------- events, AbortController ----------
+  const listenersOf = new WeakMap();
+  class Event {
+    constructor(type, init) {
+      if (arguments.length === 0) throw new TypeError('The "type" argument must be specified');
+      this.type = String(type);
+      this.bubbles = !!(init && init.bubbles);
+      this.cancelable = !!(init && init.cancelable);
+      this.defaultPrevented = false;
+      this.timeStamp = host.now();
+      this.target = null;
+      this.currentTarget = null;
+    }
+    preventDefault() { if (this.cancelable) this.defaultPrevented = true; }
+    stopPropagation() {}
+    stopImmediatePropagation() { this._stopped = true; }
+  }
+  class EventTarget {
+    addEventListener(type, listener, options) {
+      if (!listener) return;
+      let map = listenersOf.get(this);
+      if (!map) { map = Object.create(null); listenersOf.set(this, map); }
+      const list = map[type] || (map[type] = []);
+      if (list.some((l) => l.listener === listener)) return;
+      list.push({ listener, once: !!(options && typeof options === 'object' && options.once) });
+    }
+    removeEventListener(type, listener) {
+      const map = listenersOf.get(this);
+      if (!map || !map[type]) return;
+      map[type] = map[type].filter((l) => l.listener !== listener);
+    }
+    dispatchEvent(event) {
+      if (!(event instanceof Event)) throw new TypeError('The "event" argument must be an instance of Event');
+      event.target = this;
+      event.currentTarget = this;
+      const map = listenersOf.get(this);
+      const list = map && map[event.type] ? map[event.type].slice() : [];
+      for (const l of list) {
+        if (l.once) this.removeEventListener(event.type, l.listener);
+        if (typeof l.listener === 'function') l.listener.call(this, event);
+        else if (l.listener && typeof l.listener.handleEvent === 'function') l.listener.handleEvent(event);
+        if (event._stopped) break;
+      }
+      return !event.defaultPrevented;
+    }
+  }
+  const domException = (message, name) => new G.DOMException(message, name);
+  const abortSignal = (signal, reason) => {
+    if (signal._aborted) return;
+    signal._aborted = true;
+    signal._reason = reason === undefined ? domException('This operation was aborted', 'AbortError') : reason;
+    signal.dispatchEvent(new Event('abort'));
+  };
+  let constructing = false;
+  class AbortSignal extends EventTarget {
+    constructor() {
+      if (!constructing) throw new TypeError('Illegal constructor');
+      super();
+      this._aborted = false;
+      this._reason = undefined;
+      this._onabort = null;
+    }
+    // An event handler attribute: a listener in the list from the first time it is set, as
+    // in the DOM (its place among the other listeners is kept).
+    get onabort() { return this._onabort; }
+    set onabort(fn) {
+      if (!this._onabortListener) {
+        this._onabortListener = (e) => { if (typeof this._onabort === 'function') this._onabort.call(this, e); };
+        this.addEventListener('abort', this._onabortListener);
+      }
+      this._onabort = typeof fn === 'function' ? fn : null;
+    }
+    get aborted() { return this._aborted; }
+    get reason() { return this._reason; }
+    throwIfAborted() { if (this._aborted) throw this._reason; }
+    static abort(reason) { const s = newSignal(); abortSignal(s, reason); return s; }
+    static timeout(ms) {
+      const s = newSignal();
+      G.setTimeout(() => abortSignal(s, domException('The operation was aborted due to timeout', 'TimeoutError')), Number(ms) || 0);
+      return s;
+    }
+    static any(signals) {
+      const s = newSignal();
+      for (const other of signals) {
+        if (other.aborted) { abortSignal(s, other.reason); return s; }
+      }
+      for (const other of signals) other.addEventListener('abort', () => abortSignal(s, other.reason), { once: true });
+      return s;
+    }
+  }
+  function newSignal() {
+    constructing = true;
+    try { return new AbortSignal(); } finally { constructing = false; }
+  }
+  class AbortController {
+    constructor() { this._signal = newSignal(); }
+    get signal() { return this._signal; }
+    abort(reason) { abortSignal(this._signal, reason); }
+  }
+  define(G, 'Event', Event);
+  define(G, 'EventTarget', EventTarget);
+  define(G, 'AbortSignal', AbortSignal);
+  define(G, 'AbortController', AbortController);
+
+  // ---------- structuredClone (the HTML structured clone algorithm, as Node's) ----------
+  function structuredClone(value) {
+    if (arguments.length === 0) throw new TypeError('The "value" argument must be specified');
+    const seen = new Map();
+    const fail = (what) => domException(what + ' could not be cloned.', 'DataCloneError');
+    const clone = (v) => {
+      if (typeof v === 'symbol') throw fail(String(v));
+      if (typeof v === 'function') throw fail(String(v).slice(0, 100));
+      if (v === null || typeof v !== 'object') return v;
+      if (seen.has(v)) return seen.get(v);
+      const tag = Object.prototype.toString.call(v);
+      let out;
+      if (Array.isArray(v)) {
+        out = new Array(v.length);
+        seen.set(v, out);
+        for (const k of Object.keys(v)) out[k] = clone(v[k]);
+        return out;
+      }
+      switch (tag) {
+        case '[object Date]': out = new Date(v.getTime()); break;
+        case '[object RegExp]': out = new RegExp(v.source, v.flags); break;
+        case '[object Boolean]': out = Object(v.valueOf()); break;
+        case '[object Number]': out = Object(v.valueOf()); break;
+        case '[object String]': out = Object(v.valueOf()); break;
+        case '[object BigInt]': out = Object(v.valueOf()); break;
+        case '[object ArrayBuffer]': out = v.slice(0); break;
+        case '[object Map]':
+          out = new Map(); seen.set(v, out);
+          for (const [k, x] of v) out.set(clone(k), clone(x));
+          return out;
+        case '[object Set]':
+          out = new Set(); seen.set(v, out);
+          for (const x of v) out.add(clone(x));
+          return out;
+        case '[object Error]': {
+          const names = { EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
+          const Ctor = names[v.name] || Error;
+          out = new Ctor(v.message);
+          seen.set(v, out);
+          if (v.stack !== undefined) out.stack = String(v.stack);
+          if ('cause' in v) out.cause = clone(v.cause);
+          return out;
+        }
+        default:
+          if (ArrayBuffer.isView(v)) {
+            const buffer = clone(v.buffer);
+            out = tag === '[object DataView]'
+              ? new DataView(buffer, v.byteOffset, v.byteLength)
+              : new v.constructor(buffer, v.byteOffset, v.length);
+            break;
+          }
+          if (tag === '[object Promise]' || tag === '[object WeakMap]' || tag === '[object WeakSet]' || tag === '[object WeakRef]') throw fail('#<' + tag.slice(8, -1) + '>');
+          out = {};
+          seen.set(v, out);
+          for (const k of Object.keys(v)) out[k] = clone(v[k]);
+          return out;
+      }
+      seen.set(v, out);
+      return out;
+    };
+    return clone(value);
+  }
+  define(G, 'structuredClone', structuredClone);
+
   define(G, 'fetch', function fetch(input, init) {
     let req;
     try { req = new Request(input, init); } catch (e) { return Promise.reject(e); }
     const headers = {};
     req.headers.forEach((v, k) => { headers[k] = v; });
     const body = req._bytes ? bytesToB64(req._bytes) : null;
-    return hostCall('fetch', { url: req.url, method: req.method, headers, body }).then((r) => {
+    const signal = init && init.signal;
+    if (signal && signal.aborted) return Promise.reject(signal.reason);
+    const sent = hostCall('fetch', { url: req.url, method: req.method, headers, body }).then((r) => {
       const res = new Response(null, { status: r.status, statusText: r.statusText, headers: r.headers, url: r.url });
       res._bytes = b64ToBytes(r.body || '');
       return res;
     }, (e) => { const t = new TypeError('fetch failed: ' + e.message); t.cause = e; throw t; });
+    if (!signal || typeof signal.addEventListener !== 'function') return sent;
+    // An abort rejects at once with the signal's reason (the host request's answer is dropped).
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      sent.then((r) => { signal.removeEventListener('abort', onAbort); resolve(r); },
+        (e) => { signal.removeEventListener('abort', onAbort); reject(e); });
+    });
   });
 
   // ---------- process ----------

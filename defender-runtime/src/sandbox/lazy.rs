@@ -127,6 +127,11 @@ const LAZY_GLOBALS: [&[&str]; 10] = [
         "Response",
         "fetch",
         "process",
+        "Event",
+        "EventTarget",
+        "AbortSignal",
+        "AbortController",
+        "structuredClone",
     ],
     &["global", "self"],
 ];
