@@ -599,6 +599,16 @@ async fn engine_with_secret(rt: Arc<Scripted>) -> (Engine, Arc<RecordingNotifier
     (engine, ops)
 }
 
+/// [`engine_with_secret`] with action `a`, run manually.
+async fn engine_with_action(rt: Arc<Scripted>) -> (Engine, Arc<RecordingNotifier>) {
+    let (engine, ops) = engine_with_secret(rt).await;
+    engine
+        .add_action(ActionSpec::new("a", "a", "c"))
+        .await
+        .unwrap();
+    (engine, ops)
+}
+
 fn assert_redacted(what: &str, text: &str) {
     assert!(!text.contains(SECRET), "{what} holds the secret: {text}");
     assert!(
@@ -667,11 +677,7 @@ async fn failures_are_redacted_in_message_logs_notification_history_and_previous
             )))
         },
     );
-    let (engine, ops) = engine_with_secret(rt.clone()).await;
-    engine
-        .add_action(ActionSpec::new("a", "a", "c"))
-        .await
-        .unwrap();
+    let (engine, ops) = engine_with_action(rt.clone()).await;
 
     let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
     assert_eq!(run.status, RunStatus::Error);
@@ -714,11 +720,7 @@ async fn a_panicking_runtime_is_recorded_as_a_redacted_internal_error() {
     let rt = Scripted::new(Duration::ZERO, |_, req| {
         panic!("runtime bug while holding {}", api_key(req))
     });
-    let (engine, ops) = engine_with_secret(rt).await;
-    engine
-        .add_action(ActionSpec::new("a", "a", "c"))
-        .await
-        .unwrap();
+    let (engine, ops) = engine_with_action(rt).await;
     let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
     assert_eq!(run.status, RunStatus::Error);
     assert_eq!(run.error_type, Some(ErrorType::Internal));
@@ -735,11 +737,7 @@ async fn throttled_runs_are_recorded_as_throttled_and_not_notified() {
     let rt = Scripted::new(Duration::ZERO, |_, _| {
         Err(RunError::Throttled { queued: 8 })
     });
-    let (engine, ops) = engine_with_secret(rt.clone()).await;
-    engine
-        .add_action(ActionSpec::new("a", "a", "c"))
-        .await
-        .unwrap();
+    let (engine, ops) = engine_with_action(rt.clone()).await;
     let run = engine.run_action("a", Trigger::Manual, None).await.unwrap();
     assert_eq!(run.status, RunStatus::Throttled);
     assert_eq!(run.error_type, Some(ErrorType::Internal));

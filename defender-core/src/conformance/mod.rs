@@ -119,7 +119,15 @@ macro_rules! reach {
 /// `$value` as an `Arc<dyn $Trait>`, for the checks that share it between tasks; for
 /// [`Via::Box`] the `Arc` holds the `Box` (`forwarding`) or the boxed value (`deref`).
 macro_rules! share {
-    (forwarding $Trait:ident, $via:expr, $value:expr) => {{
+    (forwarding $Trait:ident, $via:expr, $value:expr) => {
+        $crate::conformance::share!(@ ::std::sync::Arc::new, $Trait, $via, $value)
+    };
+    (deref $Trait:ident, $via:expr, $value:expr) => {
+        $crate::conformance::share!(@ ::std::sync::Arc::from, $Trait, $via, $value)
+    };
+    // `$boxed` turns the `Box<dyn $Trait>` into the `Arc`: `Arc::new` keeps the box (which
+    // forwards the trait), `Arc::from` moves the boxed value.
+    (@ $boxed:path, $Trait:ident, $via:expr, $value:expr) => {{
         let value = $value;
         let shared: ::std::sync::Arc<dyn $Trait> = match $via {
             $crate::conformance::Via::Direct | $crate::conformance::Via::Arc => {
@@ -127,20 +135,7 @@ macro_rules! share {
             }
             $crate::conformance::Via::Box => {
                 let boxed: ::std::boxed::Box<dyn $Trait> = ::std::boxed::Box::new(value);
-                ::std::sync::Arc::new(boxed)
-            }
-        };
-        shared
-    }};
-    (deref $Trait:ident, $via:expr, $value:expr) => {{
-        let value = $value;
-        let shared: ::std::sync::Arc<dyn $Trait> = match $via {
-            $crate::conformance::Via::Direct | $crate::conformance::Via::Arc => {
-                ::std::sync::Arc::new(value)
-            }
-            $crate::conformance::Via::Box => {
-                let boxed: ::std::boxed::Box<dyn $Trait> = ::std::boxed::Box::new(value);
-                ::std::sync::Arc::from(boxed)
+                $boxed(boxed)
             }
         };
         shared
