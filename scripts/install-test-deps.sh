@@ -45,4 +45,20 @@ for dir in defender-runtime/tests/node; do
   fi
 done
 
+# The contracts of the proposal tests (Safe, OpenZeppelin, solc-js) from their lock file, and
+# the test Governor compiled once with solc-js (tests/proposals.rs also compiles it if missing).
+dir=defender-engine/tests/proposals
+if [ ! -d "$dir/node_modules" ]; then
+  log "npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f "$dir/node_modules/.compiled/TestGovernor.json" ]; then
+  log "compiling the test Governor in $dir"
+  node "$dir/compile.js"
+fi
+
+# Defender's pre-installed packages (axios, ethers 5.5.3, web3 1.9.0...), the runtime's default
+# node_modules, and the bundlers and libraries of the action corpus; each from its lock file.
+scripts/install-preinstalled.sh defender-runtime/preinstalled defender-engine/tests/corpus
+
 log "done"

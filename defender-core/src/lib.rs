@@ -6,12 +6,14 @@ pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod kv;
+pub mod manage;
 pub mod notify;
 pub mod redact;
 pub mod relayer;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;
+pub mod state;
 pub mod wire;
 
 pub use chain::{
@@ -21,6 +23,10 @@ pub use chain::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use kv::{
     DynKvStore, InMemoryKvStore, KvError, KvLimit, KvLimits, KvStore, KvStoreExt, Namespaced,
+};
+pub use manage::{
+    ActionInfo, ActionTriggerInfo, ChannelInfo, DynManageApi, ManageApi, ManageError, MonitorInfo,
+    MAX_RUN_NESTING,
 };
 pub use notify::{
     AlertFormatter, DeliveryReport, DynNotifier, Message, Metric, Notifier, NotifierRegistry,
@@ -33,4 +39,8 @@ pub use runtime::{
     RunOutcome, RunRequest, RunServices, MAX_CODE_BYTES,
 };
 pub use secrets::{DynSecretStore, InMemorySecretStore, SecretError, SecretMap, SecretStore};
+pub use state::{
+    DynStateStore, MemoryStateStore, SecretsKey, Space, StateError, StateOp, StateRunStore,
+    StateSecretStore, StateStore, StateStoreExt,
+};
 pub use wire::*;

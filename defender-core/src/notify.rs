@@ -18,16 +18,28 @@ pub struct Message {
     pub body: String,
     /// The match, when a monitor sent this; channels that send structured data use it.
     pub alert: Option<Arc<MonitorMatch>>,
+    /// The same for every delivery of one notification to one channel, redeliveries included
+    /// (the engine delivers monitor alerts at least once): a receiver that remembers it can
+    /// drop a redelivery. Webhook channels send it as the `Idempotency-Key` header; `None`
+    /// for messages that are not retried across restarts (an action's own notifications).
+    pub idempotency_key: Option<String>,
 }
 
 impl Message {
-    /// A message with no monitor match.
+    /// A message with no monitor match and no idempotency key.
     pub fn new(subject: impl Into<String>, body: impl Into<String>) -> Self {
         Message {
             subject: subject.into(),
             body: body.into(),
             alert: None,
+            idempotency_key: None,
         }
+    }
+
+    /// The message with this idempotency key (see [`Message::idempotency_key`]).
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
     }
 }
 

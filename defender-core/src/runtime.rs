@@ -1,6 +1,7 @@
 //! The action runtime: runs an action's code for one event.
 
 use crate::kv::DynKvStore;
+use crate::manage::DynManageApi;
 use crate::notify::NotifierRegistry;
 use crate::relayer::DynRelayer;
 use crate::wire::{ActionEvent, ErrorType, LogEntry};
@@ -82,6 +83,9 @@ pub struct RunServices {
     pub relayer_keys: RelayerKeys,
     /// Channels for `context.notificationClient`.
     pub notifiers: Arc<NotifierRegistry>,
+    /// The engine's actions, monitors and channels, for the management clients
+    /// (`client.action`, `client.monitor`...); `None`: the clients fail with "not available".
+    pub manage: Option<Arc<DynManageApi>>,
 }
 
 /// Relayers reachable by API key and secret, as an action reaches one with

@@ -2,33 +2,49 @@
 //! that owns it (actions, the run path, webhooks, the monitor path).
 
 use crate::actions::{new_token, ActionSpec, Actions};
-use crate::dispatch::DeliveryLimits;
+use crate::delivery::DeliveryLimits;
 use crate::error::EngineError;
+use crate::manage::{EngineManageFactory, ManageState};
 use crate::metrics::Metrics;
 use crate::monitor::TestScope;
 use crate::network::NetworkSpec;
+use crate::outbox::DeadLetter;
+use crate::proposals::Proposals;
 use crate::registry::Monitors;
-use crate::run::{new_run_id, Runner};
+use crate::run::{new_run_id, ManageFactory, Runner};
+use crate::schedule::MissedRuns;
+use crate::secrets::SealedSecrets;
 use crate::webhook::{
     self, WebhookAnswer, WebhookLimits, WebhookRequest, DEFAULT_WEBHOOK_BODY_LIMIT,
     WEBHOOK_PENDING_AFTER,
 };
+use crate::workflows::Workflows;
+use defender_core::state::{
+    MemoryStateStore, SealedSecretError, SecretsKey, StateRunStore, StateStore,
+};
 use defender_core::{
     ActionRequest, ActionRuntime, AlertFormatter, Clock, CodeSource, InMemoryKvStore,
-    InMemoryRunStore, InMemorySecretStore, KvStore, MonitorDefinition, MonitorMatch, Notifier,
+    InMemorySecretStore, KvStore, ManageApi, MonitorDefinition, MonitorMatch, Notifier,
     NotifierRegistry, Relayer, RunLimits, RunRecord, RunStore, SecretStore, SystemClock, Trigger,
 };
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// How long the engine waits for one notification channel to take one alert, by default: a
 /// backstop for channels that never answer (`defender-notify`'s channels give up after 30 s).
 pub const DEFAULT_NOTIFICATION_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How many alerts may wait for delivery per monitor, by default.
-pub const DEFAULT_ALERT_QUEUE: usize = 1024;
+/// How long a failed delivery of a monitor alert (a notification or a linked-action run) is
+/// retried, by default, before it is kept as a dead letter.
+pub const DEFAULT_DELIVERY_HORIZON: Duration = Duration::from_secs(24 * 3600);
+
+/// The wait after a first failed delivery, by default; it doubles after each next failure.
+pub const DEFAULT_DELIVERY_FIRST_RETRY: Duration = Duration::from_secs(1);
+
+/// The longest wait between two attempts of a delivery, by default.
+pub const DEFAULT_DELIVERY_MAX_RETRY: Duration = Duration::from_secs(300);
 
 /// Assembles an [`Engine`] from its parts. Only the runtime is required; the rest default to
 /// in-memory implementations and the system clock.
@@ -38,18 +54,23 @@ pub struct EngineBuilder {
     kv: Option<Arc<dyn KvStore>>,
     relayers: HashMap<String, Arc<dyn Relayer>>,
     relayer_keys: Vec<(String, String, String)>,
+    team_keys: Vec<(String, String)>,
     notifiers: Option<Arc<NotifierRegistry>>,
     channels: Vec<(String, Arc<dyn Notifier>)>,
     secrets: Option<Arc<dyn SecretStore>>,
     runs: Option<Arc<dyn RunStore>>,
     clock: Option<Arc<dyn Clock>>,
+    state: Option<Arc<dyn StateStore>>,
+    secrets_key: Option<SecretsKey>,
+    missed_runs: MissedRuns,
     formatter: Option<Arc<dyn AlertFormatter>>,
     limits: RunLimits,
     failure_channel: Option<String>,
     webhook_pending_after: Option<Duration>,
     webhook_body_limit: Option<usize>,
     notification_timeout: Duration,
-    alert_queue: usize,
+    delivery_retry: (Duration, Duration),
+    delivery_horizon: Duration,
 }
 
 impl EngineBuilder {
@@ -60,18 +81,23 @@ impl EngineBuilder {
             kv: None,
             relayers: HashMap::new(),
             relayer_keys: Vec::new(),
+            team_keys: Vec::new(),
             notifiers: None,
             channels: Vec::new(),
             secrets: None,
             runs: None,
             clock: None,
+            state: None,
+            secrets_key: None,
+            missed_runs: MissedRuns::default(),
             formatter: None,
             limits: RunLimits::default(),
             failure_channel: None,
             webhook_pending_after: None,
             webhook_body_limit: None,
             notification_timeout: DEFAULT_NOTIFICATION_TIMEOUT,
-            alert_queue: DEFAULT_ALERT_QUEUE,
+            delivery_retry: (DEFAULT_DELIVERY_FIRST_RETRY, DEFAULT_DELIVERY_MAX_RETRY),
+            delivery_horizon: DEFAULT_DELIVERY_HORIZON,
         }
     }
 
@@ -79,7 +105,9 @@ impl EngineBuilder {
     /// holds at most [`defender_core::kv::DEFAULT_MAX_TOTAL_BYTES`] (64 MiB) of keys plus
     /// values and refuses puts beyond with
     /// `KvError::LimitExceeded { what: KvLimit::TotalBytes, .. }`; set a store here for another
-    /// bound or a durable backend). Monitor checkpoints are kept there too.
+    /// bound or a durable backend). Engine state is not kept there (see
+    /// [`EngineBuilder::state`]), except monitor checkpoints of earlier versions, read once
+    /// from here when the state has none.
     pub fn kv(mut self, kv: Arc<dyn KvStore>) -> Self {
         self.kv = Some(kv);
         self
@@ -107,6 +135,19 @@ impl EngineBuilder {
         self
     }
 
+    /// A team API key with its secret: what `new Defender({ apiKey, apiSecret })` (and the
+    /// legacy `AutotaskClient`, `SentinelClient`) in an action needs to manage the engine's
+    /// actions, monitors and channels. Keys not configured here are refused with an
+    /// `UNAUTHORIZED` error; `new Defender(event)` needs no key.
+    pub fn team_api_key(
+        mut self,
+        api_key: impl Into<String>,
+        api_secret: impl Into<String>,
+    ) -> Self {
+        self.team_keys.push((api_key.into(), api_secret.into()));
+        self
+    }
+
     /// Uses this registry of notification channels (default: an empty one).
     pub fn notifiers(mut self, registry: Arc<NotifierRegistry>) -> Self {
         self.notifiers = Some(registry);
@@ -119,13 +160,45 @@ impl EngineBuilder {
         self
     }
 
-    /// The secret store (default: in memory).
+    /// The engine state: monitor checkpoints, relayer nonces and transactions (for the
+    /// relayers a host builds on [`Engine::state`]), webhook tokens, schedule phases, alert-gate
+    /// state, and by default run history (and secrets, with [`EngineBuilder::secrets_key`]).
+    /// No action reaches it, and the actions' quota and expiry do not apply. Default: a
+    /// [`MemoryStateStore`], lost with the engine; give a durable one (`defender-kv`'s
+    /// `RedbStateStore` or `RedisStateStore`) for an engine that keeps its state across
+    /// restarts.
+    pub fn state(mut self, state: Arc<dyn StateStore>) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Keeps secrets sealed in the engine state with this key (a
+    /// [`StateSecretStore`](defender_core::state::StateSecretStore)), unless
+    /// [`EngineBuilder::secrets`] gives another store. With [`EngineBuilder::build`] the
+    /// store opens at first use, and a key other than the one the state's secrets were sealed
+    /// with fails every secret operation (and so every run); [`EngineBuilder::try_build`]
+    /// checks the key before it returns.
+    pub fn secrets_key(mut self, key: SecretsKey) -> Self {
+        self.secrets_key = Some(key);
+        self
+    }
+
+    /// What schedules do with the ticks that fell while no engine ran on this state (default
+    /// [`MissedRuns::Skip`]: nothing; [`MissedRuns::CatchUpOnce`]: one run at start).
+    pub fn missed_runs(mut self, policy: MissedRuns) -> Self {
+        self.missed_runs = policy;
+        self
+    }
+
+    /// The secret store (default: in memory, or sealed in the engine state with
+    /// [`EngineBuilder::secrets_key`]).
     pub fn secrets(mut self, secrets: Arc<dyn SecretStore>) -> Self {
         self.secrets = Some(secrets);
         self
     }
 
-    /// The run history store (default: in memory, 30 runs per action).
+    /// The run history store (default: a
+    /// [`StateRunStore`] in the engine state, 30 runs per action).
     pub fn runs(mut self, runs: Arc<dyn RunStore>) -> Self {
         self.runs = Some(runs);
         self
@@ -172,25 +245,62 @@ impl EngineBuilder {
     }
 
     /// How long one notification channel may take to accept one monitor alert before the
-    /// engine gives up on it (default [`DEFAULT_NOTIFICATION_TIMEOUT`]). Alerts are delivered
-    /// off the block loop, so this bounds how long a dead channel holds up the alerts queued
-    /// behind it, never the blocks.
+    /// attempt counts as failed (default [`DEFAULT_NOTIFICATION_TIMEOUT`]). Alerts are
+    /// delivered off the block loop, one at a time per channel, so this bounds how long a dead
+    /// channel holds up its own next alerts, never the blocks or other channels.
     pub fn notification_timeout(mut self, timeout: Duration) -> Self {
         self.notification_timeout = timeout;
         self
     }
 
-    /// How many alerts may wait for delivery per monitor (default [`DEFAULT_ALERT_QUEUE`]).
-    /// When a monitor's channels fall this far behind, its new alerts are dropped, logged and
-    /// counted as failed notifications, and blocks go on.
-    pub fn alert_queue(mut self, capacity: usize) -> Self {
-        self.alert_queue = capacity.max(1);
+    /// How failed deliveries of monitor alerts (notifications and linked-action runs) are
+    /// retried: `first` after the first failure, doubled after each next one, up to `max`
+    /// (defaults [`DEFAULT_DELIVERY_FIRST_RETRY`] and [`DEFAULT_DELIVERY_MAX_RETRY`]). A zero
+    /// `first` counts as 1 ms.
+    pub fn delivery_retry(mut self, first: Duration, max: Duration) -> Self {
+        let first = first.max(Duration::from_millis(1));
+        self.delivery_retry = (first, max.max(first));
         self
     }
 
+    /// How long a failed delivery is retried, counted from when its alert was owed (or
+    /// replayed), before it is kept as a dead letter (default [`DEFAULT_DELIVERY_HORIZON`];
+    /// see [`Engine::dead_letters`]).
+    pub fn delivery_horizon(mut self, horizon: Duration) -> Self {
+        self.delivery_horizon = horizon;
+        self
+    }
+
+    /// [`EngineBuilder::build`], after checking that the secrets key (if given) opens the
+    /// state's secrets: a wrong key fails with [`SealedSecretError::WrongKey`].
+    pub async fn try_build(self) -> Result<Engine, SealedSecretError> {
+        let engine = self.build();
+        if let Some(sealed) = &engine.inner.sealed {
+            sealed.open().await?;
+        }
+        Ok(engine)
+    }
+
     /// Builds the engine.
-    pub fn build(self) -> Engine {
+    pub fn build(mut self) -> Engine {
+        let state = self
+            .state
+            .take()
+            .unwrap_or_else(|| Arc::new(MemoryStateStore::default()));
+        let sealed = match (&self.secrets, self.secrets_key.take()) {
+            (None, Some(key)) => Some(Arc::new(SealedSecrets::new(state.clone(), key))),
+            _ => None,
+        };
         let notifiers = self.notifiers.unwrap_or_default();
+        let manage = Arc::new(ManageState {
+            team_keys: self.team_keys,
+            triggers: RwLock::default(),
+            channel_kinds: self
+                .channels
+                .iter()
+                .map(|(alias, n)| (alias.clone(), n.kind().to_owned()))
+                .collect(),
+        });
         for (alias, n) in self.channels {
             notifiers.add(alias, n);
         }
@@ -202,16 +312,21 @@ impl EngineBuilder {
             relayer_keys: self.relayer_keys,
             relayers: RwLock::new(self.relayers),
             notifiers,
-            secrets: self
-                .secrets
-                .unwrap_or_else(|| Arc::new(InMemorySecretStore::default())),
+            secrets: match (self.secrets, &sealed) {
+                (Some(secrets), _) => secrets,
+                (None, Some(sealed)) => sealed.clone(),
+                (None, None) => Arc::new(InMemorySecretStore::default()),
+            },
             runs: self
                 .runs
-                .unwrap_or_else(|| Arc::new(InMemoryRunStore::default())),
+                .unwrap_or_else(|| Arc::new(StateRunStore::new(state.clone()))),
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            state,
+            missed_runs: self.missed_runs,
             limits: self.limits,
             failure_channel: self.failure_channel,
             metrics: Metrics::default(),
+            manage: OnceLock::new(),
         });
         let actions = Arc::new(Actions::default());
         let monitors = Arc::new(Monitors::new(
@@ -220,14 +335,32 @@ impl EngineBuilder {
             self.formatter,
             DeliveryLimits {
                 timeout: self.notification_timeout,
-                queue: self.alert_queue,
+                first_retry: self.delivery_retry.0,
+                max_retry: self.delivery_retry.1,
+                horizon: self.delivery_horizon,
             },
         ));
+        let proposals = Arc::new(Proposals::new(runner.clone()));
+        let workflows = Arc::new(Workflows::new(
+            runner.clone(),
+            actions.clone(),
+            proposals.clone(),
+        ));
+        let _ = runner.manage.set(Arc::new(EngineManageFactory {
+            runner: Arc::downgrade(&runner),
+            actions: Arc::downgrade(&actions),
+            monitors: Arc::downgrade(&monitors),
+            state: manage.clone(),
+        }));
         Engine {
             inner: Arc::new(Inner {
                 runner,
                 actions,
                 monitors,
+                manage,
+                sealed,
+                proposals,
+                workflows,
                 webhook: WebhookLimits {
                     pending_after: self.webhook_pending_after.unwrap_or(WEBHOOK_PENDING_AFTER),
                     body_limit: self
@@ -244,6 +377,11 @@ struct Inner {
     runner: Arc<Runner>,
     actions: Arc<Actions>,
     monitors: Arc<Monitors>,
+    manage: Arc<ManageState>,
+    /// The sealed secrets of [`EngineBuilder::secrets_key`], to check the key.
+    sealed: Option<Arc<SealedSecrets>>,
+    proposals: Arc<Proposals>,
+    workflows: Arc<Workflows>,
     webhook: WebhookLimits,
 }
 
@@ -260,6 +398,16 @@ impl Engine {
         EngineBuilder::new(runtime)
     }
 
+    /// The proposals (their `Engine` methods are in module `proposals`).
+    pub(crate) fn proposals_service(&self) -> &Proposals {
+        &self.inner.proposals
+    }
+
+    /// The workflows (their `Engine` methods are in module `workflows`).
+    pub(crate) fn workflows_service(&self) -> &Workflows {
+        &self.inner.workflows
+    }
+
     /// The registry of notification channels, to add, pause or remove channels at run time.
     pub fn notifiers(&self) -> &Arc<NotifierRegistry> {
         &self.inner.runner.notifiers
@@ -270,9 +418,31 @@ impl Engine {
         &self.inner.runner.kv
     }
 
+    /// The engine state (see [`EngineBuilder::state`]): what a host builds the engine's
+    /// relayers on (`defender-relay`'s `StateRelayerStore`).
+    pub fn state(&self) -> &Arc<dyn StateStore> {
+        &self.inner.runner.state
+    }
+
     /// The secret store.
     pub fn secrets(&self) -> &Arc<dyn SecretStore> {
         &self.inner.runner.secrets
+    }
+
+    /// The management API over the engine's actions, monitors and channels (what an action's
+    /// `client.action` and `client.monitor` reach), for a host to serve to operators: list,
+    /// get, run, pause. Runs it starts are ordinary runs (`trigger: manual-api`).
+    pub fn manage(&self) -> Arc<dyn ManageApi> {
+        match self.inner.runner.manage.get() {
+            Some(factory) => factory.for_run(0),
+            None => Arc::new(EngineManageFactory {
+                runner: Arc::downgrade(&self.inner.runner),
+                actions: Arc::downgrade(&self.inner.actions),
+                monitors: Arc::downgrade(&self.inner.monitors),
+                state: self.inner.manage.clone(),
+            })
+            .for_run(0),
+        }
     }
 
     /// Adds or replaces the relayer with `id`.
@@ -316,22 +486,47 @@ impl Engine {
             // A cancelled task is what was asked for; a panicked one has ended too.
             let _ = h.await;
         }
+        // The alert gate's last changes, then its writer, which holds the state store.
+        self.inner.monitors.close_gate().await;
     }
 
     // -------------------------------------------------------------------------------------
     // Actions
 
     /// Registers an action and starts its schedules. Returns the webhook token if it has a
-    /// webhook trigger.
+    /// webhook trigger: the one the engine state keeps for this action id (set by an earlier
+    /// engine on the same state, or with [`Engine::set_webhook_token`]), else a new random one,
+    /// then kept there. Schedules continue the phase the state keeps for them (see
+    /// [`Schedule`](crate::Schedule)).
     ///
     /// Must be called within a tokio runtime when the action has a schedule.
     pub async fn add_action(&self, spec: ActionSpec) -> Result<Option<String>, EngineError> {
-        self.inner.actions.add(&self.inner.runner, spec)
+        let (id, triggers) = (spec.id.clone(), spec.triggers.clone());
+        let token = self.inner.actions.add(&self.inner.runner, spec)?;
+        let token = match token {
+            Some(fresh) => {
+                match webhook::restore_token(self.inner.runner.state.as_ref(), &id, fresh).await {
+                    Ok(kept) => {
+                        self.set_entry_token(&id, kept.clone())?;
+                        Some(kept)
+                    }
+                    Err(e) => {
+                        let _ = self.inner.actions.remove(&id);
+                        return Err(e.into());
+                    }
+                }
+            }
+            None => None,
+        };
+        self.inner.manage.set_trigger(&id, &triggers);
+        Ok(token)
     }
 
     /// Removes an action and stops its schedules. Runs in progress finish.
     pub fn remove_action(&self, id: &str) -> Result<(), EngineError> {
-        self.inner.actions.remove(id)
+        self.inner.actions.remove(id)?;
+        self.inner.manage.forget(id);
+        Ok(())
     }
 
     /// Pauses or resumes an action. A paused action's schedules, webhook and monitor triggers
@@ -416,18 +611,39 @@ impl Engine {
             .clone())
     }
 
-    /// Replaces an action's webhook token; the old URL stops working at once. Enables the
-    /// webhook trigger if the action had none.
-    pub fn regenerate_webhook_token(&self, id: &str) -> Result<String, EngineError> {
+    /// Replaces an action's webhook token with a new random one, kept in the engine state;
+    /// the old URL stops working at once. Enables the webhook trigger if the action had none.
+    pub async fn regenerate_webhook_token(&self, id: &str) -> Result<String, EngineError> {
         let token = new_token();
+        self.set_webhook_token(id, &token).await?;
+        Ok(token)
+    }
+
+    /// Sets an action's webhook token, kept in the engine state: a team moving from Defender
+    /// keeps its webhook URLs by setting each action's old secret. The old URL stops working
+    /// at once; enables the webhook trigger if the action had none.
+    ///
+    /// The token is 16 to 256 characters of `A`-`Z`, `a`-`z`, `0`-`9`, `-` and `_`; another
+    /// fails with [`EngineError::InvalidWebhookToken`], and changes nothing.
+    pub async fn set_webhook_token(&self, id: &str, token: &str) -> Result<(), EngineError> {
+        webhook::check_token(token).map_err(|reason| EngineError::InvalidWebhookToken {
+            id: id.to_owned(),
+            reason,
+        })?;
+        self.inner.actions.entry(id)?;
+        webhook::store_token(self.inner.runner.state.as_ref(), id, token).await?;
+        self.set_entry_token(id, token.to_owned())
+    }
+
+    fn set_entry_token(&self, id: &str, token: String) -> Result<(), EngineError> {
         *self
             .inner
             .actions
             .entry(id)?
             .webhook_token
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
-        Ok(token)
+            .unwrap_or_else(|e| e.into_inner()) = Some(token);
+        Ok(())
     }
 
     /// Handles a webhook request and answers as Defender did:
@@ -481,16 +697,33 @@ impl Engine {
     /// every block after that checkpoint).
     ///
     /// Each block then goes through the monitor path (module `pipeline`): block source
-    /// (confirmations, reorgs) -> matcher -> custom filter -> alert gate -> dispatch (the alert
-    /// to the monitor's delivery queue, the linked action started with the match as
-    /// `request.body`) -> checkpoint. Notifications are sent by a task per monitor, so a slow
-    /// or dead channel never holds up blocks (see [`EngineBuilder::notification_timeout`] and
-    /// [`EngineBuilder::alert_queue`]).
+    /// (confirmations, reorgs) -> matcher -> custom filter -> alert gate -> dispatch (each
+    /// alert owes one delivery per notification channel and a run of the linked action, with
+    /// the match as `request.body`) -> checkpoint, written with what the alerts owe in one
+    /// atomic batch of the engine state (the outbox). Delivery workers then deliver, at least
+    /// once, across crashes and restarts, retrying failures (see
+    /// [`EngineBuilder::delivery_retry`] and [`EngineBuilder::delivery_horizon`]); a slow or
+    /// dead channel never holds up blocks or other channels (see
+    /// [`EngineBuilder::notification_timeout`]). Each delivery carries an idempotency key,
+    /// sent to webhook channels as the `Idempotency-Key` header, so a receiver can drop a
+    /// redelivery.
     pub async fn add_monitor(&self, id: &str, def: MonitorDefinition) -> Result<(), EngineError> {
         self.inner.monitors.add_monitor(id, def).await
     }
 
-    /// Removes a monitor. Alerts already queued for it are still delivered.
+    /// Adds several monitors as [`add_monitor`](Self::add_monitor) does, every one of them
+    /// before any network starts watching: after a restart, the blocks a network replays
+    /// from its checkpoint are matched against all of them (added one by one, a monitor
+    /// added after its network's loop started misses the blocks replayed before it).
+    /// Stops at the first invalid monitor, with its error; those before it are added.
+    pub async fn add_monitors(
+        &self,
+        monitors: impl IntoIterator<Item = (String, MonitorDefinition)>,
+    ) -> Result<(), EngineError> {
+        self.inner.monitors.add_monitors(monitors).await
+    }
+
+    /// Removes a monitor. What its alerts owe is still delivered.
     pub fn remove_monitor(&self, id: &str) -> Result<(), EngineError> {
         self.inner.monitors.remove_monitor(id)
     }
@@ -500,17 +733,37 @@ impl Engine {
         self.inner.monitors.set_paused(id, paused).await
     }
 
+    /// A monitor's definition, with its current `paused` flag (which actions change through
+    /// `client.monitor.pause`).
+    pub fn monitor(&self, id: &str) -> Option<Arc<MonitorDefinition>> {
+        self.inner.monitors.definition(id)
+    }
+
     /// The ids of the monitors, sorted.
     pub fn monitor_ids(&self) -> Vec<String> {
         self.inner.monitors.ids()
     }
 
-    /// Waits until every monitor alert queued so far has been handed to its channels (or has
-    /// failed, or timed out). Blocks are processed without waiting for notifications; call
-    /// this to know that the alerts of the blocks processed so far have gone out, before a
-    /// shutdown say.
+    /// Waits until every delivery due now (notifications and linked-action runs of the
+    /// alerts of the blocks processed so far) has had an attempt: delivered, failed or timed
+    /// out. Deliveries waiting for a retry are not waited for. Blocks are processed without
+    /// waiting for deliveries; call this to know that the alerts so far have gone out.
     pub async fn flush_alerts(&self) {
         self.inner.monitors.flush().await
+    }
+
+    /// The dead letters: alerts with a delivery given up at the retry horizon
+    /// ([`EngineBuilder::delivery_horizon`]), oldest first. They stay in the engine state
+    /// until replayed.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, EngineError> {
+        self.inner.monitors.dead_letters().await
+    }
+
+    /// Delivers the given-up deliveries of dead letter `id` again, with a fresh retry horizon
+    /// (their idempotency keys unchanged); returns how many. An unknown id is
+    /// [`EngineError::UnknownDeadLetter`].
+    pub async fn replay_dead_letter(&self, id: &str) -> Result<usize, EngineError> {
+        self.inner.monitors.replay_dead_letter(id).await
     }
 
     /// Defender's "test conditions" tool: the matches a definition would produce over recent

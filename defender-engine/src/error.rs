@@ -16,6 +16,9 @@ pub enum EngineError {
     /// No monitor with this id.
     #[error("no monitor `{0}`")]
     UnknownMonitor(String),
+    /// No dead letter with this id (see [`Engine::dead_letters`](crate::Engine::dead_letters)).
+    #[error("no dead letter `{0}`")]
+    UnknownDeadLetter(String),
     /// The action is paused.
     #[error("action `{0}` is paused")]
     Paused(String),
@@ -57,6 +60,18 @@ pub enum EngineError {
         #[source]
         source: WatchError,
     },
+    /// A webhook token given by the operator is not one (see
+    /// [`Engine::set_webhook_token`](crate::Engine::set_webhook_token)).
+    #[error("invalid webhook token for action `{id}`: {reason}")]
+    InvalidWebhookToken {
+        /// The action.
+        id: String,
+        /// What is wrong with the token (never the token).
+        reason: &'static str,
+    },
+    /// The engine state could not be read or written.
+    #[error("engine state: {0}")]
+    State(#[from] defender_core::state::StateError),
     /// The network's block source could not be reached.
     #[error("network `{network}` is unavailable: {source}")]
     NetworkUnavailable {

@@ -2,31 +2,47 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Layers, each module using only those before it: error, metrics -> run (the one run path)
-// -> schedule -> actions -> webhook; monitor (the parts) -> network, dispatch -> pipeline
-// (the monitor path) -> registry (networks and monitors) -> engine (the handle) -> server.
+// -> schedule -> actions -> webhook; monitor (the parts) -> network, outbox -> delivery ->
+// dispatch -> pipeline (the monitor path) -> registry (networks and monitors) -> manage (what
+// actions reach of the engine) -> engine (the handle) -> server.
 mod actions;
+mod delivery;
 mod dispatch;
 mod engine;
 mod error;
+mod manage;
 mod metrics;
 pub mod monitor;
 mod network;
+mod outbox;
 mod pipeline;
+pub mod proposals;
 mod registry;
 mod run;
 mod schedule;
+mod secrets;
 #[cfg(feature = "webhook-server")]
 mod server;
 mod webhook;
+pub mod workflows;
 
 pub use actions::{ActionSpec, ActionTrigger};
-pub use engine::{Engine, EngineBuilder, DEFAULT_ALERT_QUEUE, DEFAULT_NOTIFICATION_TIMEOUT};
+pub use engine::{
+    Engine, EngineBuilder, DEFAULT_DELIVERY_FIRST_RETRY, DEFAULT_DELIVERY_HORIZON,
+    DEFAULT_DELIVERY_MAX_RETRY, DEFAULT_NOTIFICATION_TIMEOUT,
+};
 pub use error::EngineError;
 pub use monitor::{PlainAlertFormatter, StartAt, TestScope};
 pub use network::NetworkSpec;
-pub use schedule::Schedule;
+pub use outbox::{DeadDelivery, DeadLetter, DeliveryTarget};
+pub use proposals::{Approval, Proposal, ProposalError, ProposalRequest, ProposalStatus, ViaType};
+pub use schedule::{MissedRuns, Schedule};
 #[cfg(feature = "webhook-server")]
 pub use server::webhook_router;
 pub use webhook::{
-    WebhookAnswer, WebhookRequest, DEFAULT_WEBHOOK_BODY_LIMIT, WEBHOOK_PENDING_AFTER,
+    WebhookAnswer, WebhookRequest, DEFAULT_WEBHOOK_BODY_LIMIT, MAX_WEBHOOK_TOKEN_BYTES,
+    MIN_WEBHOOK_TOKEN_BYTES, WEBHOOK_PENDING_AFTER,
+};
+pub use workflows::{
+    Workflow, WorkflowError, WorkflowItem, WorkflowRun, WorkflowStatus, WorkflowStep,
 };

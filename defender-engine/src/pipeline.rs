@@ -8,29 +8,35 @@
 //! 2. **matcher**: the block against the network's monitors of that level ([`Matcher`]);
 //! 3. **custom filter**: the monitor's filter action, if it has one, in batches of 25;
 //! 4. **alert gate**: threshold and timeout ([`AlertGate`]);
-//! 5. **dispatch**: each alert goes to its monitor's delivery queue (a task per monitor sends
-//!    it to the notification channels) and the linked action starts in the background; neither
-//!    is waited for, so a slow or dead channel or a long action never holds up blocks;
-//! 6. **checkpoint**: [`BlockCursor::commit`].
+//! 5. **dispatch**: each alert becomes an outbox item owing one delivery per notification
+//!    channel and one run of the linked action ([`Dispatcher::owe`]);
+//! 6. **checkpoint**: the outbox items and the checkpoint are written in one atomic batch
+//!    ([`BlockCursor::commit_with`]), then the delivery workers are told of the new items.
+//!
+//! Delivery happens off this loop (module [`delivery`](crate::delivery)), so a slow or dead
+//! channel or a long action never holds up blocks. Because an alert is owed durably in the
+//! batch that moves the checkpoint past its block, a crash at any point neither loses an
+//! alert nor owes it twice: either the batch was written and the workers resume it at the
+//! next start, or it was not and the block is handled again.
 //!
 //! A stop (engine shutdown) ends the loop while it waits for a block or runs a custom filter,
-//! never between dispatch and checkpoint: a block's alerts are dispatched and its checkpoint
-//! written together, so a restart after a shutdown neither repeats nor skips them. The
-//! delivery queues are in memory: alerts still queued when the process dies are lost, and a
-//! process that dies between dispatch and checkpoint may send that block's alerts twice.
+//! never between dispatch and checkpoint.
 //!
 //! State, one copy each: a monitor's definition and paused flag are in its network's
 //! [`Matcher`]; the checkpoint is the [`BlockCursor`]'s; the alert gate's history is per
-//! monitor id in [`Stages`], and the delivery queues are per monitor id in the [`Dispatcher`].
+//! monitor id in [`Stages`]; what is owed is in the outbox, in the engine state.
 //!
-//! Beside this module: the networks and stage 2 in [`network`](crate::network), the delivery
-//! queues and their tasks in [`dispatch`](crate::dispatch), and the registry that adds
-//! networks and monitors and starts and stops the loops in [`registry`](crate::registry).
+//! Beside this module: the networks and stage 2 in [`network`](crate::network), stage 5 in
+//! [`dispatch`](crate::dispatch), the outbox in [`outbox`](crate::outbox), and the registry
+//! that adds networks and monitors and starts and stops the loops in
+//! [`registry`](crate::registry).
 //!
 //! [`Matcher`]: crate::monitor::Matcher
+//! [`Dispatcher::owe`]: crate::dispatch::Dispatcher::owe
 
 use crate::actions::Actions;
-use crate::dispatch::{Alert, DeliveryLimits, Dispatcher};
+use crate::delivery::DeliveryLimits;
+use crate::dispatch::{Alert, Dispatcher};
 use crate::metrics::Metrics;
 use crate::monitor::{log_poll_error, poll_wait, AlertGate, BlockCursor, WatchError};
 use crate::network::{MonitorMatches, Network};
@@ -144,13 +150,12 @@ impl MonitorLoop {
         };
 
         // From here the block is handled to the end, stop or not.
-        // 5. Dispatch: to the delivery queues and the linked actions, without waiting.
-        for alert in alerts {
-            stages.dispatcher.dispatch(alert);
-        }
+        // 5. Dispatch: what the alerts owe, as outbox writes.
+        let owing = stages.dispatcher.owe(alerts).await?;
 
-        // 6. Checkpoint.
-        cursor.commit(&block.header).await?;
+        // 6. Checkpoint, in the same batch as the outbox writes; then the workers deliver.
+        cursor.commit_with(&block.header, owing.ops).await?;
+        stages.dispatcher.owed(owing.pending);
         Ok(Step::Handled)
     }
 }

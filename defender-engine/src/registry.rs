@@ -4,10 +4,11 @@
 //! shutdown. What the loops do with each block is in [`pipeline`](crate::pipeline).
 
 use crate::actions::Actions;
-use crate::dispatch::DeliveryLimits;
+use crate::delivery::DeliveryLimits;
 use crate::error::EngineError;
 use crate::monitor::{test_conditions, BlockCursor, StartAt, TestScope, WatcherConfig};
 use crate::network::{LoopHandle, Network, NetworkSpec};
+use crate::outbox::DeadLetter;
 use crate::pipeline::{MonitorLoop, Stages};
 use crate::run::Runner;
 use defender_core::{AlertFormatter, BlockTag, ConfirmLevel, MonitorDefinition, MonitorMatch};
@@ -17,8 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-/// The engine's monitors: networks, and what the monitor path runs on (the alert gate,
-/// delivery queues, and what the filter and linked actions run on).
+/// The engine's monitors: networks, and what the monitor path runs on (the alert gate, the
+/// outbox and its delivery workers, and what the filter and linked actions run on).
 #[derive(Debug)]
 pub(crate) struct Monitors {
     networks: RwLock<HashMap<String, Arc<Network>>>,
@@ -33,9 +34,11 @@ impl Monitors {
         formatter: Option<Arc<dyn AlertFormatter>>,
         limits: DeliveryLimits,
     ) -> Self {
+        let stages = Stages::new(runner, actions, formatter, limits);
+        stages.gate.attach_store(stages.runner.state.clone());
         Monitors {
             networks: RwLock::new(HashMap::new()),
-            stages: Arc::new(Stages::new(runner, actions, formatter, limits)),
+            stages: Arc::new(stages),
         }
     }
 
@@ -80,6 +83,49 @@ impl Monitors {
         id: &str,
         def: MonitorDefinition,
     ) -> Result<(), EngineError> {
+        let (network, level) = self.insert_monitor(id, def).await?;
+        self.ensure_loop(&network, level).await;
+        Ok(())
+    }
+
+    /// Adds monitors, all of them before any of their loops starts, so that the blocks a loop
+    /// replays from its checkpoint after a restart are matched against every monitor. Stops
+    /// at the first invalid one: those before it are added and watched.
+    pub(crate) async fn add_monitors(
+        &self,
+        monitors: impl IntoIterator<Item = (String, MonitorDefinition)>,
+    ) -> Result<(), EngineError> {
+        let mut loops: Vec<(Arc<Network>, ConfirmLevel)> = Vec::new();
+        let mut failure = None;
+        for (id, def) in monitors {
+            match self.insert_monitor(&id, def).await {
+                Ok((network, level)) => {
+                    if !loops
+                        .iter()
+                        .any(|(n, l)| Arc::ptr_eq(n, &network) && *l == level)
+                    {
+                        loops.push((network, level));
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        for (network, level) in &loops {
+            self.ensure_loop(network, *level).await;
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Validates a monitor and puts it in its network's matcher (and its alert-gate history
+    /// in the gate), without starting a loop: its network and confirmation level.
+    async fn insert_monitor(
+        &self,
+        id: &str,
+        def: MonitorDefinition,
+    ) -> Result<(Arc<Network>, ConfirmLevel), EngineError> {
         let invalid = |message: String| EngineError::InvalidMonitor {
             id: id.to_owned(),
             message,
@@ -97,6 +143,7 @@ impl Monitors {
             .network(&def.network)
             .ok_or_else(|| invalid(format!("network `{}` has not been added", def.network)))?;
         let level = def.confirm_level.unwrap_or_default();
+        let replaced = self.definition(id).is_some();
         network
             .write()
             .insert(id, &def, network.chain_id)
@@ -110,9 +157,14 @@ impl Monitors {
                 other.write().remove(id);
             }
         }
-        self.stages.gate.forget(id);
-        self.ensure_loop(&network, level).await;
-        Ok(())
+        // A redefined monitor starts its alert history over; a monitor added again after a
+        // restart continues the one the engine state keeps.
+        if replaced {
+            self.stages.gate.forget(id);
+        } else if let Err(e) = self.stages.gate.load(id).await {
+            tracing::warn!(monitor_id = id, error = %e, "alert-gate state unreadable; started over");
+        }
+        Ok((network, level))
     }
 
     /// Removes a monitor. Alerts already queued for it are still delivered.
@@ -125,8 +177,7 @@ impl Monitors {
             return Err(EngineError::UnknownMonitor(id.to_owned()));
         }
         self.stages.gate.forget(id);
-        // The delivery task ends once it has sent what is queued.
-        self.stages.dispatcher.remove(id);
+        // What its alerts owe stays in the outbox and is still delivered.
         Ok(())
     }
 
@@ -149,6 +200,11 @@ impl Monitors {
             return Ok(());
         }
         Err(EngineError::UnknownMonitor(id.to_owned()))
+    }
+
+    /// A monitor's definition, with its current `paused` flag.
+    pub(crate) fn definition(&self, id: &str) -> Option<Arc<MonitorDefinition>> {
+        self.networks().iter().find_map(|n| n.read().definition(id))
     }
 
     /// The ids of the monitors, sorted.
@@ -230,19 +286,24 @@ impl Monitors {
             poll_interval: network.spec.poll_interval,
             cursor: BlockCursor::new(
                 network.spec.source.clone(),
-                self.stages.runner.kv.clone(),
+                self.stages.runner.state.clone(),
                 config,
-            ),
+            )
+            .with_legacy_kv(self.stages.runner.kv.clone()),
         };
         let span =
             tracing::info_span!("monitor_watcher", network = %network.spec.name, level = ?level);
         let task = runtime.spawn(task.run().instrument(span));
         loops.insert(level, LoopHandle { task, stop });
+        // The delivery workers, if the engine was built outside a runtime or shut down.
+        self.stages.dispatcher.start();
     }
 
-    /// Stops every monitor loop; returns their tasks, which end at the loops' next stop point
-    /// (see [`pipeline`](crate::pipeline)).
+    /// Stops every monitor loop and the delivery workers; returns their tasks, which end at
+    /// the loops' next stop point (see [`pipeline`](crate::pipeline)) and once the deliveries
+    /// under way have ended.
     pub(crate) fn stop_loops(&self) -> Vec<JoinHandle<()>> {
+        let workers = self.stages.dispatcher.stop();
         self.networks()
             .iter()
             .flat_map(|n| {
@@ -253,11 +314,33 @@ impl Monitors {
                     .map(|(_, h)| h.stop())
                     .collect::<Vec<_>>()
             })
+            .chain(workers)
             .collect()
+    }
+
+    /// The dead letters of the outbox.
+    pub(crate) async fn dead_letters(&self) -> Result<Vec<DeadLetter>, EngineError> {
+        Ok(self.stages.dispatcher.dead_letters().await?)
+    }
+
+    /// Owes the dead deliveries of dead letter `id` again; returns how many.
+    pub(crate) async fn replay_dead_letter(&self, id: &str) -> Result<usize, EngineError> {
+        match self.stages.dispatcher.replay(id).await? {
+            0 => Err(EngineError::UnknownDeadLetter(id.to_owned())),
+            n => Ok(n),
+        }
     }
 
     /// Waits until every alert queued so far has been sent (or has failed or timed out).
     pub(crate) async fn flush(&self) {
         self.stages.dispatcher.flush().await;
+        if let Err(e) = self.stages.gate.flush().await {
+            tracing::warn!(error = %e, "alert-gate state not saved");
+        }
+    }
+
+    /// Writes the alert gate's last changes and stops its writer (at shutdown).
+    pub(crate) async fn close_gate(&self) {
+        self.stages.gate.close().await;
     }
 }

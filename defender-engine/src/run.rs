@@ -7,9 +7,10 @@
 
 use crate::metrics::Metrics;
 use defender_core::redact::Redactor;
+use defender_core::state::StateStore;
 use defender_core::wire::{encode_logs, iso8601};
 use defender_core::{
-    ActionCode, ActionEvent, ActionRequest, ActionRuntime, Clock, KvStore, Message,
+    ActionCode, ActionEvent, ActionRequest, ActionRuntime, Clock, DynManageApi, KvStore, Message,
     NotifierRegistry, Relayer, RelayerKeys, RunError, RunLimits, RunOutcome, RunRecord, RunRequest,
     RunServices, RunStatus, RunStore, SecretStore, Trigger,
 };
@@ -18,7 +19,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -75,9 +76,23 @@ pub(crate) struct Runner {
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) runs: Arc<dyn RunStore>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The engine state (checkpoints, schedule phases, webhook tokens...), which no action
+    /// reaches.
+    pub(crate) state: Arc<dyn StateStore>,
+    /// What schedules do with ticks missed while no engine ran (a plain setting of
+    /// [`schedule`](crate::schedule), kept here with the rest of the engine's settings).
+    pub(crate) missed_runs: crate::schedule::MissedRuns,
     pub(crate) limits: RunLimits,
     pub(crate) failure_channel: Option<String>,
     pub(crate) metrics: Metrics,
+    /// Makes each run's management API (module `manage`), set once the engine is assembled.
+    pub(crate) manage: OnceLock<Arc<dyn ManageFactory>>,
+}
+
+/// Makes the management API of a run started by `depth` nested `runAction` calls (0: any
+/// other run). Implemented by module `manage`, which this module does not depend on.
+pub(crate) trait ManageFactory: std::fmt::Debug + Send + Sync {
+    fn for_run(&self, depth: u32) -> Arc<DynManageApi>;
 }
 
 /// A new run id.
@@ -123,8 +138,21 @@ impl Runner {
         request: Option<ActionRequest>,
         run_id: String,
     ) -> RunRecord {
-        let span = tracing::info_span!("action_run", action_id = %entry.id, run_id = %run_id, trigger = ?trigger);
-        self.execute_inner(entry, trigger, request, run_id)
+        self.execute_nested(entry, trigger, request, run_id, 0)
+            .await
+    }
+
+    /// [`Runner::execute`] for a run started by `depth` nested `runAction` calls.
+    pub(crate) async fn execute_nested(
+        &self,
+        entry: &ActionEntry,
+        trigger: Trigger,
+        request: Option<ActionRequest>,
+        run_id: String,
+        depth: u32,
+    ) -> RunRecord {
+        let span = tracing::info_span!("action_run", action_id = %entry.id, run_id = %run_id, trigger = ?trigger, depth);
+        self.execute_inner(entry, trigger, request, run_id, depth)
             .instrument(span)
             .await
     }
@@ -135,6 +163,7 @@ impl Runner {
         trigger: Trigger,
         request: Option<ActionRequest>,
         run_id: String,
+        depth: u32,
     ) -> RunRecord {
         let code = entry.code();
         let name = entry.name.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -209,6 +238,7 @@ impl Runner {
                         relayer,
                         relayer_keys: self.relayer_keys(),
                         notifiers: self.notifiers.clone(),
+                        manage: self.manage.get().map(|f| f.for_run(depth)),
                     },
                     limits: self.limits,
                 };

@@ -1,13 +1,19 @@
-//! Scheduled runs: by interval, measured start to start, or by cron expression.
+//! Scheduled runs: by interval, measured start to start, or by cron expression, keeping their
+//! phase across restarts in the engine state ([`Space::SCHEDULES`]).
+//!
+//! The decisions are pure functions of the stored tick, the time and the policy
+//! ([`plan_interval`], [`plan_cron`]), tested by tables; the task in [`spawn`] only reads and
+//! writes the state, sleeps and fires.
 
 use crate::run::{new_run_id, ActionEntry, Runner};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds};
+use defender_core::state::{Space, StateStoreExt};
 use defender_core::Trigger;
+use serde::{Deserialize, Serialize};
 use std::sync::Weak;
 use std::time::Duration;
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 
 /// When a scheduled action runs.
 ///
@@ -15,6 +21,11 @@ use tokio::time::MissedTickBehavior;
 /// next one's, as in Defender; when a run outlasts the interval, the starts it overlapped are
 /// skipped and the next run starts at the following tick of the original cadence. A cron
 /// schedule likewise skips occurrences that fall while its previous run is still going.
+///
+/// The phase survives restarts: each schedule's last tick is kept in the engine state, and a
+/// new engine on the same state continues the cadence instead of starting it over (so an
+/// interval longer than the time between two restarts still fires). Ticks that fell while no
+/// engine ran are handled by the engine's [`MissedRuns`] policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Schedule {
     /// Every `Duration`, start to start.
@@ -32,6 +43,25 @@ impl Schedule {
             Schedule::Cron(expr) => parse_cron(expr).map(|_| ()),
         }
     }
+
+    /// What the stored state of this schedule is for: a changed schedule starts a new phase.
+    fn fingerprint(&self) -> String {
+        match self {
+            Schedule::Interval(d) => format!("interval:{}", d.as_millis()),
+            Schedule::Cron(expr) => format!("cron:{expr}"),
+        }
+    }
+}
+
+/// What happens to the ticks of a schedule that fell while no engine ran (chosen per engine
+/// with [`EngineBuilder::missed_runs`](crate::EngineBuilder::missed_runs)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedRuns {
+    /// None of them runs: the schedule continues at its next tick.
+    #[default]
+    Skip,
+    /// One run at start, however many ticks were missed, then the next tick as usual.
+    CatchUpOnce,
 }
 
 fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
@@ -42,6 +72,97 @@ fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
         .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))
 }
 
+/// A schedule's decision: run once now to catch up, then next at `next`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// One run now for the ticks missed (only with [`MissedRuns::CatchUpOnce`]).
+    pub(crate) catch_up: bool,
+    /// The next tick: the first one at or after now.
+    pub(crate) next: DateTime<Utc>,
+    /// The tick before `next` (or the anchor when none passed): the phase to store.
+    pub(crate) last: DateTime<Utc>,
+}
+
+/// An interval schedule's plan from its last tick `anchor` (ticks are `anchor + k * period`,
+/// `k >= 1`): the next tick is the first at or after `now`, and ticks before `now` were
+/// missed. An anchor in the future (the clock went back) counts as now.
+pub(crate) fn plan_interval(
+    anchor: DateTime<Utc>,
+    period: Duration,
+    now: DateTime<Utc>,
+    policy: MissedRuns,
+) -> Plan {
+    let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX).max(1);
+    let anchor = anchor.min(now);
+    let elapsed = now.signed_duration_since(anchor).num_milliseconds().max(0);
+    // The first k >= 1 with anchor + k * period >= now; the k - 1 ticks before it are missed.
+    let k = (elapsed / period_ms + i64::from(elapsed % period_ms != 0)).max(1);
+    let at = |k: i64| {
+        chrono::Duration::try_milliseconds(k.saturating_mul(period_ms))
+            .and_then(|d| anchor.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    };
+    let next = at(k);
+    Plan {
+        catch_up: policy == MissedRuns::CatchUpOnce && k > 1 && next > now,
+        next,
+        last: if k > 1 { at(k - 1) } else { anchor },
+    }
+}
+
+/// A cron schedule's plan from its last tick `anchor`: the next occurrence is the first at or
+/// after `now`, and occurrences after the anchor and before `now` were missed. `None` when
+/// the expression has no next occurrence.
+pub(crate) fn plan_cron(
+    cron: &croner::Cron,
+    anchor: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policy: MissedRuns,
+) -> Option<Plan> {
+    let anchor = anchor.min(now);
+    // The first occurrence at or after now and strictly after the anchor (whose occurrence
+    // has run). croner works in whole seconds: an inclusive search from a time within a
+    // second can return that second's start, before now, so the search steps on.
+    let mut next = cron.find_next_occurrence(&now, true).ok()?;
+    for _ in 0..4 {
+        if next >= now && next > anchor {
+            break;
+        }
+        next = cron.find_next_occurrence(&next, false).ok()?;
+    }
+    if next < now || next <= anchor {
+        return None;
+    }
+    let first_after_anchor = cron.find_next_occurrence(&anchor, false).ok()?;
+    let missed = first_after_anchor < now;
+    Some(Plan {
+        catch_up: policy == MissedRuns::CatchUpOnce && missed && next > now,
+        next,
+        last: if missed { now } else { anchor },
+    })
+}
+
+/// A schedule's state in [`Space::SCHEDULES`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ScheduleState {
+    /// The schedule it belongs to ([`Schedule::fingerprint`]).
+    pub(crate) schedule: String,
+    /// The last tick (or the time the schedule started), in ms since the Unix epoch: the phase.
+    pub(crate) last_tick_ms: i64,
+    /// The next tick planned, in ms since the Unix epoch.
+    pub(crate) next_tick_ms: i64,
+}
+
+/// The key of an action's schedule in [`Space::SCHEDULES`]: the JSON array `[action id,
+/// schedule]`, so that no two pairs share a key.
+pub(crate) fn state_key(action_id: &str, schedule: &Schedule) -> String {
+    serde_json::to_string(&[action_id, &schedule.fingerprint()]).unwrap_or_default()
+}
+
+/// Longest single sleep: a wall clock that jumps is noticed within this.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
 /// Starts the task that runs `entry` on `schedule`; it ends once the runner or the action is
 /// gone.
 pub(crate) fn spawn(
@@ -50,34 +171,122 @@ pub(crate) fn spawn(
     schedule: Schedule,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        match schedule {
-            Schedule::Interval(period) => {
-                let start = tokio::time::Instant::now() + period;
-                let mut ticks = tokio::time::interval_at(start, period);
-                ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-                loop {
-                    ticks.tick().await;
-                    if !fire(&runner, &entry).await {
-                        return;
-                    }
+        let cron = match &schedule {
+            Schedule::Interval(_) => None,
+            Schedule::Cron(expr) => match parse_cron(expr) {
+                Ok(cron) => Some(cron),
+                Err(_) => return,
+            },
+        };
+        let plan_at = |anchor: DateTime<Utc>, now: DateTime<Utc>, policy: MissedRuns| match (
+            &schedule, &cron,
+        ) {
+            (Schedule::Interval(period), _) => Some(plan_interval(anchor, *period, now, policy)),
+            (_, Some(cron)) => plan_cron(cron, anchor, now, policy),
+            _ => None,
+        };
+        let (key, policy, now, stored) = {
+            let (Some(r), Some(e)) = (runner.upgrade(), entry.upgrade()) else {
+                return;
+            };
+            let key = state_key(&e.id, &schedule);
+            drop(e);
+            let stored = load(&r, &key, &schedule).await;
+            (key, r.missed_runs, r.clock.now(), stored)
+        };
+        let Some(plan) = plan_at(stored.unwrap_or(now), now, policy) else {
+            return;
+        };
+        if plan.catch_up && !fire(&runner, &entry).await {
+            return;
+        }
+        // The plan is written once the catch-up run (if any) is recorded.
+        let (mut last, mut next) = (plan.last, plan.next);
+        if !save(&runner, &key, &schedule, last, next).await {
+            return;
+        }
+        loop {
+            // Sleeps until `next` by the engine's clock, in bounded steps.
+            loop {
+                let Some(now) = runner.upgrade().map(|r| r.clock.now()) else {
+                    return;
+                };
+                let Ok(wait) = next.signed_duration_since(now).to_std() else {
+                    break;
+                };
+                if wait.is_zero() {
+                    break;
                 }
+                tokio::time::sleep(wait.min(MAX_SLEEP)).await;
             }
-            Schedule::Cron(expr) => {
-                let Ok(cron) = parse_cron(&expr) else { return };
-                loop {
-                    let now = Utc::now();
-                    let Ok(next) = cron.find_next_occurrence(&now, false) else {
-                        return;
-                    };
-                    let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
-                    tokio::time::sleep(wait).await;
-                    if !fire(&runner, &entry).await {
-                        return;
-                    }
-                }
+            let due = next;
+            let Some(now) = runner.upgrade().map(|r| r.clock.now()) else {
+                return;
+            };
+            // The tick is stored before the run: a crash during it does not count it missed.
+            let Some(planned) = plan_at(due, now, MissedRuns::Skip) else {
+                return;
+            };
+            if !save(&runner, &key, &schedule, due, planned.next).await
+                || !fire(&runner, &entry).await
+            {
+                return;
+            }
+            let Some(now) = runner.upgrade().map(|r| r.clock.now()) else {
+                return;
+            };
+            // A run that outlasted its interval skips the ticks it overlapped.
+            let Some(after) = plan_at(due, now, MissedRuns::Skip) else {
+                return;
+            };
+            last = after.last.max(last);
+            next = after.next;
+            if next != planned.next && !save(&runner, &key, &schedule, last, next).await {
+                return;
             }
         }
     })
+}
+
+/// The stored last tick of this schedule, if the state holds one for it.
+async fn load(runner: &Runner, key: &str, schedule: &Schedule) -> Option<DateTime<Utc>> {
+    match runner
+        .state
+        .get_json::<ScheduleState>(Space::SCHEDULES, key)
+        .await
+    {
+        Ok(Some(s)) if s.schedule == schedule.fingerprint() => {
+            DateTime::from_timestamp_millis(s.last_tick_ms)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "schedule state unreadable; the schedule starts a new phase");
+            None
+        }
+    }
+}
+
+/// Stores the phase; false once the engine is gone. A failed write is logged and the
+/// schedule goes on (it may then restart its phase after a restart).
+async fn save(
+    runner: &Weak<Runner>,
+    key: &str,
+    schedule: &Schedule,
+    last: DateTime<Utc>,
+    next: DateTime<Utc>,
+) -> bool {
+    let Some(runner) = runner.upgrade() else {
+        return false;
+    };
+    let state = ScheduleState {
+        schedule: schedule.fingerprint(),
+        last_tick_ms: last.timestamp_millis(),
+        next_tick_ms: next.timestamp_millis(),
+    };
+    if let Err(e) = runner.state.put_json(Space::SCHEDULES, key, &state).await {
+        tracing::warn!(error = %e, "schedule state not saved");
+    }
+    true
 }
 
 /// Runs the action once unless paused; returns false once the engine or the action is gone.
@@ -91,4 +300,142 @@ async fn fire(runner: &Weak<Runner>, entry: &Weak<ActionEntry>) -> bool {
             .await;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        format!("2026-01-01T{s}Z").parse().unwrap()
+    }
+
+    #[test]
+    fn interval_plans() {
+        use MissedRuns::*;
+        let hour = Duration::from_secs(3600);
+        // (anchor, now, policy, catch_up, next, last)
+        let cases = [
+            // Restarted before the first tick: the phase is kept.
+            ("00:00:00", "00:30:00", Skip, false, "01:00:00", "00:00:00"),
+            (
+                "00:00:00",
+                "00:30:00",
+                CatchUpOnce,
+                false,
+                "01:00:00",
+                "00:00:00",
+            ),
+            // Just started: the first tick is one period away.
+            ("00:00:00", "00:00:00", Skip, false, "01:00:00", "00:00:00"),
+            // A tick exactly now is due, not missed.
+            (
+                "00:00:00",
+                "01:00:00",
+                CatchUpOnce,
+                false,
+                "01:00:00",
+                "00:00:00",
+            ),
+            // Down across three ticks: none or one run, then the original cadence.
+            ("00:00:00", "03:30:00", Skip, false, "04:00:00", "03:00:00"),
+            (
+                "00:00:00",
+                "03:30:00",
+                CatchUpOnce,
+                true,
+                "04:00:00",
+                "03:00:00",
+            ),
+            // Down across one tick, back on the next one exactly: that one runs, no extra.
+            (
+                "00:00:00",
+                "02:00:00",
+                CatchUpOnce,
+                false,
+                "02:00:00",
+                "01:00:00",
+            ),
+            // The clock went back before the anchor: counted from now.
+            (
+                "05:00:00",
+                "04:00:00",
+                CatchUpOnce,
+                false,
+                "05:00:00",
+                "04:00:00",
+            ),
+        ];
+        for (anchor, now, policy, catch_up, next, last) in cases {
+            let plan = plan_interval(t(anchor), hour, t(now), policy);
+            assert_eq!(
+                plan,
+                Plan {
+                    catch_up,
+                    next: t(next),
+                    last: t(last)
+                },
+                "anchor {anchor}, now {now}, {policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn interval_plans_never_overflow() {
+        let far = DateTime::<Utc>::MAX_UTC;
+        let plan = plan_interval(t("00:00:00"), Duration::MAX, far, MissedRuns::CatchUpOnce);
+        assert!(plan.next >= plan.last);
+        let plan = plan_interval(
+            t("00:00:00"),
+            Duration::from_nanos(1),
+            t("00:00:01"),
+            MissedRuns::Skip,
+        );
+        assert_eq!(plan.next, t("00:00:01"));
+    }
+
+    #[test]
+    fn cron_plans() {
+        use MissedRuns::*;
+        let hourly = parse_cron("0 * * * *").unwrap();
+        // (anchor, now, policy, catch_up, next)
+        let cases = [
+            ("00:00:00", "00:30:00", Skip, false, "01:00:00"),
+            ("00:00:00", "00:30:00", CatchUpOnce, false, "01:00:00"),
+            ("00:00:00", "03:30:00", Skip, false, "04:00:00"),
+            ("00:00:00", "03:30:00", CatchUpOnce, true, "04:00:00"),
+            ("00:00:00", "01:00:00", CatchUpOnce, false, "01:00:00"),
+        ];
+        let every_second = parse_cron("* * * * * *").unwrap();
+        // Within a second, and right on the anchor: never a time already past or run.
+        let ms = |s: &str| -> DateTime<Utc> { format!("2026-01-01T{s}Z").parse().unwrap() };
+        for (anchor, now, next) in [
+            ("00:00:01.000", "00:00:01.003", "00:00:02.000"),
+            ("00:00:01.000", "00:00:01.000", "00:00:02.000"),
+            ("00:00:00.000", "00:00:01.000", "00:00:01.000"),
+            ("00:00:00.500", "00:00:00.999", "00:00:01.000"),
+        ] {
+            let plan = plan_cron(&every_second, ms(anchor), ms(now), Skip).unwrap();
+            assert_eq!(plan.next, ms(next), "anchor {anchor}, now {now}");
+        }
+        for (anchor, now, policy, catch_up, next) in cases {
+            let plan = plan_cron(&hourly, t(anchor), t(now), policy).unwrap();
+            assert_eq!(
+                (plan.catch_up, plan.next),
+                (catch_up, t(next)),
+                "anchor {anchor}, now {now}, {policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn state_keys_are_unambiguous() {
+        let a = state_key("a,b", &Schedule::Cron("x".into()));
+        let b = state_key("a", &Schedule::Cron("b\",\"cron:x".into()));
+        assert_ne!(a, b);
+        assert_ne!(
+            state_key("a", &Schedule::Interval(Duration::from_secs(1))),
+            state_key("a", &Schedule::Interval(Duration::from_secs(2)))
+        );
+    }
 }

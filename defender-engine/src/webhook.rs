@@ -1,10 +1,11 @@
 //! Webhook-triggered runs, with Defender's answers. Any HTTP server can call
 //! [`Engine::handle_webhook`](crate::Engine::handle_webhook); the `webhook-server` feature adds
-//! an axum router.
+//! an axum router. Tokens are kept in the engine state, so URLs survive restarts.
 
 use crate::actions::Actions;
 use crate::run::{new_run_id, ActionEntry, Runner};
 use bytes::Bytes;
+use defender_core::state::{Space, StateError, StateStore};
 use defender_core::{ActionRequest, RunRecord, RunStatus, Trigger};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -209,5 +210,128 @@ fn pending_record(action_id: &str, run_id: &str, runner: &Runner) -> RunRecord {
         error_type: None,
         encoded_logs: String::new(),
         request_id: Some(run_id.to_owned()),
+    }
+}
+
+/// Shortest webhook token an operator may set, in bytes.
+pub const MIN_WEBHOOK_TOKEN_BYTES: usize = 16;
+/// Longest webhook token an operator may set, in bytes.
+pub const MAX_WEBHOOK_TOKEN_BYTES: usize = 256;
+
+/// Checks a token an operator sets: [`MIN_WEBHOOK_TOKEN_BYTES`] to
+/// [`MAX_WEBHOOK_TOKEN_BYTES`] bytes of `A`-`Z`, `a`-`z`, `0`-`9`, `-` and `_`, so that it
+/// is one URL path segment as is and long enough not to be guessed.
+pub(crate) fn check_token(token: &str) -> Result<(), &'static str> {
+    if token.len() < MIN_WEBHOOK_TOKEN_BYTES {
+        return Err("a webhook token has at least 16 characters");
+    }
+    if token.len() > MAX_WEBHOOK_TOKEN_BYTES {
+        return Err("a webhook token has at most 256 characters");
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err("a webhook token has only A-Z, a-z, 0-9, - and _");
+    }
+    Ok(())
+}
+
+/// The token of action `action_id` kept in the engine state ([`Space::WEBHOOK_TOKENS`]), or
+/// `fresh` once stored there when it has none: a restarted engine keeps its webhook URLs, and
+/// engines sharing a state store agree on them.
+pub(crate) async fn restore_token(
+    state: &dyn StateStore,
+    action_id: &str,
+    fresh: String,
+) -> Result<String, StateError> {
+    loop {
+        if state
+            .compare_and_swap(
+                Space::WEBHOOK_TOKENS,
+                action_id,
+                None,
+                Some(Bytes::from(fresh.clone())),
+            )
+            .await?
+        {
+            return Ok(fresh);
+        }
+        match state.get(Space::WEBHOOK_TOKENS, action_id).await? {
+            Some(stored) => {
+                return match std::str::from_utf8(&stored) {
+                    Ok(token) if check_token(token).is_ok() => Ok(token.to_owned()),
+                    _ => Err(StateError::Corrupt {
+                        message: format!("the webhook token of action `{action_id}` is not one"),
+                    }),
+                }
+            }
+            // Deleted between the two calls: try again.
+            None => continue,
+        }
+    }
+}
+
+/// Stores the token of action `action_id`.
+pub(crate) async fn store_token(
+    state: &dyn StateStore,
+    action_id: &str,
+    token: &str,
+) -> Result<(), StateError> {
+    state
+        .put(
+            Space::WEBHOOK_TOKENS,
+            action_id,
+            Bytes::copy_from_slice(token.as_bytes()),
+        )
+        .await
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn operator_tokens_are_checked() {
+        let ok = ["a".repeat(16), "A-z_09".repeat(10), "x".repeat(256)];
+        for t in ok {
+            assert_eq!(check_token(&t), Ok(()), "{t}");
+        }
+        for t in [
+            String::new(),
+            "a".repeat(15),
+            "x".repeat(257),
+            format!("{}/", "a".repeat(20)),
+            format!("{}%2F", "a".repeat(20)),
+            format!("{} ", "a".repeat(20)),
+            format!("{}é", "a".repeat(20)),
+        ] {
+            assert!(check_token(&t).is_err(), "{t:?}");
+        }
+        assert_eq!(check_token(&crate::actions::new_token()), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn tokens_are_stored_once_and_kept() {
+        let state = defender_core::state::MemoryStateStore::default();
+        let first = restore_token(&state, "a", "t".repeat(20)).await.unwrap();
+        let again = restore_token(&state, "a", "u".repeat(20)).await.unwrap();
+        assert_eq!(
+            (first.as_str(), again.as_str()),
+            ("t".repeat(20).as_str(), "t".repeat(20).as_str())
+        );
+        store_token(&state, "a", &"v".repeat(20)).await.unwrap();
+        assert_eq!(
+            restore_token(&state, "a", "w".repeat(20)).await.unwrap(),
+            "v".repeat(20)
+        );
+        state
+            .put(Space::WEBHOOK_TOKENS, "b", Bytes::from("bad token"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            restore_token(&state, "b", "w".repeat(20)).await,
+            Err(StateError::Corrupt { .. })
+        ));
     }
 }

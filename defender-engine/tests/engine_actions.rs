@@ -440,7 +440,7 @@ async fn webhook_answers_as_defender_did() {
     assert_eq!(empty.status, 200);
 
     // A regenerated token replaces the old one at once.
-    let fresh = engine.regenerate_webhook_token("hook").unwrap();
+    let fresh = engine.regenerate_webhook_token("hook").await.unwrap();
     assert_eq!(
         engine.handle_webhook(webhook(&token, "{}")).await.status,
         403

@@ -5,6 +5,7 @@
 
 use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, U256};
 use async_trait::async_trait;
+use defender_core::state::{MemoryStateStore, Space, StateStore};
 use defender_core::*;
 use defender_engine::monitor::{MonitorError, StartAt, TestScope};
 use defender_engine::{ActionSpec, Engine, EngineBuilder, EngineError, NetworkSpec};
@@ -146,16 +147,20 @@ struct Setup {
     ops: Arc<RecordingNotifier>,
     runtime: Arc<Recorder>,
     kv: Arc<InMemoryKvStore>,
+    state: Arc<MemoryStateStore>,
     clock: Arc<ManualClock>,
 }
 
-async fn setup(kv: Option<Arc<InMemoryKvStore>>, chain: Option<Arc<InMemoryChain>>) -> Setup {
-    setup_with(kv, chain, |b| b).await
+/// The stores an engine restarted on the same data shares with the first one.
+type Stores = (Arc<InMemoryKvStore>, Arc<MemoryStateStore>);
+
+async fn setup(stores: Option<Stores>, chain: Option<Arc<InMemoryChain>>) -> Setup {
+    setup_with(stores, chain, |b| b).await
 }
 
 /// [`setup`], with more done to the engine's builder.
 async fn setup_with(
-    kv: Option<Arc<InMemoryKvStore>>,
+    stores: Option<Stores>,
     chain: Option<Arc<InMemoryChain>>,
     configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
 ) -> Setup {
@@ -166,11 +171,12 @@ async fn setup_with(
     });
     let ops = Arc::new(RecordingNotifier::default());
     let runtime = Arc::new(Recorder::default());
-    let kv = kv.unwrap_or_default();
+    let (kv, state) = stores.unwrap_or_default();
     let clock = Arc::new(ManualClock::new("2026-11-23T12:00:00Z".parse().unwrap()));
     let engine = configure(
         Engine::builder(runtime.clone())
             .kv(kv.clone())
+            .state(state.clone())
             .notifier("ops", ops.clone())
             .clock(clock.clone()),
     )
@@ -189,6 +195,7 @@ async fn setup_with(
         ops,
         runtime,
         kv,
+        state,
         clock,
     }
 }
@@ -205,10 +212,10 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 
 /// Waits until the checkpoint reaches `block`, and no longer: alerts may still be on their way.
 async fn checkpoint_reaches(s: &Setup, level: &str, block: u64) {
-    let key = format!("__defender/monitor/checkpoint/local/{level}");
+    let key = format!("local/{level}");
     for _ in 0..500 {
-        if let Some(cp) = s.kv.get(&key).await.unwrap() {
-            let cp: Value = serde_json::from_str(&cp).unwrap();
+        if let Some(cp) = s.state.get(Space::CHECKPOINTS, &key).await.unwrap() {
+            let cp: Value = serde_json::from_slice(&cp).unwrap();
             if cp["number"].as_u64().is_some_and(|n| n >= block) {
                 return;
             }
@@ -221,10 +228,10 @@ async fn checkpoint_reaches(s: &Setup, level: &str, block: u64) {
 /// Lets the watcher catch up: waits until the checkpoint reaches `block`, then until the
 /// alerts of the blocks processed so far have been delivered (delivery is off the block loop).
 async fn processed(s: &Setup, level: &str, block: u64) {
-    let key = format!("__defender/monitor/checkpoint/local/{level}");
+    let key = format!("local/{level}");
     for _ in 0..500 {
-        if let Some(cp) = s.kv.get(&key).await.unwrap() {
-            let cp: Value = serde_json::from_str(&cp).unwrap();
+        if let Some(cp) = s.state.get(Space::CHECKPOINTS, &key).await.unwrap() {
+            let cp: Value = serde_json::from_slice(&cp).unwrap();
             if cp["number"].as_u64().is_some_and(|n| n >= block) {
                 s.engine.flush_alerts().await;
                 return;
@@ -403,7 +410,11 @@ async fn a_restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
     // Blocks mined while the engine is down are not missed.
     first.chain.mine(vec![transfer(3, ALICE, BOB, 2003)]);
     first.chain.mine(vec![transfer(4, ALICE, BOB, 2004)]);
-    let second = setup(Some(first.kv.clone()), Some(first.chain.clone())).await;
+    let second = setup(
+        Some((first.kv.clone(), first.state.clone())),
+        Some(first.chain.clone()),
+    )
+    .await;
     second
         .engine
         .add_monitor("m1", definition(json!({})))

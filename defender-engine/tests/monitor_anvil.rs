@@ -11,9 +11,10 @@
 
 use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, U256};
 use async_trait::async_trait;
+use defender_core::state::{MemoryStateStore, Space, StateStore};
 use defender_core::{
-    Block, BlockRef, BlockSource, BlockTag, ChainError, ConfirmLevel, InMemoryKvStore, KvStore,
-    Log, MonitorDefinition, MonitorMatch, Receipt, Transaction,
+    Block, BlockRef, BlockSource, BlockTag, ChainError, ConfirmLevel, Log, MonitorDefinition,
+    MonitorMatch, Receipt, Transaction,
 };
 use defender_engine::monitor::{
     test_conditions, BlockWatcher, MatchSink, Matcher, StartAt, TestScope, WatchError,
@@ -455,7 +456,7 @@ struct Setup {
     node: Anvil,
     token: Address,
     matcher: Arc<RwLock<Matcher>>,
-    kv: Arc<InMemoryKvStore>,
+    state: Arc<MemoryStateStore>,
 }
 
 async fn setup(level: Value, extra: &[&str]) -> Option<Setup> {
@@ -468,7 +469,7 @@ async fn setup(level: Value, extra: &[&str]) -> Option<Setup> {
         node,
         token,
         matcher: Arc::new(RwLock::new(m)),
-        kv: Arc::new(InMemoryKvStore::default()),
+        state: Arc::new(MemoryStateStore::default()),
     })
 }
 
@@ -479,7 +480,7 @@ fn watcher(s: &Setup, sink: Arc<Recorder>, level: ConfirmLevel, start: u64) -> B
     BlockWatcher::new(
         s.node.rpc.clone(),
         s.matcher.clone(),
-        s.kv.clone(),
+        s.state.clone(),
         sink,
         config,
     )
@@ -721,7 +722,13 @@ async fn restart_resumes_at_the_checkpoint_without_gaps_or_duplicates() {
     let again = watcher(&s, sink.clone(), ConfirmLevel::Blocks(0), start);
     assert_eq!(again.poll().await.unwrap(), 0);
     assert_eq!(sink.matched_txs(), sent);
-    let stored = s.kv.get(&again.checkpoint_key()).await.unwrap().unwrap();
+    let stored = s
+        .state
+        .get(Space::CHECKPOINTS, &again.checkpoint_key())
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = String::from_utf8(stored.to_vec()).unwrap();
     assert!(stored.contains(&format!("\"number\":{end}")), "{stored}");
 }
 
@@ -772,7 +779,7 @@ async fn a_reorg_deeper_than_the_window_redelivers_the_remembered_blocks() {
     let w = BlockWatcher::new(
         rpc.clone(),
         s.matcher.clone(),
-        s.kv.clone(),
+        s.state.clone(),
         sink.clone(),
         config,
     );

@@ -5,15 +5,24 @@ mod json_file;
 mod redb_store;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod state_redb;
+#[cfg(feature = "redis")]
+mod state_redis;
 
 pub use defender_core::kv::{
     DynKvStore, InMemoryKvStore, KvError, KvLimit, KvLimits, KvStore, KvStoreExt, Namespaced,
+};
+pub use defender_core::state::{
+    MemoryStateStore, Space, StateError, StateOp, StateStore, StateStoreExt,
 };
 pub use defender_core::{Clock, ManualClock, SystemClock};
 pub use json_file::JsonFileKvStore;
 pub use redb_store::RedbKvStore;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisKvStore;
+pub use state_redb::RedbStateStore;
+#[cfg(feature = "redis")]
+pub use state_redis::RedisStateStore;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -17,7 +17,7 @@ pub use channels::opsgenie::{OpsgenieChannel, OpsgenieConfig};
 pub use channels::pagerduty::{PagerDutyChannel, PagerDutyConfig};
 pub use channels::slack::{SlackChannel, SlackConfig};
 pub use channels::telegram::{TelegramChannel, TelegramConfig};
-pub use channels::webhook::{WebhookChannel, WebhookConfig};
+pub use channels::webhook::{WebhookChannel, WebhookConfig, IDEMPOTENCY_KEY_HEADER};
 pub use config::{build, register, ChannelConfig, ChannelDefinition};
 pub use http::default_client;
 pub use retry::{AttemptError, RetryPolicy};

@@ -217,6 +217,7 @@ impl AlertFormatter for TemplateFormatter {
             subject: subject.trim().replace(['\r', '\n'], " "),
             body: body.trim_end().to_owned(),
             alert: Some(Arc::new(alert.clone())),
+            idempotency_key: None,
         })
     }
 }

@@ -15,6 +15,7 @@ fn message() -> Message {
         subject: "Large transfer".into(),
         body: "**Value** 5000 _tokens_ on [etherscan](https://etherscan.io/tx/0x1) 1.5!".into(),
         alert: Some(Arc::new(example_alert())),
+        idempotency_key: None,
     }
 }
 
@@ -248,6 +249,30 @@ async fn webhook_without_secret_is_unsigned() {
     let r = server.only();
     assert_eq!(r.header("defender-signature"), None);
     assert_eq!(r.json(), json!({ "subject": "s", "message": "b" }));
+}
+
+#[tokio::test]
+async fn webhook_sends_the_idempotency_key_as_a_header() {
+    let server = Recorder::start().await;
+    let hook = channel(json!({ "type": "webhook", "config": { "url": server.url("/") } }));
+    hook.send(&Message::new("s", "b").with_idempotency_key("m1-0xab-tx-ops"))
+        .await
+        .expect("send");
+    hook.send(&Message::new("s", "b")).await.expect("send");
+    let received = server.received();
+    assert_eq!(
+        received[0].header("idempotency-key"),
+        Some("m1-0xab-tx-ops")
+    );
+    assert_eq!(received[1].header("idempotency-key"), None);
+    // A key that is no header value is a configuration error, not a panic.
+    let bad = hook
+        .send(&Message::new("s", "b").with_idempotency_key("line\nbreak"))
+        .await;
+    assert!(
+        matches!(bad, Err(defender_core::NotifyError::Config(_))),
+        "{bad:?}"
+    );
 }
 
 #[tokio::test]

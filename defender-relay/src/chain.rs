@@ -1,54 +1,59 @@
-//! A [`BlockSource`] over JSON-RPC, for monitors.
+//! A polling [`BlockSource`] over JSON-RPC, for monitors, read into alloy's RPC types.
 
-use crate::hex::{address_of, b256_of, bytes_of, field, quantity, u128_of, u256_of, u64_of};
 use crate::rpc::{RpcClient, RpcError};
-use alloy_primitives::{Bloom, B256};
+use alloy::consensus::Transaction as _;
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::network::{
+    AnyNetwork, AnyRpcBlock, AnyRpcTransaction, AnyTransactionReceipt, ReceiptResponse,
+    TransactionResponse,
+};
+use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::client::RpcClient as AlloyClient;
+use alloy_primitives::B256;
 use async_trait::async_trait;
 use defender_core::{
     Block, BlockRef, BlockSource, BlockTag, ChainError, Log, Receipt, Transaction,
 };
-use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// Blocks, receipts and heads read over JSON-RPC (with the client's failover and retries).
 ///
 /// A block is read with `eth_getBlockByNumber` and `eth_getBlockReceipts` in one batch; when the
 /// node lacks `eth_getBlockReceipts`, the receipts are fetched in one batch of
-/// `eth_getTransactionReceipt`.
+/// `eth_getTransactionReceipt`. Blocks are read as alloy's `AnyNetwork` types, so chains with
+/// transaction types of their own (deposits on OP chains...) read too.
 #[derive(Debug, Clone)]
 pub struct RpcBlockSource {
-    rpc: RpcClient,
+    rpc: Option<RpcClient>,
+    reader: ChainReader,
 }
 
 impl RpcBlockSource {
     /// A source over this client.
     pub fn new(rpc: RpcClient) -> Self {
-        RpcBlockSource { rpc }
+        let reader = ChainReader::new(rpc.client().clone());
+        RpcBlockSource {
+            rpc: Some(rpc),
+            reader,
+        }
     }
 
-    /// The client.
-    pub fn rpc(&self) -> &RpcClient {
-        &self.rpc
+    /// A source over any alloy RPC client (a WebSocket one, for instance).
+    pub fn from_client(client: AlloyClient) -> Self {
+        RpcBlockSource {
+            rpc: None,
+            reader: ChainReader::new(client),
+        }
+    }
+
+    /// The client, when built from one of ours.
+    pub fn rpc(&self) -> Option<&RpcClient> {
+        self.rpc.as_ref()
     }
 
     /// Several block headers in one batch; `None` for blocks that do not exist yet.
     pub async fn block_refs(&self, numbers: &[u64]) -> Result<Vec<Option<BlockRef>>, ChainError> {
-        let calls: Vec<(&str, Value)> = numbers
-            .iter()
-            .map(|n| ("eth_getBlockByNumber", json!([quantity(*n), false])))
-            .collect();
-        let answers = self.rpc.batch(&calls).await.map_err(chain_error)?;
-        answers
-            .into_iter()
-            .map(|a| {
-                let v = a.map_err(chain_error)?;
-                if v.is_null() {
-                    Ok(None)
-                } else {
-                    block_ref_of(&v).map(Some)
-                }
-            })
-            .collect()
+        self.reader.block_refs(numbers).await
     }
 }
 
@@ -62,227 +67,231 @@ pub(crate) fn chain_error(e: RpcError) -> ChainError {
     }
 }
 
-fn bad(what: &str) -> ChainError {
-    ChainError::Decode(format!("missing or invalid {what}"))
+fn transport(e: alloy::transports::TransportError) -> ChainError {
+    chain_error(RpcError::from(e))
 }
 
-fn block_ref_of(v: &Value) -> Result<BlockRef, ChainError> {
-    Ok(BlockRef {
-        number: field(v, "number")
-            .and_then(u64_of)
-            .ok_or_else(|| bad("block number"))?,
-        hash: field(v, "hash")
-            .and_then(b256_of)
-            .ok_or_else(|| bad("block hash"))?,
-        parent_hash: field(v, "parentHash")
-            .and_then(b256_of)
-            .ok_or_else(|| bad("parent hash"))?,
-    })
+/// Reads blocks over an alloy client: what [`RpcBlockSource`] and the WebSocket source share.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainReader {
+    client: AlloyClient,
+    provider: RootProvider<AnyNetwork>,
 }
 
-fn receipt_of(r: &Value) -> Result<Receipt, ChainError> {
-    let logs = field(r, "logs")
-        .and_then(Value::as_array)
-        .map(|ls| {
-            ls.iter()
-                .map(|l| {
-                    Ok(Log {
-                        address: field(l, "address")
-                            .and_then(address_of)
-                            .ok_or_else(|| bad("log address"))?,
-                        topics: field(l, "topics")
-                            .and_then(Value::as_array)
-                            .map(|ts| ts.iter().filter_map(b256_of).collect())
-                            .unwrap_or_default(),
-                        data: field(l, "data").and_then(bytes_of).unwrap_or_default(),
-                        log_index: field(l, "logIndex").and_then(u64_of).unwrap_or_default(),
-                    })
-                })
-                .collect::<Result<Vec<_>, ChainError>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
-    Ok(Receipt {
-        success: field(r, "status")
-            .and_then(u64_of)
-            .map(|s| s == 1)
-            .unwrap_or(true),
-        gas_used: field(r, "gasUsed").and_then(u64_of).unwrap_or_default(),
-        cumulative_gas_used: field(r, "cumulativeGasUsed")
-            .and_then(u64_of)
-            .unwrap_or_default(),
-        effective_gas_price: field(r, "effectiveGasPrice")
-            .and_then(u128_of)
-            .unwrap_or_default(),
-        contract_address: field(r, "contractAddress").and_then(address_of),
-        logs,
-        logs_bloom: field(r, "logsBloom")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Bloom>().ok())
-            .unwrap_or_default(),
-    })
+fn block_ref_of(b: &AnyRpcBlock) -> BlockRef {
+    BlockRef {
+        number: b.header.number,
+        hash: b.header.hash,
+        parent_hash: b.header.parent_hash,
+    }
 }
 
-fn transaction_of(t: &Value, receipt: Receipt) -> Result<Transaction, ChainError> {
-    Ok(Transaction {
-        hash: field(t, "hash")
-            .and_then(b256_of)
-            .ok_or_else(|| bad("tx hash"))?,
-        index: field(t, "transactionIndex")
-            .and_then(u64_of)
-            .unwrap_or_default(),
-        from: field(t, "from")
-            .and_then(address_of)
-            .ok_or_else(|| bad("tx from"))?,
-        to: field(t, "to").and_then(address_of),
-        value: field(t, "value").and_then(u256_of).unwrap_or_default(),
-        nonce: field(t, "nonce").and_then(u64_of).unwrap_or_default(),
-        gas_limit: field(t, "gas").and_then(u64_of).unwrap_or_default(),
-        gas_price: field(t, "gasPrice")
-            .and_then(u128_of)
+fn receipt_of(r: &AnyTransactionReceipt) -> Receipt {
+    let envelope = &r.inner.inner;
+    Receipt {
+        success: r.status(),
+        gas_used: r.gas_used(),
+        cumulative_gas_used: r.cumulative_gas_used(),
+        effective_gas_price: r.effective_gas_price(),
+        contract_address: r.contract_address(),
+        logs: envelope
+            .logs()
+            .iter()
+            .map(|l| Log {
+                address: l.address(),
+                topics: l.topics().to_vec(),
+                data: l.data().data.clone(),
+                log_index: l.log_index.unwrap_or_default(),
+            })
+            .collect(),
+        logs_bloom: envelope.bloom(),
+    }
+}
+
+fn transaction_of(t: &AnyRpcTransaction, receipt: Receipt) -> Transaction {
+    Transaction {
+        hash: t.tx_hash(),
+        index: t.transaction_index().unwrap_or_default(),
+        from: t.from(),
+        to: t.to(),
+        value: t.value(),
+        nonce: t.nonce(),
+        gas_limit: t.gas_limit(),
+        gas_price: TransactionResponse::gas_price(t)
+            .or(t.0.inner.effective_gas_price)
             .or(Some(receipt.effective_gas_price)),
-        max_fee_per_gas: field(t, "maxFeePerGas").and_then(u128_of),
-        max_priority_fee_per_gas: field(t, "maxPriorityFeePerGas").and_then(u128_of),
-        input: field(t, "input").and_then(bytes_of).unwrap_or_default(),
-        kind: field(t, "type").and_then(u64_of).unwrap_or_default() as u8,
+        max_fee_per_gas: TransactionResponse::max_fee_per_gas(t),
+        max_priority_fee_per_gas: t.max_priority_fee_per_gas(),
+        input: t.input().clone(),
+        kind: alloy::eips::Typed2718::ty(t),
         receipt,
-    })
+    }
 }
 
-fn tag_name(tag: BlockTag) -> &'static str {
-    match tag {
-        BlockTag::Latest => "latest",
-        BlockTag::Safe => "safe",
-        BlockTag::Finalized => "finalized",
+impl ChainReader {
+    pub(crate) fn new(client: AlloyClient) -> Self {
+        ChainReader {
+            provider: RootProvider::new(client.clone()),
+            client,
+        }
+    }
+
+    pub(crate) async fn block_refs(
+        &self,
+        numbers: &[u64],
+    ) -> Result<Vec<Option<BlockRef>>, ChainError> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut batch = self.client.new_batch();
+        let mut waiters = Vec::with_capacity(numbers.len());
+        for n in numbers {
+            let params = (BlockNumberOrTag::Number(*n), false);
+            waiters.push(
+                batch
+                    .add_call::<_, Option<AnyRpcBlock>>("eth_getBlockByNumber", &params)
+                    .map_err(transport)?,
+            );
+        }
+        batch.send().await.map_err(transport)?;
+        let mut out = Vec::with_capacity(waiters.len());
+        for w in waiters {
+            out.push(w.await.map_err(transport)?.as_ref().map(block_ref_of));
+        }
+        Ok(out)
+    }
+
+    /// Receipts of `hashes` in one batch of `eth_getTransactionReceipt`.
+    async fn receipts_by_hash(
+        &self,
+        hashes: &[B256],
+    ) -> Result<Vec<AnyTransactionReceipt>, ChainError> {
+        let mut batch = self.client.new_batch();
+        let mut waiters = Vec::with_capacity(hashes.len());
+        for h in hashes {
+            waiters.push(
+                batch
+                    .add_call::<_, Option<AnyTransactionReceipt>>(
+                        "eth_getTransactionReceipt",
+                        &(h,),
+                    )
+                    .map_err(transport)?,
+            );
+        }
+        batch.send().await.map_err(transport)?;
+        let mut out = Vec::with_capacity(waiters.len());
+        for (w, h) in waiters.into_iter().zip(hashes) {
+            match w.await.map_err(transport)? {
+                Some(r) => out.push(r),
+                None => return Err(ChainError::Decode(format!("no receipt for {h}"))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl BlockSource for ChainReader {
+    async fn chain_id(&self) -> Result<u64, ChainError> {
+        self.provider.get_chain_id().await.map_err(transport)
+    }
+
+    async fn head(&self, tag: BlockTag) -> Result<u64, ChainError> {
+        let tag_number = match tag {
+            BlockTag::Latest => return self.provider.get_block_number().await.map_err(transport),
+            BlockTag::Safe => BlockNumberOrTag::Safe,
+            BlockTag::Finalized => BlockNumberOrTag::Finalized,
+        };
+        match self.provider.get_block_by_number(tag_number).await {
+            Ok(Some(b)) => Ok(b.header.number),
+            Ok(None) => Err(ChainError::UnsupportedTag(tag)),
+            Err(e) => match RpcError::from(e) {
+                RpcError::Rpc { .. } => Err(ChainError::UnsupportedTag(tag)),
+                other => Err(chain_error(other)),
+            },
+        }
+    }
+
+    async fn block_ref(&self, number: u64) -> Result<Option<BlockRef>, ChainError> {
+        let b = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await
+            .map_err(transport)?;
+        Ok(b.as_ref().map(block_ref_of))
+    }
+
+    async fn block(&self, number: u64) -> Result<Option<Block>, ChainError> {
+        let tag = BlockNumberOrTag::Number(number);
+        let mut batch = self.client.new_batch();
+        let block = batch
+            .add_call::<_, Option<AnyRpcBlock>>("eth_getBlockByNumber", &(tag, true))
+            .map_err(transport)?;
+        let receipts = batch
+            .add_call::<_, Option<Vec<AnyTransactionReceipt>>>(
+                "eth_getBlockReceipts",
+                &(BlockId::Number(tag),),
+            )
+            .map_err(transport)?;
+        batch.send().await.map_err(transport)?;
+        let Some(block) = block.await.map_err(transport)? else {
+            return Ok(None);
+        };
+        let txs: Vec<&AnyRpcTransaction> = block.transactions.txns().collect();
+        let receipts = match receipts.await {
+            Ok(Some(rs)) if rs.len() == txs.len() => rs,
+            // No eth_getBlockReceipts (or a partial answer): one batch of receipts by hash.
+            _ => {
+                let hashes: Vec<B256> = txs.iter().map(|t| t.tx_hash()).collect();
+                self.receipts_by_hash(&hashes).await?
+            }
+        };
+        let by_hash: HashMap<B256, &AnyTransactionReceipt> =
+            receipts.iter().map(|r| (r.transaction_hash, r)).collect();
+        let mut transactions = Vec::with_capacity(txs.len());
+        for t in txs {
+            let hash = t.tx_hash();
+            let r = by_hash
+                .get(&hash)
+                .ok_or_else(|| ChainError::Decode(format!("no receipt for {hash}")))?;
+            transactions.push(transaction_of(t, receipt_of(r)));
+        }
+        Ok(Some(Block {
+            header: block_ref_of(&block),
+            timestamp: block.header.timestamp,
+            transactions,
+        }))
+    }
+
+    async fn transaction_block(&self, hash: B256) -> Result<Option<u64>, ChainError> {
+        let r = self
+            .provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(transport)?;
+        Ok(r.and_then(|r| r.block_number))
     }
 }
 
 #[async_trait]
 impl BlockSource for RpcBlockSource {
     async fn chain_id(&self) -> Result<u64, ChainError> {
-        let v = self
-            .rpc
-            .request("eth_chainId", json!([]))
-            .await
-            .map_err(chain_error)?;
-        u64_of(&v).ok_or_else(|| bad("chain id"))
+        self.reader.chain_id().await
     }
 
     async fn head(&self, tag: BlockTag) -> Result<u64, ChainError> {
-        if tag == BlockTag::Latest {
-            let v = self
-                .rpc
-                .request("eth_blockNumber", json!([]))
-                .await
-                .map_err(chain_error)?;
-            return u64_of(&v).ok_or_else(|| bad("block number"));
-        }
-        let v = match self
-            .rpc
-            .request("eth_getBlockByNumber", json!([tag_name(tag), false]))
-            .await
-        {
-            Ok(v) => v,
-            Err(RpcError::Rpc { .. }) => return Err(ChainError::UnsupportedTag(tag)),
-            Err(e) => return Err(chain_error(e)),
-        };
-        if v.is_null() {
-            return Err(ChainError::UnsupportedTag(tag));
-        }
-        Ok(block_ref_of(&v)?.number)
+        self.reader.head(tag).await
     }
 
     async fn block_ref(&self, number: u64) -> Result<Option<BlockRef>, ChainError> {
-        let v = self
-            .rpc
-            .request("eth_getBlockByNumber", json!([quantity(number), false]))
-            .await
-            .map_err(chain_error)?;
-        if v.is_null() {
-            return Ok(None);
-        }
-        block_ref_of(&v).map(Some)
+        self.reader.block_ref(number).await
     }
 
     async fn block(&self, number: u64) -> Result<Option<Block>, ChainError> {
-        let calls = [
-            ("eth_getBlockByNumber", json!([quantity(number), true])),
-            ("eth_getBlockReceipts", json!([quantity(number)])),
-        ];
-        let mut answers = self
-            .rpc
-            .batch(&calls)
-            .await
-            .map_err(chain_error)?
-            .into_iter();
-        let block = answers
-            .next()
-            .ok_or_else(|| bad("block"))?
-            .map_err(chain_error)?;
-        if block.is_null() {
-            return Ok(None);
-        }
-        let header = block_ref_of(&block)?;
-        let txs = field(&block, "transactions")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let receipts = match answers.next() {
-            Some(Ok(Value::Array(rs))) if rs.len() == txs.len() => rs,
-            _ => {
-                // No eth_getBlockReceipts: one batch of receipts by hash.
-                let calls: Vec<(&str, Value)> = txs
-                    .iter()
-                    .map(|t| {
-                        (
-                            "eth_getTransactionReceipt",
-                            json!([field(t, "hash").cloned().unwrap_or(Value::Null)]),
-                        )
-                    })
-                    .collect();
-                self.rpc
-                    .batch(&calls)
-                    .await
-                    .map_err(chain_error)?
-                    .into_iter()
-                    .map(|r| r.map_err(chain_error))
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-        };
-        let mut by_hash: HashMap<B256, &Value> = HashMap::new();
-        for r in &receipts {
-            if let Some(h) = field(r, "transactionHash").and_then(b256_of) {
-                by_hash.insert(h, r);
-            }
-        }
-        let mut transactions = Vec::with_capacity(txs.len());
-        for t in &txs {
-            let hash = field(t, "hash")
-                .and_then(b256_of)
-                .ok_or_else(|| bad("tx hash"))?;
-            let r = by_hash
-                .get(&hash)
-                .ok_or_else(|| ChainError::Decode(format!("no receipt for {hash}")))?;
-            transactions.push(transaction_of(t, receipt_of(r)?)?);
-        }
-        Ok(Some(Block {
-            header,
-            timestamp: field(&block, "timestamp")
-                .and_then(u64_of)
-                .unwrap_or_default(),
-            transactions,
-        }))
+        self.reader.block(number).await
     }
 
     async fn transaction_block(&self, hash: B256) -> Result<Option<u64>, ChainError> {
-        let v = self
-            .rpc
-            .request("eth_getTransactionReceipt", json!([hash]))
-            .await
-            .map_err(chain_error)?;
-        if v.is_null() {
-            return Ok(None);
-        }
-        Ok(field(&v, "blockNumber").and_then(u64_of))
+        self.reader.transaction_block(hash).await
     }
 }

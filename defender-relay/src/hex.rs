@@ -1,6 +1,6 @@
 //! Decoding of JSON-RPC hex values.
 
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::U256;
 use serde_json::Value;
 
 pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
@@ -20,18 +20,6 @@ pub(crate) fn u128_of(v: &Value) -> Option<u128> {
 pub(crate) fn u256_of(v: &Value) -> Option<U256> {
     let s = v.as_str()?;
     U256::from_str_radix(s.strip_prefix("0x")?, 16).ok()
-}
-
-pub(crate) fn b256_of(v: &Value) -> Option<B256> {
-    v.as_str()?.parse().ok()
-}
-
-pub(crate) fn address_of(v: &Value) -> Option<Address> {
-    v.as_str()?.parse().ok()
-}
-
-pub(crate) fn bytes_of(v: &Value) -> Option<Bytes> {
-    v.as_str()?.parse().ok()
 }
 
 pub(crate) fn quantity(n: impl Into<u128>) -> Value {

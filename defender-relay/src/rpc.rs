@@ -1,23 +1,32 @@
-//! A small JSON-RPC client over HTTP with several URLs per network: retries with exponential
-//! backoff and jitter, failover, and batched requests.
+//! Chain access on alloy's own stack: its RPC client over its retry layer
+//! (`RetryBackoffLayer`) over its fallback layer (`FallbackLayer`), over one HTTP transport per
+//! URL of a network.
 
-use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+mod transport;
+
+use alloy::network::Network;
+use alloy::providers::RootProvider;
+use alloy::rpc::client::{ClientBuilder, RpcClient as AlloyClient};
+use alloy::transports::layers::{FallbackLayer, RetryBackoffLayer};
+use alloy::transports::{RpcError as AlloyRpcError, TransportError};
+use serde_json::Value;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tower::Layer;
+use transport::{FailoverPolicy, NodeError, UrlTransport};
+
+pub(crate) use transport::is_deterministic;
 
 /// Errors of the JSON-RPC client.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum RpcError {
-    /// The node could not be reached, timed out, or answered with a failing HTTP status.
-    #[error("transport error from {url}: {message}")]
-    Transport {
-        /// The URL that failed.
-        url: String,
-        /// What happened.
-        message: String,
-    },
+    /// No configured URL answered (unreachable, timed out, HTTP 429 or 5xx, node errors), after
+    /// the retries.
+    #[error("transport error: {0}")]
+    Transport(String),
     /// The node answered with a JSON-RPC error.
     #[error("JSON-RPC error {code}: {message}")]
     Rpc {
@@ -28,12 +37,12 @@ pub enum RpcError {
         /// Extra data.
         data: Option<Value>,
     },
-    /// The answer was not JSON-RPC.
+    /// The answer was not JSON-RPC, or not of the expected shape.
     #[error("bad JSON-RPC answer: {0}")]
     Decode(String),
-    /// No URL is configured.
-    #[error("no RPC URL configured")]
-    NoUrls,
+    /// No URL is configured, or one is not a URL this client serves.
+    #[error("bad RPC URL configuration: {0}")]
+    Configuration(String),
 }
 
 impl RpcError {
@@ -41,29 +50,7 @@ impl RpcError {
     /// revert, a nonce or funds problem, bad params), which another node would give too.
     pub fn is_deterministic(&self) -> bool {
         match self {
-            RpcError::Rpc { code, message, .. } => {
-                let m = message.to_ascii_lowercase();
-                *code == 3
-                    || *code == -32602
-                    || [
-                        "revert",
-                        "nonce too low",
-                        "nonce too high",
-                        "already known",
-                        "replacement",
-                        "underpriced",
-                        "insufficient funds",
-                        "intrinsic gas",
-                        "gas too low",
-                        "exceeds block gas limit",
-                        "invalid sender",
-                        "fee cap",
-                        "max fee per gas less than block base fee",
-                        "known transaction",
-                    ]
-                    .iter()
-                    .any(|p| m.contains(p))
-            }
+            RpcError::Rpc { code, message, .. } => is_deterministic(*code, message),
             _ => false,
         }
     }
@@ -77,15 +64,41 @@ impl RpcError {
     }
 }
 
+impl From<TransportError> for RpcError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            AlloyRpcError::ErrorResp(p) => RpcError::Rpc {
+                code: p.code,
+                message: p.message.to_string(),
+                data: p
+                    .data
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str(d.get()).ok()),
+            },
+            AlloyRpcError::Transport(k) => {
+                match k.as_custom().and_then(|c| c.downcast_ref::<NodeError>()) {
+                    Some(n) => RpcError::Rpc {
+                        code: n.code,
+                        message: n.message.clone(),
+                        data: None,
+                    },
+                    None => RpcError::Transport(k.to_string()),
+                }
+            }
+            AlloyRpcError::DeserError { err, .. } => RpcError::Decode(err.to_string()),
+            AlloyRpcError::NullResp => RpcError::Decode("null answer".into()),
+            other => RpcError::Decode(other.to_string()),
+        }
+    }
+}
+
 /// Retry and failover settings.
 #[derive(Debug, Clone)]
 pub struct RetryConfig {
-    /// Full passes over every URL before giving up (at least 1).
+    /// Passes over every URL before giving up (at least 1).
     pub rounds: u32,
-    /// Backoff after the first failed pass; doubled after each further pass.
-    pub initial_backoff: Duration,
-    /// Longest backoff.
-    pub max_backoff: Duration,
+    /// Wait before another pass (a rate-limited node's own hint wins).
+    pub backoff: Duration,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
 }
@@ -94,20 +107,21 @@ impl Default for RetryConfig {
     fn default() -> Self {
         RetryConfig {
             rounds: 3,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(5),
+            backoff: Duration::from_millis(200),
             request_timeout: Duration::from_secs(20),
         }
     }
 }
 
-/// A JSON-RPC client over several URLs of the same network.
+/// A JSON-RPC client over several HTTP URLs of the same network, on alloy's RPC client.
 ///
-/// A request goes to the preferred URL; on a transport error, an HTTP 429 or 5xx, or a
-/// non-deterministic JSON-RPC error answered with HTTP 200, the next URL becomes preferred and
-/// the request is tried there. After a pass over every URL fails, the client waits with
-/// exponential backoff and jitter and tries again, up to [`RetryConfig::rounds`] passes. A dead
-/// URL is only skipped, never dropped: it is tried again when the others fail.
+/// Alloy's `FallbackLayer` sends a request to the best-ranked URL first (in configured order
+/// until answers rank them) and moves on to the next on a transport error, an HTTP 429 or 5xx,
+/// or a JSON-RPC error of the node rather than of the request; a deterministic answer (a
+/// revert, a nonce or funds problem) is returned at once. Alloy's `RetryBackoffLayer` makes
+/// another pass after [`RetryConfig::backoff`] (or the node's rate-limit hint), up to
+/// [`RetryConfig::rounds`] passes. A dead URL is only ranked down, never dropped. Methods
+/// outside the Ethereum JSON-RPC API are sent to every URL at once; the first answer wins.
 #[derive(Debug, Clone)]
 pub struct RpcClient {
     inner: Arc<Inner>,
@@ -116,41 +130,61 @@ pub struct RpcClient {
 #[derive(Debug)]
 struct Inner {
     urls: Vec<String>,
-    http: reqwest::Client,
-    retry: RetryConfig,
-    preferred: AtomicUsize,
-    next_id: AtomicU64,
-}
-
-enum Attempt {
-    Ok(Value),
-    /// Try the next URL.
-    Failover(RpcError),
-    /// Give up at once.
-    Fatal(RpcError),
+    client: AlloyClient,
+    answered: Arc<AtomicUsize>,
 }
 
 impl RpcClient {
-    /// A client over `urls`, tried in order.
+    /// A client over `urls` (`http://` or `https://`), preferred in order.
     pub fn new(urls: Vec<String>, retry: RetryConfig) -> Result<Self, RpcError> {
-        if urls.is_empty() {
-            return Err(RpcError::NoUrls);
+        let Some(count) = NonZeroUsize::new(urls.len()) else {
+            return Err(RpcError::Configuration("no RPC URL".into()));
+        };
+        if let Some(bad) = urls
+            .iter()
+            .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(RpcError::Configuration(format!(
+                "{bad} is not an http(s) URL (WebSocket URLs are for `WsBlockSource`)"
+            )));
         }
         let http = reqwest::Client::builder()
             .timeout(retry.request_timeout)
             .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| RpcError::Transport {
-                url: String::new(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| RpcError::Configuration(e.to_string()))?;
+        let answered = Arc::new(AtomicUsize::new(0));
+        let transports: Vec<UrlTransport> = urls
+            .iter()
+            .enumerate()
+            .map(|(index, url)| UrlTransport {
+                index,
+                url: url.clone(),
+                http: http.clone(),
+                answered: answered.clone(),
+            })
+            .collect();
+        let fallback = FallbackLayer::default()
+            .with_active_transport_count(count)
+            .with_sequential_methods(transport::sequential_methods())
+            .layer(transports);
+        let backoff_ms = u64::try_from(retry.backoff.as_millis()).unwrap_or(u64::MAX);
+        let retry_layer = RetryBackoffLayer::new_with_policy(
+            retry.rounds.max(1) - 1,
+            backoff_ms,
+            // No compute-unit budget: only failures slow requests down.
+            u64::MAX,
+            FailoverPolicy,
+        );
+        let is_local = urls.iter().all(alloy::transports::utils::guess_local_url);
+        let client = ClientBuilder::default()
+            .layer(retry_layer)
+            .transport(fallback, is_local);
         Ok(RpcClient {
             inner: Arc::new(Inner {
                 urls,
-                http,
-                retry,
-                preferred: AtomicUsize::new(0),
-                next_id: AtomicU64::new(1),
+                client,
+                answered,
             }),
         })
     }
@@ -160,17 +194,30 @@ impl RpcClient {
         &self.inner.urls
     }
 
-    /// The URL requests currently go to first.
+    /// The URL that answered last (the first configured one before any answer).
     pub fn preferred_url(&self) -> &str {
-        let i = self.inner.preferred.load(Ordering::Relaxed) % self.inner.urls.len();
+        let i = self.inner.answered.load(Ordering::Relaxed) % self.inner.urls.len();
         &self.inner.urls[i]
+    }
+
+    /// Alloy's RPC client under this one, with its layers.
+    pub fn client(&self) -> &AlloyClient {
+        &self.inner.client
+    }
+
+    /// An alloy provider over this client (`alloy::network::Ethereum`, or `AnyNetwork` for
+    /// chains with transaction types of their own).
+    pub fn provider<N: Network>(&self) -> RootProvider<N> {
+        RootProvider::new(self.inner.client.clone())
     }
 
     /// Sends one request and returns its `result`.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        self.with_failover(&body, |v| single_result(v, id)).await
+        self.inner
+            .client
+            .request::<_, Value>(method.to_string(), params)
+            .await
+            .map_err(RpcError::from)
     }
 
     /// Sends several requests in one JSON-RPC batch; each gets its own result, in order.
@@ -184,162 +231,16 @@ impl RpcClient {
         if calls.is_empty() {
             return Ok(Vec::new());
         }
-        let first = self
-            .inner
-            .next_id
-            .fetch_add(calls.len() as u64, Ordering::Relaxed);
-        let body = Value::Array(
-            calls
-                .iter()
-                .enumerate()
-                .map(|(i, (m, p))| {
-                    json!({"jsonrpc": "2.0", "id": first + i as u64, "method": m, "params": p})
-                })
-                .collect(),
-        );
-        let n = calls.len();
-        let answer = self
-            .with_failover(&body, |v| match v {
-                Value::Array(items) => Attempt::Ok(Value::Array(items)),
-                other => match error_of(&other) {
-                    Some(e) => classify(e),
-                    None => Attempt::Fatal(RpcError::Decode("batch answer is not an array".into())),
-                },
-            })
-            .await?;
-        let Value::Array(items) = answer else {
-            return Err(RpcError::Decode("batch answer is not an array".into()));
-        };
-        let mut out: Vec<Option<Result<Value, RpcError>>> = vec![None; n];
-        for item in items {
-            let Some(id) = item.get("id").and_then(Value::as_u64) else {
-                continue;
-            };
-            let Some(slot) = id.checked_sub(first).and_then(|i| out.get_mut(i as usize)) else {
-                continue;
-            };
-            *slot = Some(match error_of(&item) {
-                Some(e) => Err(e),
-                None => Ok(item.get("result").cloned().unwrap_or(Value::Null)),
-            });
+        let mut batch = self.inner.client.new_batch();
+        let mut waiters = Vec::with_capacity(calls.len());
+        for (method, params) in calls {
+            waiters.push(batch.add_call::<_, Value>(method.to_string(), params)?);
         }
-        Ok(out
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(RpcError::Decode("batch item missing".into()))))
-            .collect())
-    }
-
-    async fn with_failover(
-        &self,
-        body: &Value,
-        check: impl Fn(Value) -> Attempt,
-    ) -> Result<Value, RpcError> {
-        let inner = &self.inner;
-        let n = inner.urls.len();
-        let mut last = RpcError::NoUrls;
-        let rounds = inner.retry.rounds.max(1);
-        for round in 0..rounds {
-            if round > 0 {
-                let base = inner
-                    .retry
-                    .initial_backoff
-                    .saturating_mul(1u32 << (round - 1).min(16))
-                    .min(inner.retry.max_backoff);
-                // Full jitter between half and all of the backoff.
-                let jitter = base.mul_f64(0.5 + fastrand::f64() * 0.5);
-                tokio::time::sleep(jitter).await;
-            }
-            let start = inner.preferred.load(Ordering::Relaxed) % n;
-            for k in 0..n {
-                let i = (start + k) % n;
-                let url = &inner.urls[i];
-                let attempt = match self.post(url, body).await {
-                    Ok(v) => check(v),
-                    Err(e) => Attempt::Failover(e),
-                };
-                match attempt {
-                    Attempt::Ok(v) => return Ok(v),
-                    Attempt::Fatal(e) => return Err(e),
-                    Attempt::Failover(e) => {
-                        tracing::debug!(url = %url, error = %e, "RPC failover");
-                        // Move the preference past the failing URL (only if nobody else did).
-                        let _ = inner.preferred.compare_exchange(
-                            i,
-                            (i + 1) % n,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        );
-                        last = e;
-                    }
-                }
-            }
+        batch.send().await?;
+        let mut out = Vec::with_capacity(waiters.len());
+        for w in waiters {
+            out.push(w.await.map_err(RpcError::from));
         }
-        Err(last)
-    }
-
-    async fn post(&self, url: &str, body: &Value) -> Result<Value, RpcError> {
-        let transport = |message: String| RpcError::Transport {
-            url: url.to_string(),
-            message,
-        };
-        let bytes = serde_json::to_vec(body).map_err(|e| RpcError::Decode(e.to_string()))?;
-        let resp = self
-            .inner
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| transport(e.to_string()))?;
-        let status = resp.status();
-        if status.as_u16() == 429 || status.is_server_error() {
-            return Err(transport(format!("HTTP {status}")));
-        }
-        let text = resp.bytes().await.map_err(|e| transport(e.to_string()))?;
-        if !status.is_success() {
-            // Some nodes answer JSON-RPC errors with 4xx; use the body when it is JSON-RPC.
-            if let Ok(v) = serde_json::from_slice::<Value>(&text) {
-                if v.get("error").is_some() || v.is_array() {
-                    return Ok(v);
-                }
-            }
-            return Err(transport(format!("HTTP {status}")));
-        }
-        serde_json::from_slice(&text).map_err(|e| transport(format!("invalid JSON: {e}")))
-    }
-}
-
-fn error_of(v: &Value) -> Option<RpcError> {
-    let e = v.get("error")?;
-    if e.is_null() {
-        return None;
-    }
-    Some(RpcError::Rpc {
-        code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
-        message: e
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        data: e.get("data").cloned(),
-    })
-}
-
-fn classify(e: RpcError) -> Attempt {
-    if e.is_deterministic() {
-        Attempt::Fatal(e)
-    } else {
-        Attempt::Failover(e)
-    }
-}
-
-fn single_result(v: Value, _id: u64) -> Attempt {
-    if let Some(e) = error_of(&v) {
-        return classify(e);
-    }
-    match v.get("result") {
-        Some(r) => Attempt::Ok(r.clone()),
-        None => Attempt::Failover(RpcError::Decode("answer without result".into())),
+        Ok(out)
     }
 }

@@ -1,6 +1,15 @@
 //! Durable relayer state: the next nonce and every transaction by id.
+//!
+//! [`StateRelayerStore`] keeps it in the engine state (a [`StateStore`]), where no action
+//! reaches it; [`KvRelayerStore`] is the layout of earlier versions, in the actions' key-value
+//! store, which [`StateRelayerStore::with_legacy_kv`] reads once to move a relayer over.
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use defender_core::state::{
+    decode_counter, encode_counter, MemoryStateStore, Space, StateError, StateStore, StateStoreExt,
+    MAX_COUNTER,
+};
 use defender_core::wire::RelayerTransaction;
 use defender_core::{KvError, KvStore};
 use serde::{Deserialize, Serialize};
@@ -16,6 +25,12 @@ pub enum StoreError {
     /// The key-value backend failed.
     #[error(transparent)]
     Kv(#[from] KvError),
+    /// The engine state failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Other relayers kept taking the nonce being allocated ([`RelayerStore::allocate_nonce`]).
+    #[error("nonce allocation kept conflicting with other relayers")]
+    Contended,
     /// Stored data could not be decoded.
     #[error("corrupt relayer state: {0}")]
     Corrupt(String),
@@ -49,14 +64,39 @@ pub struct StoredTransaction {
 /// Where a relayer keeps its nonce and transactions, so that a restart resumes.
 ///
 /// # Contract
-/// - `set_next_nonce` and `put_transaction` are durable when they return `Ok`.
+/// - `set_next_nonce`, `allocate_nonce`, `release_nonce` and `put_transaction` are durable
+///   when they return `Ok`.
+/// - `allocate_nonce(floor)` returns the stored next nonce or `floor`, whichever is higher,
+///   and stores the one after it. The default implementation reads then writes: atomic only
+///   for one relayer that serialises its calls (as [`RpcRelayer`](crate::RpcRelayer) does).
+///   [`StateRelayerStore`] allocates atomically in the store, so relayer instances sharing
+///   it never hand out the same nonce.
+/// - `release_nonce(n)` gives `n` back (stores `n` as the next nonce) only if nothing was
+///   allocated after it, and says whether it did.
 /// - `transactions` returns the latest version of every transaction put.
 #[async_trait]
 pub trait RelayerStore: Debug + Send + Sync + 'static {
     /// The next nonce to use, if one was stored.
     async fn next_nonce(&self) -> Result<Option<u64>, StoreError>;
-    /// Stores the next nonce.
+    /// Stores the next nonce (a resynchronisation with the chain).
     async fn set_next_nonce(&self, nonce: u64) -> Result<(), StoreError>;
+    /// Takes the next nonce, at least `floor`, and stores the one after it.
+    async fn allocate_nonce(&self, floor: u64) -> Result<u64, StoreError> {
+        let nonce = self.next_nonce().await?.unwrap_or(0).max(floor);
+        let after = nonce
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt(format!("nonce {nonce} has no successor")))?;
+        self.set_next_nonce(after).await?;
+        Ok(nonce)
+    }
+    /// Gives `nonce` back if it is the last one allocated.
+    async fn release_nonce(&self, nonce: u64) -> Result<bool, StoreError> {
+        if self.next_nonce().await? != nonce.checked_add(1) {
+            return Ok(false);
+        }
+        self.set_next_nonce(nonce).await?;
+        Ok(true)
+    }
     /// Creates or overwrites a transaction.
     async fn put_transaction(&self, tx: &StoredTransaction) -> Result<(), StoreError>;
     /// Every transaction.
@@ -91,7 +131,10 @@ impl RelayerStore for InMemoryRelayerStore {
     }
 }
 
-/// State in a [`KvStore`] under `relayer/<relayer id>/`: `nonce` and `tx/<transaction id>`.
+/// State in a [`KvStore`] under `relayer/<relayer id>/`: `nonce` and `tx/<transaction id>`:
+/// the layout of earlier versions. A key-value store that actions share lets any action
+/// overwrite it and its quota stall the relayer: use [`StateRelayerStore`] (which reads this
+/// layout once, with [`StateRelayerStore::with_legacy_kv`]).
 #[derive(Debug, Clone)]
 pub struct KvRelayerStore {
     kv: Arc<dyn KvStore>,
@@ -147,5 +190,311 @@ impl RelayerStore for KvRelayerStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// Most attempts of one nonce allocation against other relayers sharing the store.
+const MAX_ALLOCATION_ATTEMPTS: usize = 1000;
+
+/// Relayers whose legacy key-value state was read (key: the relayer id): from then on it
+/// never is again, whatever an action writes there.
+const LEGACY_READ: Space = Space::new("relayer-legacy-read");
+
+/// State in the engine state ([`StateStore`]), where no action reaches it:
+/// - [`Space::NONCES`], key `<relayer id>`: the next nonce, a counter (its decimal digits);
+/// - [`Space::TRANSACTIONS`], key `<length of the relayer id>:<relayer id>/<transaction
+///   id>`: each transaction as JSON, so that one relayer's transactions are one prefix and
+///   no relayer's prefix is another's.
+///
+/// Nonces are allocated with a compare-and-swap in the store, so relayers sharing a store
+/// (two processes, or two instances of one relayer) never hand out the same nonce.
+///
+/// With [`with_legacy_kv`](Self::with_legacy_kv), the state an earlier version kept in the
+/// actions' key-value store ([`KvRelayerStore`]'s layout) is read when the engine state has
+/// none: its nonce until one is stored, and its transactions, copied to the engine state the
+/// first time they are listed (entries that do not decode are skipped with a warning). From
+/// then on it is never read again, and the key-value store is never written.
+///
+/// ```
+/// use defender_relay::{RelayerStore, StateRelayerStore};
+/// use defender_core::state::MemoryStateStore;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let state = Arc::new(MemoryStateStore::default());
+/// let one = StateRelayerStore::new(state.clone(), "main");
+/// let two = StateRelayerStore::new(state, "main");
+/// assert_eq!(one.allocate_nonce(5).await.unwrap(), 5);
+/// assert_eq!(two.allocate_nonce(0).await.unwrap(), 6);
+/// assert!(!one.release_nonce(5).await.unwrap(), "6 was allocated after it");
+/// assert!(two.release_nonce(6).await.unwrap());
+/// assert_eq!(one.next_nonce().await.unwrap(), Some(6));
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct StateRelayerStore {
+    state: Arc<dyn StateStore>,
+    relayer_id: String,
+    tx_prefix: String,
+    legacy: Option<KvRelayerStore>,
+}
+
+impl StateRelayerStore {
+    /// State of relayer `relayer_id` in `state`.
+    pub fn new(state: Arc<dyn StateStore>, relayer_id: &str) -> Self {
+        StateRelayerStore {
+            state,
+            relayer_id: relayer_id.to_owned(),
+            tx_prefix: format!("{}:{relayer_id}/", relayer_id.len()),
+            legacy: None,
+        }
+    }
+
+    /// State in memory, lost with the store: for tests and short-lived programs.
+    pub fn in_memory(relayer_id: &str) -> Self {
+        Self::new(Arc::new(MemoryStateStore::default()), relayer_id)
+    }
+
+    /// Reads what an earlier version kept for this relayer in `kv` (under
+    /// `relayer/<relayer id>/`) when the engine state has none.
+    pub fn with_legacy_kv(mut self, kv: Arc<dyn KvStore>) -> Self {
+        self.legacy = Some(KvRelayerStore::new(kv, &self.relayer_id));
+        self
+    }
+
+    /// The stored next nonce as stored (for a compare-and-swap) and as a number.
+    async fn stored_nonce(&self) -> Result<(Option<Bytes>, Option<u64>), StoreError> {
+        match self.state.get(Space::NONCES, &self.relayer_id).await? {
+            Some(bytes) => {
+                let n = decode_counter(&bytes).ok_or_else(|| {
+                    StoreError::Corrupt(format!("nonce of relayer `{}`", self.relayer_id))
+                })?;
+                Ok((Some(bytes), Some(n)))
+            }
+            None => match self.unread_legacy().await? {
+                Some(legacy) => Ok((None, legacy.next_nonce().await.ok().flatten())),
+                None => Ok((None, None)),
+            },
+        }
+    }
+
+    /// The legacy store, unless there is none or it was read already.
+    async fn unread_legacy(&self) -> Result<Option<&KvRelayerStore>, StoreError> {
+        match &self.legacy {
+            Some(legacy)
+                if self
+                    .state
+                    .get(LEGACY_READ, &self.relayer_id)
+                    .await?
+                    .is_none() =>
+            {
+                Ok(Some(legacy))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Copies the legacy transactions the engine state does not have, once.
+    async fn migrate(
+        &self,
+        legacy: &KvRelayerStore,
+        known: &mut std::collections::HashSet<String>,
+        out: &mut Vec<StoredTransaction>,
+    ) -> Result<(), StoreError> {
+        let prefix = format!("{}tx/", legacy.prefix);
+        for key in legacy.kv.list(&prefix).await? {
+            let Some(text) = legacy.kv.get(&key).await? else {
+                continue;
+            };
+            match serde_json::from_str::<StoredTransaction>(&text) {
+                Ok(tx) if known.insert(tx.tx.transaction_id.clone()) => {
+                    self.put_transaction(&tx).await?;
+                    out.push(tx);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(key, error = %e, "legacy relayer transaction skipped"),
+            }
+        }
+        if let Ok(Some(nonce)) = legacy.next_nonce().await {
+            self.state
+                .compare_and_swap(
+                    Space::NONCES,
+                    &self.relayer_id,
+                    None,
+                    Some(encode_nonce(nonce)?),
+                )
+                .await?;
+        }
+        self.state
+            .put(LEGACY_READ, &self.relayer_id, Bytes::from_static(b"1"))
+            .await?;
+        Ok(())
+    }
+}
+
+/// A nonce's stored form, refusing what a counter cannot hold.
+fn encode_nonce(n: u64) -> Result<Bytes, StoreError> {
+    if n > MAX_COUNTER {
+        return Err(StoreError::Corrupt(format!("nonce {n} is out of range")));
+    }
+    Ok(encode_counter(n))
+}
+
+#[async_trait]
+impl RelayerStore for StateRelayerStore {
+    async fn next_nonce(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.stored_nonce().await?.1)
+    }
+
+    async fn set_next_nonce(&self, nonce: u64) -> Result<(), StoreError> {
+        Ok(self
+            .state
+            .put(Space::NONCES, &self.relayer_id, encode_nonce(nonce)?)
+            .await?)
+    }
+
+    async fn allocate_nonce(&self, floor: u64) -> Result<u64, StoreError> {
+        for _ in 0..MAX_ALLOCATION_ATTEMPTS {
+            let (stored, current) = self.stored_nonce().await?;
+            let nonce = current.unwrap_or(0).max(floor);
+            let after = encode_nonce(nonce.saturating_add(1))?;
+            if self
+                .state
+                .compare_and_swap(Space::NONCES, &self.relayer_id, stored, Some(after))
+                .await?
+            {
+                return Ok(nonce);
+            }
+        }
+        Err(StoreError::Contended)
+    }
+
+    async fn release_nonce(&self, nonce: u64) -> Result<bool, StoreError> {
+        let Some(after) = nonce.checked_add(1) else {
+            return Ok(false);
+        };
+        Ok(self
+            .state
+            .compare_and_swap(
+                Space::NONCES,
+                &self.relayer_id,
+                Some(encode_nonce(after)?),
+                Some(encode_nonce(nonce)?),
+            )
+            .await?)
+    }
+
+    async fn put_transaction(&self, tx: &StoredTransaction) -> Result<(), StoreError> {
+        let key = format!("{}{}", self.tx_prefix, tx.tx.transaction_id);
+        Ok(self.state.put_json(Space::TRANSACTIONS, &key, tx).await?)
+    }
+
+    async fn transactions(&self) -> Result<Vec<StoredTransaction>, StoreError> {
+        let mut out = Vec::new();
+        let mut known = std::collections::HashSet::new();
+        for (key, value) in self
+            .state
+            .scan_all(Space::TRANSACTIONS, &self.tx_prefix)
+            .await?
+        {
+            let tx: StoredTransaction = serde_json::from_slice(&value)
+                .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
+            known.insert(tx.tx.transaction_id.clone());
+            out.push(tx);
+        }
+        if let Some(legacy) = self.unread_legacy().await? {
+            self.migrate(legacy, &mut known, &mut out).await?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use defender_core::InMemoryKvStore;
+
+    fn tx(id: &str, nonce: u64) -> StoredTransaction {
+        let tx: RelayerTransaction = serde_json::from_value(serde_json::json!({
+            "transactionId": id, "hash": "0x01", "to": null, "from": "0x02", "value": "0x0",
+            "data": "0x", "speed": "fast", "gasLimit": 21000, "nonce": nonce,
+            "status": "sent", "chainId": 1, "validUntil": "2026-01-01T00:00:00.000Z",
+            "createdAt": "2026-01-01T00:00:00.000Z"
+        }))
+        .expect("a transaction");
+        StoredTransaction {
+            tx,
+            hashes: vec!["0x01".into()],
+            raw: None,
+            fixed_fees: false,
+            mined_block: None,
+            noop: false,
+            settled: false,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn instances_sharing_a_store_never_hand_out_the_same_nonce() {
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        let tasks = (0..8).map(|i| {
+            let store = StateRelayerStore::new(state.clone(), "shared");
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..50 {
+                    got.push(store.allocate_nonce(i).await.expect("allocate"));
+                }
+                got
+            })
+        });
+        let mut all: Vec<u64> = Vec::new();
+        for t in futures::future::join_all(tasks).await {
+            all.extend(t.expect("task"));
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..400).collect::<Vec<_>>());
+        let store = StateRelayerStore::new(state, "shared");
+        assert_eq!(store.next_nonce().await.unwrap(), Some(400));
+    }
+
+    #[tokio::test]
+    async fn relayers_do_not_share_transactions_and_legacy_state_is_read_once() {
+        let kv: Arc<dyn KvStore> = Arc::new(InMemoryKvStore::default());
+        let old = KvRelayerStore::new(kv.clone(), "a");
+        old.set_next_nonce(7).await.unwrap();
+        old.put_transaction(&tx("t1", 6)).await.unwrap();
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        let a = StateRelayerStore::new(state.clone(), "a").with_legacy_kv(kv.clone());
+        let ab = StateRelayerStore::new(state.clone(), "a/b");
+        ab.put_transaction(&tx("t2", 0)).await.unwrap();
+        assert_eq!(a.next_nonce().await.unwrap(), Some(7));
+        let listed = a.transactions().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].tx.transaction_id, "t1");
+        assert_eq!(a.allocate_nonce(0).await.unwrap(), 7);
+        // From now on the engine state rules: an action rewriting the old keys changes nothing.
+        kv.put("relayer/a/nonce", "0").await.unwrap();
+        kv.put("relayer/a/tx/t1", "{}").await.unwrap();
+        kv.put("relayer/a/tx/t9", "{}").await.unwrap();
+        assert_eq!(a.next_nonce().await.unwrap(), Some(8));
+        assert_eq!(a.transactions().await.unwrap()[0].tx.nonce, 6);
+        assert_eq!(ab.transactions().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_nonce_is_an_error() {
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        state
+            .put(Space::NONCES, "r", Bytes::from("x"))
+            .await
+            .unwrap();
+        let r = StateRelayerStore::new(state, "r");
+        assert!(matches!(r.next_nonce().await, Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            r.allocate_nonce(0).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            r.set_next_nonce(u64::MAX).await,
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

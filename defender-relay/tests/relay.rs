@@ -14,7 +14,7 @@ use defender_core::{
 };
 use defender_relay::{
     eip712_digest, message_bytes, InMemoryRelayerStore, KvRelayerStore, LocalSigner, RelayerConfig,
-    RelayerStore, ResubmitAfter, RpcBlockSource, RpcClient, RpcRelayer, Signer, SignerError,
+    RelayerStore, ResubmitAfter, RpcBlockSource, RpcClient, RpcRelayer, Signer, TxSigner,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -692,13 +692,34 @@ async fn signatures_recover_to_the_relayer_address() {
 #[derive(Debug)]
 struct UnreachableSigner(Address);
 
+#[derive(Debug, thiserror::Error)]
+#[error("KMS unreachable")]
+struct Unreachable;
+
 #[async_trait::async_trait]
 impl Signer for UnreachableSigner {
     fn address(&self) -> Address {
         self.0
     }
-    async fn sign_hash(&self, _hash: B256) -> Result<Signature, SignerError> {
-        Err(SignerError::Sign("KMS unreachable".into()))
+    fn chain_id(&self) -> Option<u64> {
+        None
+    }
+    fn set_chain_id(&mut self, _chain_id: Option<u64>) {}
+    async fn sign_hash(&self, _hash: &B256) -> alloy::signers::Result<Signature> {
+        Err(alloy::signers::Error::other(Unreachable))
+    }
+}
+
+#[async_trait::async_trait]
+impl TxSigner<Signature> for UnreachableSigner {
+    fn address(&self) -> Address {
+        self.0
+    }
+    async fn sign_transaction(
+        &self,
+        _tx: &mut dyn alloy::consensus::SignableTransaction<Signature>,
+    ) -> alloy::signers::Result<Signature> {
+        Err(alloy::signers::Error::other(Unreachable))
     }
 }
 
@@ -722,8 +743,8 @@ async fn signer_failures_name_the_key_and_keep_the_source() {
         } => {
             assert_eq!(address, me);
             assert!(matches!(
-                source.downcast_ref::<SignerError>(),
-                Some(SignerError::Sign(m)) if m == "KMS unreachable"
+                source.downcast_ref::<alloy::signers::Error>(),
+                Some(e) if e.to_string().contains("KMS unreachable")
             ));
             let text = e.to_string();
             assert!(text.contains(&me.to_string()) && text.contains("KMS unreachable"));

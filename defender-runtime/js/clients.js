@@ -1,4 +1,5 @@
-// Defender's client packages, bound to the host's key-value store, relayer and notifiers.
+// Defender's client packages, bound to the host's key-value store, relayer, notifiers and
+// management API (actions, monitors, channels).
 // Each entry is a CommonJS factory `(module, exports, api)`. Like the other files here, a
 // global script whose completion value is what it provides (see src/script.rs).
 (function () {
@@ -275,6 +276,189 @@ function makeWeb3Provider(api) {
   return { DefenderRelayProvider };
 }
 
+// ---------- management clients: actions, monitors, notification channels ----------
+// Bound to the engine's management API (host operations `manage.*`). A client built with the
+// action's event uses the run's access; one built with `{ apiKey, apiSecret }` needs a team
+// API key the engine was configured with (an unknown key is refused, never the event's
+// access).
+function manageCredentials(c) {
+  if (c && typeof c === 'object' && (c.apiKey !== undefined || c.apiSecret !== undefined)) {
+    return { apiKey: c.apiKey === undefined ? undefined : String(c.apiKey), apiSecret: c.apiSecret === undefined ? undefined : String(c.apiSecret) };
+  }
+  const event = c && typeof c === 'object' && (c.credentials !== undefined || c.actionId !== undefined || c.autotaskId !== undefined || c.relayerARN !== undefined || c.kvstoreARN !== undefined);
+  // No team key and no event: the host answers UNAUTHORIZED, as Defender's API did.
+  return event ? null : {};
+}
+
+function manageCall(api, credentials) {
+  return (op, arg) => api.hostCall('manage.' + op, { credentials, arg: arg === undefined ? null : arg }).catch((e) => {
+    // Defender's clients threw axios-like errors: the HTTP status is on `error.response`.
+    if (e && e.data && typeof e.data.status === 'number') {
+      e.response = { status: e.data.status, data: { message: e.message } };
+    }
+    throw e;
+  });
+}
+
+function unsupported(what, why) {
+  const e = new Error(what + ' is not supported by this engine' + (why ? ': ' + why : ''));
+  e.code = 'NOT_SUPPORTED';
+  return e;
+}
+const rejectUnsupported = (what, why) => () => Promise.reject(unsupported(what, why));
+
+// An id given as `{ actionId }` (defender-sdk) or as the string itself (legacy clients).
+function idOf(v, field) {
+  const id = v && typeof v === 'object' ? v[field] : v;
+  if (typeof id !== 'string' || id === '') throw new TypeError(field + ' must be a non-empty string');
+  return id;
+}
+const promised = (f) => function (...args) { try { return Promise.resolve(f.apply(this, args)); } catch (e) { return Promise.reject(e); } };
+
+// Defender's Action (legacy: Autotask) from the engine's neutral shape.
+function actionShape(a, legacy) {
+  const o = legacy ? { autotaskId: a.actionId } : { actionId: a.actionId };
+  o.name = a.name;
+  o.paused = a.paused;
+  o.trigger = a.trigger === null || a.trigger === undefined ? undefined : a.trigger;
+  if (a.relayerId !== undefined) o.relayerId = a.relayerId;
+  return o;
+}
+function runShape(r, legacy) {
+  if (!legacy) return r;
+  const o = { autotaskRunId: r.actionRunId, autotaskId: r.actionId };
+  for (const k of Object.keys(r)) if (k !== 'actionRunId' && k !== 'actionId') o[k] = r[k];
+  return o;
+}
+// Defender's subscriber (the monitor and sentinel APIs' shape).
+function monitorShape(m) {
+  return {
+    monitorId: m.monitorId, subscriberId: m.monitorId, name: m.name, type: 'BLOCK', network: m.network, paused: m.paused,
+    addressRules: [{ addresses: m.addresses, conditions: [] }],
+    notifyConfig: {
+      notifications: m.notificationChannels.map((id) => ({ notificationId: id })),
+      autotaskId: m.actionTrigger,
+    },
+  };
+}
+function channelShape(c) {
+  const o = { notificationId: c.notificationId, name: c.name };
+  if (c.type !== undefined) o.type = c.type;
+  return o;
+}
+
+// The one action update the engine supports: `paused`. Anything else that would change the
+// action (code, name, relayer, trigger) is refused by name.
+async function updateAction(call, update, legacy) {
+  const idField = legacy ? 'autotaskId' : 'actionId';
+  const id = idOf(update, idField);
+  const current = await call('getAction', { id });
+  const changed = [];
+  if (update.encodedZippedCode !== undefined) changed.push('encodedZippedCode');
+  if (update.name !== undefined && update.name !== current.name) changed.push('name');
+  if (update.relayerId !== undefined && update.relayerId !== current.relayerId) changed.push('relayerId');
+  if (update.trigger !== undefined && JSON.stringify(update.trigger) !== JSON.stringify(current.trigger === null ? undefined : current.trigger)) changed.push('trigger');
+  if (changed.length) throw unsupported((legacy ? 'AutotaskClient' : 'client.action') + '.update of ' + changed.join(', '), 'only `paused` can be changed from an action');
+  if (update.paused === undefined || !!update.paused === current.paused) return actionShape(current, legacy);
+  return actionShape(await call('setActionPaused', { id, paused: !!update.paused }), legacy);
+}
+
+function actionClient(api, credentials) {
+  const call = manageCall(api, credentials);
+  const no = (m, why) => rejectUnsupported('client.action.' + m, why);
+  return {
+    list: promised(async () => ({ items: (await call('listActions')).map((a) => actionShape(a, false)), keyValueStoreItemsCount: 0, runsQuotaUsage: 0 })),
+    get: promised(async (p) => actionShape(await call('getAction', { id: idOf(p, 'actionId') }), false)),
+    runAction: promised(async (p) => runShape(await call('runAction', { id: idOf(p, 'actionId'), data: p && p.data !== undefined ? p.data : {} }), false)),
+    update: promised((p) => updateAction(call, p || {}, false)),
+    create: no('create', 'actions are added by the engine\'s embedder'),
+    delete: no('delete', 'actions are removed by the engine\'s embedder'),
+    updateCodeFromZip: no('updateCodeFromZip', 'code is uploaded by the engine\'s embedder'),
+    updateCodeFromSources: no('updateCodeFromSources', 'code is uploaded by the engine\'s embedder'),
+    updateCodeFromFolder: no('updateCodeFromFolder', 'code is uploaded by the engine\'s embedder'),
+    getEncodedZippedCodeFromSources: no('getEncodedZippedCodeFromSources'),
+    getEncodedZippedCodeFromFolder: no('getEncodedZippedCodeFromFolder'),
+    listActionRuns: no('listActionRuns'),
+    getActionRun: no('getActionRun'),
+    createSecrets: no('createSecrets'),
+    listSecrets: no('listSecrets'),
+  };
+}
+
+function monitorClient(api, credentials, legacy) {
+  const call = manageCall(api, credentials);
+  const name = legacy ? 'SentinelClient' : 'client.monitor';
+  const idField = legacy ? 'sentinelId' : 'monitorId';
+  const no = (m, why) => rejectUnsupported(name + '.' + m, why);
+  const pause = (paused) => promised(async (p) => monitorShape(await call('setMonitorPaused', { id: idOf(p, idField), paused })));
+  const client = {
+    list: promised(async () => ({ items: (await call('listMonitors')).map(monitorShape), notificationsQuotaUsage: 0, blockProcessedQuotaUsage: 0, fortaAlertsQuotaUsage: 0 })),
+    get: promised(async (p) => monitorShape(await call('getMonitor', { id: idOf(p, idField) }))),
+    pause: pause(true),
+    unpause: pause(false),
+    update: promised(async (p) => {
+      const id = idOf(p, idField);
+      const extra = Object.keys(p).filter((k) => k !== idField && k !== 'paused' && k !== 'type');
+      if (extra.length) throw unsupported(name + '.update of ' + extra.join(', '), 'only `paused` can be changed from an action');
+      if (p.paused === undefined) return monitorShape(await call('getMonitor', { id }));
+      return monitorShape(await call('setMonitorPaused', { id, paused: !!p.paused }));
+    }),
+    listNotificationChannels: promised(async () => (await call('listChannels')).map(channelShape)),
+    create: no('create', 'monitors are added by the engine\'s embedder'),
+    delete: no('delete', 'monitors are removed by the engine\'s embedder'),
+    createNotificationChannel: no('createNotificationChannel'),
+    deleteNotificationChannel: no('deleteNotificationChannel'),
+    updateNotificationChannel: no('updateNotificationChannel'),
+    listBlockwatchers: no('listBlockwatchers'),
+    listNetworks: no('listNetworks'),
+  };
+  client.getNotificationChannel = promised(async (p) => channelShape(await call('getChannel', { id: idOf(p, 'notificationId') })));
+  return client;
+}
+
+function notificationChannelClient(api, credentials) {
+  const call = manageCall(api, credentials);
+  const no = (m) => rejectUnsupported('client.notificationChannel.' + m, 'channels are added by the engine\'s embedder');
+  return {
+    list: promised(async () => (await call('listChannels')).map(channelShape)),
+    get: promised(async (p) => channelShape(await call('getChannel', { id: idOf(p, 'notificationId') }))),
+    create: no('create'),
+    update: no('update'),
+    delete: no('delete'),
+  };
+}
+
+function autotaskClient(api, credentials) {
+  const call = manageCall(api, credentials);
+  const no = (m, why) => rejectUnsupported('AutotaskClient.' + m, why);
+  return {
+    list: promised(async () => ({ items: (await call('listActions')).map((a) => actionShape(a, true)), keyValueStoreItemsCount: 0, runsQuotaUsage: 0 })),
+    get: promised(async (id) => actionShape(await call('getAction', { id: idOf(id, 'autotaskId') }), true)),
+    runAutotask: promised(async (id, data) => runShape(await call('runAction', { id: idOf(id, 'autotaskId'), data: data === undefined ? {} : data }), true)),
+    update: promised((p) => updateAction(call, p || {}, true)),
+    create: no('create', 'actions are added by the engine\'s embedder'),
+    delete: no('delete', 'actions are removed by the engine\'s embedder'),
+    updateCodeFromZip: no('updateCodeFromZip', 'code is uploaded by the engine\'s embedder'),
+    updateCodeFromSources: no('updateCodeFromSources', 'code is uploaded by the engine\'s embedder'),
+    updateCodeFromFolder: no('updateCodeFromFolder', 'code is uploaded by the engine\'s embedder'),
+    listAutotaskRuns: no('listAutotaskRuns'),
+    getAutotaskRun: no('getAutotaskRun'),
+    createSecrets: no('createSecrets'),
+  };
+}
+
+// The admin client: its proposal operations belong to a later version. Every method (known
+// or not) rejects with a clear error rather than being undefined.
+function adminClient(name) {
+  return new Proxy({}, {
+    get(_t, p) {
+      // Not a thenable, and no symbol-keyed protocol.
+      if (typeof p === 'symbol' || p === 'then' || p === 'toJSON') return undefined;
+      return () => Promise.reject(unsupported(name + '.' + String(p), 'proposals are not supported yet'));
+    },
+  });
+}
+
 function defenderSdk(api) {
   class Defender {
     constructor(credentials) {
@@ -289,6 +473,11 @@ function defenderSdk(api) {
       });
       this.relay = this.relaySigner;
       this.keyValueStore = kvClient(api, credentials);
+      const manage = manageCredentials(credentials);
+      this.action = actionClient(api, manage);
+      this.monitor = monitorClient(api, manage, false);
+      this.notificationChannel = notificationChannelClient(api, manage);
+      this.proposal = adminClient('client.proposal');
     }
   }
   return { Defender };
@@ -307,8 +496,32 @@ const modules = {
     module.exports = { KeyValueStoreClient: function KeyValueStoreClient(c) { return kvClient(api, c); } };
   },
   '@openzeppelin/defender-sdk': (module, _exports, api) => { module.exports = defenderSdk(api); },
+  '@openzeppelin/defender-sdk-action-client': (module, _exports, api) => {
+    module.exports = { ActionClient: function ActionClient(c) { return actionClient(api, manageCredentials(c)); } };
+  },
+  '@openzeppelin/defender-sdk-monitor-client': (module, _exports, api) => {
+    module.exports = { MonitorClient: function MonitorClient(c) { return monitorClient(api, manageCredentials(c), false); } };
+  },
+  '@openzeppelin/defender-sdk-notification-channel-client': (module, _exports, api) => {
+    module.exports = { NotificationChannelClient: function NotificationChannelClient(c) { return notificationChannelClient(api, manageCredentials(c)); } };
+  },
+  'defender-autotask-client': (module, _exports, api) => {
+    module.exports = { AutotaskClient: function AutotaskClient(c) { return autotaskClient(api, manageCredentials(c)); } };
+  },
+  'defender-sentinel-client': (module, _exports, api) => {
+    module.exports = { SentinelClient: function SentinelClient(c) { return monitorClient(api, manageCredentials(c), true); } };
+  },
+  'defender-admin-client': (module) => {
+    module.exports = { AdminClient: function AdminClient() { return adminClient('AdminClient'); } };
+  },
+  // Node's `module`: what an ES module needs to load CommonJS and JSON (`createRequire`).
+  'module': (module, _exports, api) => {
+    const createRequire = (filename) => api.createRequire(filename);
+    module.exports = { createRequire, isBuiltin: (n) => api.isBuiltin(String(n)) };
+  },
 };
-for (const k of ['defender-relay-client', 'defender-relay-client/lib/relayer', 'defender-relay-client/lib/ethers', 'defender-relay-client/lib/web3', 'defender-kvstore-client']) {
+for (const k of ['defender-relay-client', 'defender-relay-client/lib/relayer', 'defender-relay-client/lib/ethers', 'defender-relay-client/lib/web3', 'defender-kvstore-client',
+  'defender-autotask-client', 'defender-sentinel-client', 'defender-admin-client']) {
   modules['@openzeppelin/' + k] = modules[k];
 }
 return modules;

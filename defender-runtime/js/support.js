@@ -1,11 +1,13 @@
 // The part of the sandbox prelude that a hello-world handler does not need, evaluated in a
 // run's context on first use (see the lazy globals of js/prelude.js): `console`, the timers,
-// `queueMicrotask`, the promises of host operations, the Node core stand-ins and the loading
-// of Defender's client modules and of js/web.js. The prelude calls this function once,
-// with what it captured before any user code ran; user code never sees `host`.
+// `queueMicrotask`, the promises of host operations, Node's error helpers, the Node core
+// stand-ins and the loading of the scripts evaluated on first use (`host.loadScript`):
+// Defender's client modules (js/clients.js), js/web.js, and Node's core modules
+// (js/generated/node-builtins.js, js/node_http.js, js/node_zlib.js). The prelude calls this
+// function once, with what it captured before any user code ran; user code never sees `host`.
 (function support(shared) {
   'use strict';
-  const { G, host, JSONparse, JSONstringify, loadBuiltins, loadWeb, intrinsics, builtinKind, api } = shared;
+  const { G, host, JSONparse, JSONstringify, intrinsics, builtinKind, api } = shared;
   // ---------- console ----------
   function inspect(v, depth) {
     depth = depth || 0;
@@ -112,13 +114,40 @@
     }
   }
 
+  // ---------- Node's errors (for js/node_crypto.js, js/node_http.js, js/node_zlib.js) ----------
+  const codeError = (Ctor, code, message) => { const e = new Ctor(message); if (code) e.code = code; return e; };
+  // What Node's ERR_INVALID_ARG_TYPE says of the value it received.
+  function received(v) {
+    if (v === null || v === undefined) return ' Received ' + v;
+    if (typeof v === 'function') return ' Received function ' + v.name;
+    if (typeof v === 'object') {
+      let name;
+      try { name = v.constructor && v.constructor.name; } catch (e) { name = undefined; }
+      return ' Received ' + (typeof name === 'string' && name ? 'an instance of ' + name : inspect(v, 1));
+    }
+    let s = typeof v === 'string' ? "'" + v + "'" : typeof v === 'bigint' ? v + 'n' : String(v);
+    if (s.length > 28) s = s.slice(0, 25) + '...';
+    return ' Received type ' + typeof v + ' (' + s + ')';
+  }
+  const argType = (name, expected, v) => codeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "' + name + '" argument must be ' + expected + '.' + received(v));
+  // An integer's digits in groups of three, as Node writes a large one (`12_345_678_901`).
+  function separated(s) {
+    let out = '';
+    let i = s.length;
+    const start = s[0] === '-' ? 1 : 0;
+    for (; i >= start + 4; i -= 3) out = '_' + s.slice(i - 3, i) + out;
+    return s.slice(0, i) + out;
+  }
+  const outOfRange = (name, range, v) => codeError(RangeError, 'ERR_OUT_OF_RANGE', 'The value of "' + name + '" is out of range. It must be ' + range + '. Received ' + (Number.isInteger(v) && Math.abs(v) > 2 ** 32 ? separated(String(v)) : String(v)));
+  const errors = { codeError, received, argType, outOfRange };
+
   // ---------- js/web.js ----------
   let webMod = null;
   function web() {
     if (webMod === null) {
       const typed = intrinsics(2);
-      webMod = loadWeb()({ G, host, hostCall, inspect, format, unavailable, clearTimer, JSONparse, JSONstringify,
-        Uint8Array: typed.Uint8Array, ArrayBuffer: typed.ArrayBuffer, DataView: typed.DataView });
+      webMod = host.loadScript('web')({ G, host, hostCall, errors, unavailable, clearTimer, JSONparse,
+        Uint8Array: typed.Uint8Array, ArrayBuffer: typed.ArrayBuffer, DataView: typed.DataView, loadBuiltin });
     }
     return webMod;
   }
@@ -136,6 +165,37 @@
     apply() { throw new Error("'" + name + "' is not available in the action sandbox"); },
     construct() { throw new Error("'" + name + "' is not available in the action sandbox"); },
   });
+  // js/generated/node-builtins.js (Node's core modules from npm packages: buffer, events,
+  // stream, util...), evaluated on the first require of one of them, with the sandbox's own
+  // `process`, timers and URL classes.
+  let nodeBuiltinsMod = null;
+  function nodeBuiltins() {
+    if (nodeBuiltinsMod === null) {
+      const w = web();
+      const t = supportGlobals;
+      nodeBuiltinsMod = host.loadScript('node-builtins')({
+        process: w.globals.process, URL: w.globals.URL, URLSearchParams: w.globals.URLSearchParams,
+        TextEncoder: w.globals.TextEncoder, TextDecoder: w.globals.TextDecoder,
+        setTimeout: t.setTimeout, clearTimeout: t.clearTimeout, setInterval: t.setInterval,
+        clearInterval: t.clearInterval, setImmediate: t.setImmediate, clearImmediate: t.clearImmediate,
+      });
+    }
+    return nodeBuiltinsMod;
+  }
+  // js/node_http.js (`http`, `https`) and js/node_zlib.js (`zlib`), each evaluated on the
+  // first require of one of its modules.
+  let nodeHttpMod = null;
+  let nodeZlibMod = null;
+  function nodeIo(name) {
+    if (name === 'zlib') return nodeZlibMod || (nodeZlibMod = host.loadScript('node_zlib')({ host, errors }));
+    return nodeHttpMod || (nodeHttpMod = host.loadScript('node_http')({ G, hostCall, errors }));
+  }
+  // What js/node_http.js and js/node_zlib.js require Node's core modules with.
+  const builtinRequire = (name) => {
+    const n = String(name).startsWith('node:') ? String(name).slice(5) : String(name);
+    if (builtinKind(n) === 0) throw new Error("Cannot find module '" + name + "'");
+    return loadBuiltin(n);
+  };
   const builtinCache = Object.create(null);
   let builtins = null;
   function loadBuiltin(name) {
@@ -144,26 +204,27 @@
     const kind = builtinKind(name);
     if (kind === 1) {
       const mod = { exports: {} };
-      if (!builtins) builtins = loadBuiltins();
+      if (!builtins) builtins = host.loadScript('clients');
       builtins[name](mod, mod.exports, api);
       exp = mod.exports;
-    } else if (kind === 2) exp = web().nodeCore[name]();
+    } else if (kind === 2) {
+      const core = web().nodeCore;
+      exp = name in core ? core[name]() : nodeBuiltins()[name]();
+    } else if (kind === 4) exp = nodeIo(name)[name](builtinRequire);
     else exp = unavailable(name);
     builtinCache[name] = exp;
     return exp;
   }
 
-  return {
-    globals: {
-      console,
-      setTimeout: (fn, ms, ...args) => setTimer(fn, ms, args, false),
-      setInterval: (fn, ms, ...args) => setTimer(fn, ms, args, true),
-      setImmediate: (fn, ...args) => setTimer(fn, 0, args, false),
-      clearTimeout: clearTimer,
-      clearInterval: clearTimer,
-      clearImmediate: clearTimer,
-      queueMicrotask: (fn) => { Promise.resolve().then(() => fn()); },
-    },
-    hostCall, resolveOp, fire, web, loadBuiltin,
+  const supportGlobals = {
+    console,
+    setTimeout: (fn, ms, ...args) => setTimer(fn, ms, args, false),
+    setInterval: (fn, ms, ...args) => setTimer(fn, ms, args, true),
+    setImmediate: (fn, ...args) => setTimer(fn, 0, args, false),
+    clearTimeout: clearTimer,
+    clearInterval: clearTimer,
+    clearImmediate: clearTimer,
+    queueMicrotask: (fn) => { Promise.resolve().then(() => fn()); },
   };
+  return { globals: supportGlobals, hostCall, resolveOp, fire, web, loadBuiltin };
 })

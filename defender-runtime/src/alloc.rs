@@ -131,6 +131,50 @@ impl Budget {
     }
 }
 
+/// Bytes charged to a run's [`Budget`] for as long as this value lives (the memory a host
+/// function or operation holds for the run: a body as it arrives, a zlib state...).
+#[derive(Debug)]
+pub(crate) struct Charge {
+    budget: Budget,
+    bytes: usize,
+}
+
+impl Charge {
+    /// Nothing charged yet.
+    pub(crate) fn new(budget: &Budget) -> Self {
+        Charge {
+            budget: budget.clone(),
+            bytes: 0,
+        }
+    }
+
+    /// `bytes` charged at once; `None` when they do not fit.
+    pub(crate) fn of(budget: &Budget, bytes: usize) -> Option<Self> {
+        let mut charge = Charge::new(budget);
+        charge.add(bytes).then_some(charge)
+    }
+
+    /// Charges `bytes` more; `false`, with nothing more charged, when they do not fit.
+    pub(crate) fn add(&mut self, bytes: usize) -> bool {
+        if !self.budget.charge(bytes) {
+            return false;
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+        true
+    }
+
+    /// The budget charged.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.budget.uncharge(self.bytes);
+    }
+}
+
 /// Returns the memory this thread's mimalloc heap holds unused to the system. A script
 /// thread calls it after freeing a large context: otherwise the pages stay with the thread
 /// (which may then sit idle for a long time) and the process's resident memory keeps the
@@ -251,5 +295,28 @@ unsafe impl Allocator for LimitedAllocator {
     unsafe fn usable_size(ptr: *mut u8) -> usize {
         // SAFETY: QuickJS only asks about live blocks this allocator returned.
         unsafe { mi::mi_usable_size(ptr.cast::<c_void>()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Charge, Heap};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_charge_is_given_back_when_dropped() {
+        let heap = Arc::new(Heap::default());
+        let budget = heap.start_run(1000);
+        let mut charge = Charge::new(&budget);
+        assert!(charge.add(600));
+        // What does not fit is refused and not charged.
+        assert!(!charge.add(500));
+        assert!(Charge::of(&budget, 401).is_none());
+        let other = Charge::of(&budget, 400).expect("fits");
+        assert_eq!(heap.run_bytes(), 1000);
+        drop(charge);
+        assert_eq!(heap.run_bytes(), 400);
+        drop(other);
+        assert_eq!(heap.run_bytes(), 0);
     }
 }

@@ -25,6 +25,27 @@ pub(crate) struct Files {
     pub(crate) bundle: Arc<BTreeMap<String, Bytes>>,
     /// The mounted `node_modules` directory, canonical (symbolic links resolved).
     pub(crate) node_modules: Option<Arc<PathBuf>>,
+    /// Nothing is mounted because Defender's pre-installed set is not installed: a bare
+    /// `require` of one of its packages then says how to install it.
+    pub(crate) preinstalled_missing: bool,
+}
+
+/// The packages of Defender's pre-installed set (the `dependencies` of
+/// `preinstalled/package.json`).
+fn is_preinstalled(name: &str) -> bool {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let manifest: serde_json::Value =
+                serde_json::from_str(include_str!("../preinstalled/package.json"))
+                    .unwrap_or_default();
+            manifest["dependencies"]
+                .as_object()
+                .map(|deps| deps.keys().cloned().collect())
+                .unwrap_or_default()
+        })
+        .iter()
+        .any(|n| n == name)
 }
 
 /// Normalizes an absolute virtual path (`/a/./b/../c` to `/a/c`).
@@ -306,6 +327,14 @@ impl Files {
             }
             d = dirname(&d).to_owned();
         }
+        if self.preinstalled_missing && is_preinstalled(&name) {
+            return Err(format!(
+                "{}: '{name}' is one of Defender's pre-installed packages, which are not \
+                 installed here; install them with scripts/install-preinstalled.sh, or set \
+                 DEFENDER_PREINSTALLED_MODULES to their node_modules directory",
+                not_found()
+            ));
+        }
         Err(not_found())
     }
 }
@@ -322,6 +351,7 @@ mod tests {
                     .collect(),
             ),
             node_modules: None,
+            preinstalled_missing: false,
         }
     }
 
@@ -420,6 +450,29 @@ mod tests {
             "/action/lib/util.js"
         );
         assert!(f.resolve(from, "my-action/lib/db.js").is_err());
+    }
+
+    #[test]
+    fn a_missing_preinstalled_package_says_how_to_install_it() {
+        let mut f = files(&[("index.js", "")]);
+        f.preinstalled_missing = true;
+        let e = f.resolve("/action/index.js", "axios").unwrap_err();
+        assert!(
+            e.starts_with("Cannot find module 'axios' from '/action/index.js'"),
+            "{e}"
+        );
+        assert!(e.contains("scripts/install-preinstalled.sh"), "{e}");
+        assert!(e.contains("DEFENDER_PREINSTALLED_MODULES"), "{e}");
+        let e = f
+            .resolve("/action/index.js", "@datadog/datadog-api-client")
+            .unwrap_err();
+        assert!(e.contains("pre-installed"), "{e}");
+        // A package Defender never installed is simply not found.
+        let e = f.resolve("/action/index.js", "left-pad").unwrap_err();
+        assert!(!e.contains("pre-installed"), "{e}");
+        f.preinstalled_missing = false;
+        let e = f.resolve("/action/index.js", "axios").unwrap_err();
+        assert!(!e.contains("pre-installed"), "{e}");
     }
 
     #[test]

@@ -10,10 +10,11 @@ mod pool;
 mod runtime;
 mod sandbox;
 mod script;
+mod substitute;
 
 pub use bundle::{load_bundle_dir, load_bundle_zip, BundleError};
 pub use defender_core::redact::{MIN_REDACTED_LEN, REDACTED};
-pub use runtime::{QuickJsRuntime, RuntimeConfig};
+pub use runtime::{ContextPolicy, QuickJsRuntime, RuntimeConfig};
 pub use sandbox::{MAX_LOG_BYTES, MAX_LOG_ENTRIES};
 
 /// Whether this build uses the patched QuickJS (the `quickjs-patches` feature).

@@ -197,13 +197,16 @@ impl Lists {
     }
 }
 
-/// Where `fetch` may go, and the HTTP client that obeys it.
+/// Where `fetch` may go, and the HTTP clients that obey it.
 #[derive(Debug)]
 pub(crate) struct FetchPolicy {
     /// The allowlist as configured (for `Debug` output).
     pub(crate) allowed: Vec<String>,
     lists: Arc<Lists>,
     pub(crate) client: Option<reqwest::Client>,
+    /// The client of Node's `http`/`https`, which follow no redirect (the script sees the
+    /// 3xx and its `Location`) and never decode a body (the script sees the bytes sent).
+    pub(crate) manual_client: Option<reqwest::Client>,
 }
 
 impl FetchPolicy {
@@ -218,10 +221,12 @@ impl FetchPolicy {
             denied: parse(&denied),
         });
         let client = client(lists.clone());
+        let manual_client = manual_client(lists.clone());
         FetchPolicy {
             allowed,
             lists,
             client,
+            manual_client,
         }
     }
 
@@ -233,11 +238,15 @@ impl FetchPolicy {
 }
 
 /// The HTTP client of `fetch`: no proxy (it would connect on the script's behalf), redirects
-/// checked hop by hop, host names resolved by [`PublicResolver`].
+/// checked hop by hop, host names resolved by [`PublicResolver`]. Like Node's `fetch`, it
+/// asks for gzip and deflate bodies and decodes them (the decoded body is what the run's
+/// body bound counts).
 fn client(lists: Arc<Lists>) -> Option<reqwest::Client> {
     let for_redirects = lists.clone();
     reqwest::Client::builder()
         .no_proxy()
+        .gzip(true)
+        .deflate(true)
         .redirect(reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error("too many redirects");
@@ -247,6 +256,23 @@ fn client(lists: Arc<Lists>) -> Option<reqwest::Client> {
                 Err(e) => attempt.error(e.message),
             }
         }))
+        .dns_resolver(Arc::new(PublicResolver { lists }))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .ok()
+}
+
+/// The client of Node's `http`: the same resolver, no proxy, no redirect followed (the one
+/// URL requested is checked by [`FetchPolicy::check`]), and no content decoding, even if a
+/// dependency turned on reqwest's decompression features.
+fn manual_client(lists: Arc<Lists>) -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
         .dns_resolver(Arc::new(PublicResolver { lists }))
         .timeout(Duration::from_secs(60))
         .build()

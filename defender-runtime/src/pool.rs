@@ -1,5 +1,10 @@
-//! Script threads: a growing pool of threads with a known stack size.
+//! Script threads: a growing pool of threads with a known stack size for fresh contexts, and
+//! the threads of the warm contexts ([`warm`]).
 
+pub(crate) mod warm;
+
+use crate::sandbox::RunOutput;
+use defender_core::RunError;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -7,6 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Task = Box<dyn FnOnce(&Delivered<'_>) + Send + 'static>;
+
+/// Runs `f`, turning a panic into an internal error (the thread lives on).
+pub(crate) fn run_caught(f: impl FnOnce() -> RunOutput) -> RunOutput {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        (
+            Err(RunError::Internal("the script thread panicked".into())),
+            vec![],
+        )
+    })
+}
 
 /// Given to a task so it can say that what it still has to do is quick cleanup after its
 /// result was delivered: a task submitted meanwhile waits for this thread rather than

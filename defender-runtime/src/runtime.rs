@@ -2,28 +2,58 @@
 
 use crate::files::Files;
 use crate::host::FetchPolicy;
-use crate::pool::Pool;
+use crate::pool::warm::{self, WarmContexts};
+use crate::pool::{run_caught, Pool};
 use crate::sandbox::{self, CodeCache, Job};
 use async_trait::async_trait;
 use bytes::Bytes;
 use defender_core::redact::Redactor;
-use defender_core::LogEntry;
 use defender_core::{
     ActionCode, ActionRuntime, CodeSource, RunError, RunOutcome, RunRequest, MAX_CODE_BYTES,
 };
 use std::collections::BTreeMap;
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Whether runs of one action version share a context.
+///
+/// See the crate's README ("Context policies") for what a run can observe of earlier runs
+/// under each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextPolicy {
+    /// As Defender's Lambda kept a warm container per function: the runs of one action
+    /// version (action id, code version and code) reuse one context, one run at a time, with
+    /// its globals and loaded modules; never shared between actions or versions. Bounded by
+    /// [`RuntimeConfig::warm_contexts`] and [`RuntimeConfig::warm_memory_bytes`], least
+    /// recently used first out. A run that finds its version's context busy runs in a fresh
+    /// one.
+    #[default]
+    WarmPerVersion,
+    /// A fresh context for every run: no global or module state survives a run.
+    FreshPerRun,
+}
 
 /// How a [`QuickJsRuntime`] is set up.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RuntimeConfig {
-    /// A `node_modules` directory mounted read-only at `/node_modules` for `require` (the
-    /// packages Defender pre-installed, such as `ethers`). `None`: only the action's own files.
+    /// A `node_modules` directory mounted read-only at `/node_modules` for `require`, in place
+    /// of [`preinstalled`](Self::preinstalled). `None`: the pre-installed set.
     pub node_modules: Option<PathBuf>,
+    /// Defender's pre-installed packages (axios, axios-retry, ethers 5.5.3, web3 1.9.0,
+    /// graphql, graphql-request, fireblocks-sdk, the Datadog client: this crate's
+    /// `preinstalled/package.json`), mounted at `/node_modules` when
+    /// [`node_modules`](Self::node_modules) is `None`. By default the directory named by the
+    /// environment variable
+    /// [`PREINSTALLED_MODULES_ENV`](Self::PREINSTALLED_MODULES_ENV) when it is set, else this crate's
+    /// `preinstalled/node_modules` when it exists (`scripts/install-preinstalled.sh` installs
+    /// it). When the directory is missing, a `require` of one of those packages fails with a
+    /// `MODULE_NOT_FOUND` error that says how to install them. The `@openzeppelin/*` clients
+    /// are built in and need nothing here.
+    pub preinstalled: Option<PathBuf>,
     /// When not empty, the only hosts `fetch` may reach: `example.com`, `example.com:8443`,
     /// `*.example.com` or `[::1]:3000`. An entry without a port opens only the scheme's
     /// default port (80 or 443). An entry may name an internal address (a local service on
@@ -35,7 +65,12 @@ pub struct RuntimeConfig {
     pub fetch_denylist: Vec<String>,
     /// `process.env` of every run (empty by default).
     pub env: BTreeMap<String, String>,
-    /// Most script threads; runs beyond this wait for a free thread.
+    /// More `process.env` variables by action id (a Defender action's
+    /// `environment-variables`), over [`env`](Self::env) for that action's runs only.
+    pub action_env: BTreeMap<String, BTreeMap<String, String>>,
+    /// Most runs in progress at once, and most script threads for fresh contexts; runs
+    /// beyond this wait (warm contexts have threads of their own, one each, but their runs
+    /// count here too).
     pub max_threads: usize,
     /// Native stack size of each script thread. It must exceed the runs'
     /// `max_stack_bytes` by a safety margin (the runtime clamps the limit to half of it).
@@ -48,13 +83,23 @@ pub struct RuntimeConfig {
     /// How long a script thread may wait for a run before it ends (the last one stays),
     /// giving its memory back.
     pub thread_idle: std::time::Duration,
-    /// Most runs waiting for a script thread when all `max_threads` are busy; a run beyond
-    /// them is not started and fails at once with [`RunError::Throttled`].
+    /// Most runs waiting for a script thread when `max_threads` runs are in progress (in
+    /// fresh or warm contexts alike); a run beyond them is not started and fails at once
+    /// with [`RunError::Throttled`].
     pub max_queued_runs: usize,
-    /// Most actions that keep a warm context (0, the default: a fresh context for every run).
-    /// See [`QuickJsRuntime`] for the warm-context policy.
+    /// Whether the runs of one action version share a context (the default) or each get a
+    /// fresh one.
+    pub context_policy: ContextPolicy,
+    /// Most warm contexts (one per action version) under
+    /// [`ContextPolicy::WarmPerVersion`]: a new one evicts the least recently used (128 by
+    /// default; 0 is the fresh policy). Each is kept on a thread of its own.
     pub warm_contexts: usize,
-    /// How long an unused warm context is kept.
+    /// Most bytes all warm contexts hold together, as their QuickJS allocators count them
+    /// after each run (256 MiB by default): past it, the least recently used are evicted. A
+    /// context that holds more than this alone, or more than half of its run's memory limit,
+    /// is discarded after its run.
+    pub warm_memory_bytes: usize,
+    /// How long an unused warm context is kept (5 minutes by default).
     pub warm_idle: std::time::Duration,
 }
 
@@ -62,25 +107,63 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             node_modules: None,
+            preinstalled: RuntimeConfig::default_preinstalled(),
             fetch_allowlist: Vec::new(),
             fetch_denylist: Vec::new(),
             env: BTreeMap::new(),
+            action_env: BTreeMap::new(),
             max_threads: 64,
             thread_stack_bytes: 8 * 1024 * 1024,
             max_cached_files: 20_000,
             max_cached_bytes: 64 * 1024 * 1024,
             max_queued_runs: 1024,
             thread_idle: std::time::Duration::from_secs(5),
-            warm_contexts: 0,
+            context_policy: ContextPolicy::WarmPerVersion,
+            warm_contexts: 128,
+            warm_memory_bytes: 256 * 1024 * 1024,
             warm_idle: std::time::Duration::from_secs(300),
         }
     }
 }
 
 impl RuntimeConfig {
-    /// Mounts a `node_modules` directory.
+    /// The environment variable that names the directory of Defender's pre-installed
+    /// packages (a `node_modules`), read by [`RuntimeConfig::default`].
+    pub const PREINSTALLED_MODULES_ENV: &'static str = "DEFENDER_PREINSTALLED_MODULES";
+
+    /// Where [`RuntimeConfig::default`] finds Defender's pre-installed packages: the directory
+    /// [`PREINSTALLED_MODULES_ENV`](Self::PREINSTALLED_MODULES_ENV) names, else this crate's
+    /// `preinstalled/node_modules` if it exists.
+    pub fn default_preinstalled() -> Option<PathBuf> {
+        if let Some(dir) =
+            std::env::var_os(Self::PREINSTALLED_MODULES_ENV).filter(|d| !d.is_empty())
+        {
+            return Some(PathBuf::from(dir));
+        }
+        let here = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/preinstalled/node_modules"
+        ));
+        here.is_dir().then_some(here)
+    }
+
+    /// Mounts a `node_modules` directory (in place of the pre-installed set).
     pub fn with_node_modules(mut self, dir: impl Into<PathBuf>) -> Self {
         self.node_modules = Some(dir.into());
+        self
+    }
+
+    /// Takes Defender's pre-installed packages from this `node_modules` directory (see
+    /// [`RuntimeConfig::preinstalled`]).
+    pub fn with_preinstalled(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.preinstalled = Some(dir.into());
+        self
+    }
+
+    /// Mounts no pre-installed packages: without [`node_modules`](Self::node_modules), only
+    /// the action's own files and the built-in modules resolve.
+    pub fn without_preinstalled(mut self) -> Self {
+        self.preinstalled = None;
         self
     }
 
@@ -97,9 +180,28 @@ impl RuntimeConfig {
         self
     }
 
-    /// Keeps a warm context for up to `n` actions (see [`QuickJsRuntime`]).
+    /// Keeps a warm context for up to `n` action versions ([`ContextPolicy::WarmPerVersion`];
+    /// 0 is [`ContextPolicy::FreshPerRun`]).
     pub fn with_warm_contexts(mut self, n: usize) -> Self {
+        self.context_policy = if n == 0 {
+            ContextPolicy::FreshPerRun
+        } else {
+            ContextPolicy::WarmPerVersion
+        };
         self.warm_contexts = n;
+        self
+    }
+
+    /// Keeps warm contexts holding at most `bytes` together (see
+    /// [`warm_memory_bytes`](Self::warm_memory_bytes)).
+    pub fn with_warm_memory_bytes(mut self, bytes: usize) -> Self {
+        self.warm_memory_bytes = bytes;
+        self
+    }
+
+    /// A fresh context for every run ([`ContextPolicy::FreshPerRun`]).
+    pub fn with_fresh_contexts(mut self) -> Self {
+        self.context_policy = ContextPolicy::FreshPerRun;
         self
     }
 
@@ -108,110 +210,61 @@ impl RuntimeConfig {
         self.env.insert(name.into(), value.into());
         self
     }
+
+    /// Sets the `process.env` variables of one action's runs, over [`env`](Self::env).
+    pub fn with_action_env(
+        mut self,
+        action_id: impl Into<String>,
+        env: BTreeMap<String, String>,
+    ) -> Self {
+        self.action_env.insert(action_id.into(), env);
+        self
+    }
 }
 
 struct Inner {
     node_modules: Option<Arc<PathBuf>>,
+    preinstalled_missing: bool,
     fetch: Arc<FetchPolicy>,
     cache: Arc<CodeCache>,
     pool: Pool,
     max_stack_cap: usize,
-    warm: Arc<Mutex<HashMap<Arc<str>, WarmSlot>>>,
-    warm_max: usize,
-    warm_idle: std::time::Duration,
-    thread_stack: usize,
-    next_slot: AtomicU64,
+    warm: WarmContexts,
+    /// One permit per run in progress (`max_threads`), fresh or warm.
+    gate: Arc<tokio::sync::Semaphore>,
+    /// Runs waiting for a permit, at most `max_waiting`.
+    waiting: AtomicUsize,
+    max_waiting: usize,
 }
 
-type Reply = tokio::sync::oneshot::Sender<(Result<serde_json::Value, RunError>, Vec<LogEntry>)>;
+/// Counts a run as waiting for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
 
-/// A thread that owns the warm context of one action version and runs it one run at a time.
-struct WarmSlot {
-    id: u64,
-    tx: mpsc::Sender<(Job, Reply)>,
-    busy: Arc<AtomicBool>,
-}
-
-fn run_caught(
-    f: impl FnOnce() -> (Result<serde_json::Value, RunError>, Vec<LogEntry>),
-) -> (Result<serde_json::Value, RunError>, Vec<LogEntry>) {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        (
-            Err(RunError::Internal("the script thread panicked".into())),
-            vec![],
-        )
-    })
-}
-
-fn warm_thread(
-    rx: mpsc::Receiver<(Job, Reply)>,
-    busy: Arc<AtomicBool>,
-    idle: std::time::Duration,
-    slots: Arc<Mutex<HashMap<Arc<str>, WarmSlot>>>,
-    scope: Arc<str>,
-    id: u64,
-) {
-    let mut instance: Option<sandbox::Instance> = None;
-    loop {
-        let (job, reply) = match rx.recv_timeout(idle) {
-            Ok(x) => x,
-            Err(_) => {
-                let mut map = slots.lock().unwrap_or_else(|e| e.into_inner());
-                if map.get(&scope).is_some_and(|s| s.id == id) && !busy.load(Ordering::SeqCst) {
-                    map.remove(&scope);
-                    return;
-                }
-                if map.get(&scope).is_none_or(|s| s.id != id) {
-                    return;
-                }
-                continue;
-            }
-        };
-        let limit = job.limits.memory_bytes;
-        let out = run_caught(|| {
-            if instance.is_none() {
-                match sandbox::Instance::new(&job.limits, &job.cache) {
-                    Ok(i) => instance = Some(i),
-                    Err(e) => return (Err(e), vec![]),
-                }
-            }
-            match instance.as_mut() {
-                Some(i) => i.run(job),
-                None => (Err(RunError::Internal("no instance".into())), vec![]),
-            }
-        });
-        // A context that broke a limit, met a host failure, or holds more than half of the
-        // run's memory limit (the next run would start with less than half) is replaced.
-        let replace = instance
-            .as_ref()
-            .is_none_or(|i| i.poisoned || i.heap_bytes() > limit / 2)
-            || matches!(out.0, Err(RunError::Internal(_)));
-        if replace && instance.take().is_some() {
-            crate::alloc::return_free_memory();
-        }
-        busy.store(false, Ordering::SeqCst);
-        let _ = reply.send(out);
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Runs Defender actions in QuickJS.
 ///
-/// - **Isolation and warm-context policy**: by default every run gets a fresh QuickJS context
-///   on a script thread; nothing the code does (globals, patched prototypes, module state) is
-///   kept for the next run, not even for the same action. What is shared is compiled bytecode
-///   and `require` resolutions only, per `(action_id, version, file)` and per `node_modules`
-///   file (the mounted `node_modules` is read as immutable). The globals a run does not touch
-///   are not even created: half of the engine's intrinsics (Date, Map/Set, typed arrays...),
-///   `console`, the timers and the web globals are added on first use. (A script thread
-///   creates the next fresh context in the QuickJS runtime of the previous run once that
-///   run's context is freed and collected, unless the run broke a limit or left work queued.)
-///   With [`RuntimeConfig::warm_contexts`] > 0, the runtime behaves like Defender's Lambda:
-///   each action version (up to that many) keeps one warm context on its own thread, whose
-///   globals and module state (its `require` cache: modules load once) survive between runs
-///   of *that* action version only. A warm context serves one run at a time (concurrent runs
-///   of the action use fresh contexts), is dropped after a run that broke a limit or failed
-///   in the host, and after [`RuntimeConfig::warm_idle`] without runs. Contexts are never
-///   shared between actions or versions.
+/// - **Isolation and context policy** ([`ContextPolicy`]): by default, as Defender's Lambda
+///   kept a warm container per function, the runs of one action version (action id, code
+///   version and a fingerprint of the code) share one context, one run at a time, keeping its
+///   globals and its loaded modules (ethers loads once); contexts are never shared between
+///   actions or versions. Warm contexts are bounded in number
+///   ([`RuntimeConfig::warm_contexts`]) and in bytes together
+///   ([`RuntimeConfig::warm_memory_bytes`]), the least recently used evicted first, and
+///   dropped after [`RuntimeConfig::warm_idle`] without runs; a context is discarded after a
+///   run that broke a limit (timeout, memory, stack) or failed in the host, or when it holds
+///   more than half of its run's memory limit. With [`ContextPolicy::FreshPerRun`] every run
+///   gets a fresh QuickJS context: nothing the code does (globals, patched prototypes, module
+///   state) is kept for the next run. Both share compiled bytecode and `require`
+///   resolutions, per action version and file and per `node_modules` file (the mounted
+///   `node_modules` is read as immutable). The globals a run does not touch are not even
+///   created (with `quickjs-patches`). A script thread creates the next fresh context in the
+///   QuickJS runtime of the previous run once that run's context is freed and collected,
+///   unless the run broke a limit or left work queued.
 /// - **Limits**: memory and native stack per run; the wall-clock timeout interrupts
 ///   synchronous loops and ends runs whose promise can no longer settle.
 /// - **Executor**: scripts run on dedicated threads; host calls (key-value store, relayer,
@@ -239,22 +292,40 @@ impl QuickJsRuntime {
     /// A runtime with this configuration.
     pub fn new(config: RuntimeConfig) -> Self {
         let env_json = serde_json::to_string(&config.env).unwrap_or_else(|_| "{}".to_owned());
-        // The resolver confines every file to the real path of the mount.
+        let action_env_json = config
+            .action_env
+            .iter()
+            .map(|(id, vars)| {
+                let mut merged = config.env.clone();
+                merged.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let json = serde_json::to_string(&merged).unwrap_or_else(|_| "{}".to_owned());
+                (id.clone(), Arc::<str>::from(json))
+            })
+            .collect();
+        // The embedder's node_modules replaces the pre-installed set, which is mounted only
+        // when installed. The resolver confines every file to the real path of the mount.
+        let preinstalled = config.preinstalled.filter(|p| p.is_dir());
+        let preinstalled_missing = config.node_modules.is_none() && preinstalled.is_none();
         let node_modules = config
             .node_modules
+            .or(preinstalled)
             .map(|p| Arc::new(p.canonicalize().unwrap_or(p)));
         QuickJsRuntime {
             inner: Arc::new(Inner {
                 node_modules,
+                preinstalled_missing,
                 fetch: Arc::new(FetchPolicy::new(
                     config.fetch_allowlist,
                     config.fetch_denylist,
                 )),
-                cache: Arc::new(CodeCache::new(
-                    config.max_cached_files.max(1),
-                    config.max_cached_bytes,
-                    Arc::from(env_json),
-                )),
+                cache: Arc::new(
+                    CodeCache::new(
+                        config.max_cached_files.max(1),
+                        config.max_cached_bytes,
+                        Arc::from(env_json),
+                    )
+                    .with_action_env(action_env_json),
+                ),
                 pool: Pool::new(
                     config.max_threads.max(1),
                     config.max_queued_runs,
@@ -263,64 +334,46 @@ impl QuickJsRuntime {
                     sandbox::release_thread,
                 ),
                 max_stack_cap: config.thread_stack_bytes / 2,
-                warm: Arc::default(),
-                warm_max: config.warm_contexts,
-                warm_idle: config.warm_idle,
-                thread_stack: config.thread_stack_bytes,
-                next_slot: AtomicU64::new(1),
+                warm: WarmContexts::new(
+                    warm::Bounds {
+                        contexts: match config.context_policy {
+                            ContextPolicy::WarmPerVersion => config.warm_contexts,
+                            ContextPolicy::FreshPerRun => 0,
+                        },
+                        bytes: config.warm_memory_bytes,
+                        idle: config.warm_idle,
+                    },
+                    config.thread_stack_bytes,
+                ),
+                gate: Arc::new(tokio::sync::Semaphore::new(
+                    config
+                        .max_threads
+                        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+                )),
+                waiting: AtomicUsize::new(0),
+                max_waiting: config.max_queued_runs,
             }),
         }
     }
 
-    /// Hands the job to the action's warm context if it is free (or starts one); gives the
-    /// job back when it must run in a fresh context instead.
-    fn try_warm(&self, job: Job, reply: Reply) -> Option<(Job, Reply)> {
+    /// A permit to run now, or once one of the runs in progress ends; `Throttled` at once
+    /// when as many runs as allowed are already waiting.
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, RunError> {
         let inner = &self.inner;
-        if inner.warm_max == 0 {
-            return Some((job, reply));
+        if let Ok(permit) = inner.gate.clone().try_acquire_owned() {
+            return Ok(permit);
         }
-        let mut map = inner.warm.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = map.get(&job.scope) {
-            if slot.busy.swap(true, Ordering::SeqCst) {
-                return Some((job, reply));
-            }
-            return match slot.tx.send((job, reply)) {
-                Ok(()) => None,
-                Err(mpsc::SendError((job, reply))) => {
-                    map.remove(&job.scope);
-                    Some((job, reply))
-                }
-            };
+        let queued = inner.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&inner.waiting);
+        if queued >= inner.max_waiting {
+            return Err(RunError::Throttled { queued });
         }
-        if map.len() >= inner.warm_max {
-            return Some((job, reply));
-        }
-        let (tx, rx) = mpsc::channel();
-        let busy = Arc::new(AtomicBool::new(true));
-        let id = inner.next_slot.fetch_add(1, Ordering::Relaxed);
-        let scope = job.scope.clone();
-        let (slots, idle, b) = (inner.warm.clone(), inner.warm_idle, busy.clone());
-        let spawned = std::thread::Builder::new()
-            .name("defender-js-warm".into())
-            .stack_size(inner.thread_stack)
-            .spawn({
-                let scope = scope.clone();
-                move || warm_thread(rx, b, idle, slots, scope, id)
-            });
-        if spawned.is_err() {
-            return Some((job, reply));
-        }
-        map.insert(
-            scope,
-            WarmSlot {
-                id,
-                tx: tx.clone(),
-                busy,
-            },
-        );
-        tx.send((job, reply))
-            .err()
-            .map(|mpsc::SendError(back)| back)
+        inner
+            .gate
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| RunError::Internal(e.to_string()))
     }
 
     /// Number of files in the bytecode cache.
@@ -333,6 +386,40 @@ impl QuickJsRuntime {
     pub fn cached_bytes(&self) -> usize {
         self.inner.cache.bytes()
     }
+
+    /// Warm contexts kept now (one per action version; see [`ContextPolicy`]).
+    pub fn warm_contexts(&self) -> usize {
+        self.inner.warm.len()
+    }
+
+    /// Bytes the warm contexts held together after their last runs, as their QuickJS
+    /// allocators count them (the usable sizes of their live blocks, bytecode included): what
+    /// [`RuntimeConfig::warm_memory_bytes`] bounds.
+    pub fn warm_bytes(&self) -> usize {
+        self.inner.warm.bytes()
+    }
+}
+
+/// The scope of a run's code: `action_id@version#fingerprint`. The fingerprint of the code
+/// keeps an action removed and added again with other code at the same version from
+/// meeting the old code's warm context or bytecode.
+fn scope_of(code: &ActionCode) -> Arc<str> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match &code.source {
+        CodeSource::Script(s) => s.hash(&mut h),
+        CodeSource::Bundle(files) => {
+            for (name, bytes) in files {
+                name.hash(&mut h);
+                bytes.hash(&mut h);
+            }
+        }
+    }
+    Arc::from(format!(
+        "{}@{}#{:016x}",
+        code.action_id,
+        code.version,
+        h.finish()
+    ))
 }
 
 /// Sets the cancel flag when the run's future is dropped, so that its script stops.
@@ -421,8 +508,9 @@ impl ActionRuntime for QuickJsRuntime {
             files: Files {
                 bundle,
                 node_modules: self.inner.node_modules.clone(),
+                preinstalled_missing: self.inner.preinstalled_missing,
             },
-            scope: Arc::from(format!("{}@{}", code.action_id, code.version)),
+            scope: scope_of(code),
             event_json,
             limits,
             services: Arc::new(request.services),
@@ -432,8 +520,18 @@ impl ActionRuntime for QuickJsRuntime {
             cancel,
             redactor,
         };
+        // Held until the result arrives.
+        let _permit = match self.admit().await {
+            Ok(p) => p,
+            Err(e) => {
+                return RunOutcome {
+                    result: Err(e),
+                    logs: vec![],
+                }
+            }
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if let Some((job, tx)) = self.try_warm(job, tx) {
+        if let Some((job, tx)) = self.inner.warm.try_run(job, tx) {
             let cache = self.inner.cache.clone();
             let submitted = self.inner.pool.submit(Box::new(move |delivered| {
                 let mut used = None;

@@ -92,6 +92,74 @@ exports.handler = async function(event, context) {
     );
 }
 
+/// A channel that takes its time, then records what it was sent.
+#[derive(Debug, Default)]
+struct SlowNotifier {
+    inner: RecordingNotifier,
+}
+
+#[async_trait::async_trait]
+impl defender_core::Notifier for SlowNotifier {
+    fn kind(&self) -> &str {
+        "slow"
+    }
+    async fn send(
+        &self,
+        message: &defender_core::Message,
+    ) -> Result<(), defender_core::NotifyError> {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.inner.send(message).await
+    }
+    async fn send_metric(
+        &self,
+        metric: &defender_core::Metric,
+    ) -> Result<(), defender_core::NotifyError> {
+        self.inner.send_metric(metric).await
+    }
+}
+
+/// Defender's own example calls `notificationClient.send` without awaiting it: the message
+/// still goes out after the handler returned, and nothing of it reaches the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_not_awaited_is_still_sent() {
+    let rt = QuickJsRuntime::new(RuntimeConfig::default().with_warm_contexts(4));
+    let slow = Arc::new(SlowNotifier::default());
+    let registry = Arc::new(NotifierRegistry::default());
+    registry.add("ops", slow.clone());
+    let code = script(
+        r#"
+exports.handler = async function(event, context) {
+  context.notificationClient.send({ channelAlias: 'ops', subject: 'fire', message: 'and forget' });
+  return 'returned first';
+};"#,
+    );
+    let mut req = request(event());
+    req.services.notifiers = registry.clone();
+    let out = rt.run(&code, req).await;
+    assert_eq!(out.result.unwrap(), json!("returned first"));
+    assert!(
+        slow.inner.messages().is_empty(),
+        "sent before the run ended"
+    );
+    // The next run of the same (warm) context sees nothing of it.
+    let mut req = request(event());
+    req.services.notifiers = registry;
+    let next = rt
+        .run(&script("exports.handler = async () => 'second';"), req)
+        .await;
+    assert_eq!(next.result.unwrap(), json!("second"));
+    for _ in 0..100 {
+        if !slow.inner.messages().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let sent = slow.inner.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].body, "and forget");
+    assert!(next.logs.is_empty(), "{:?}", next.logs);
+}
+
 #[tokio::test]
 async fn relayer_without_link_is_a_configuration_error() {
     let rt = QuickJsRuntime::default();

@@ -575,3 +575,138 @@ async fn hash_states_end_with_their_run() {
         other => panic!("{other:?}"),
     }
 }
+
+/// What `node` prints for `body` (an async function's body returning a JSON value) with
+/// `crypto` required and the same `err` helper as [`eval`]: Node 20 is the reference.
+fn node(body: &str) -> Json {
+    let src = format!(
+        "const crypto = require('crypto');
+         const err = (f) => {{ try {{ f(); return 'no error'; }} catch (e) {{ return [e.name, e.code === undefined ? null : e.code, e.message]; }} }};
+         (async () => {{ {body} }})().then((v) => process.stdout.write(JSON.stringify(v)), (e) => {{ console.error(e); process.exit(1); }});"
+    );
+    common::node_json(std::process::Command::new("node").arg("-e").arg(&src))
+}
+
+/// `scrypt`/`scryptSync`: RFC 7914's vectors, Node's option names, defaults and errors.
+const SCRYPT: &str = r#"
+  const hex = (b) => b.toString('hex');
+  return {
+    rfc1: hex(crypto.scryptSync('', '', 64, { N: 16, r: 1, p: 1 })),
+    rfc2: hex(crypto.scryptSync('password', 'NaCl', 64, { N: 1024, r: 8, p: 16 })),
+    defaults: hex(crypto.scryptSync('password', 'salt', 32)),
+    aliases: hex(crypto.scryptSync(Buffer.from('password'), new Uint8Array([115, 97, 108, 116]), 16, { cost: 1024, blockSize: 4, parallelization: 2 })),
+    zeroIsDefault: hex(crypto.scryptSync('p', 'salt', 4, { r: 0, p: 0 })),
+    callback: await new Promise((resolve) => crypto.scrypt('password', 'salt', 16, { N: 1024 }, (e, k) => resolve([e, hex(k)]))),
+    noOptions: await new Promise((resolve) => crypto.scrypt('password', 'salt', 8, (e, k) => resolve(hex(k)))),
+    promisified: hex(await require('util').promisify(crypto.scrypt)('a', 'b', 8)),
+    errors: [
+      err(() => crypto.scryptSync('p', 's', 64, { N: 1000 })),
+      err(() => crypto.scryptSync('p', 's', 64, { N: 1 })),
+      err(() => crypto.scryptSync('p', 's', 64, { N: 65536 })),
+      err(() => crypto.scryptSync('p', 's', 64, { N: 16384, maxmem: 16e6 })),
+      err(() => crypto.scryptSync('p', 's', 64, { N: 1024, cost: 1024 })),
+      err(() => crypto.scryptSync('p', 's', -1)),
+      err(() => crypto.scryptSync('p', 's', 'a')),
+      err(() => crypto.scryptSync(1, 's', 1)),
+      err(() => crypto.scrypt('p', 's', 1)),
+    ],
+  };
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrypt_answers_as_node_does() {
+    let expected = node(SCRYPT);
+    assert_eq!(
+        expected["rfc2"].as_str().map(|s| &s[..16]),
+        Some("fdbabe1c9d347200")
+    );
+    let got = eval(&QuickJsRuntime::default(), SCRYPT).await;
+    assert_eq!(got, expected);
+}
+
+/// The cost a script may ask for is bounded (Node would compute it for minutes with a large
+/// `maxmem`), and a costly derivation stops at the run's deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrypt_is_bounded_and_stops_at_the_deadline() {
+    let rt = QuickJsRuntime::default();
+    let got = eval(
+        &rt,
+        "return [err(() => crypto.scryptSync('p', 's', 64, { N: 2 ** 20, r: 8, maxmem: 2 ** 31 })),
+                 err(() => crypto.scryptSync('p', 's', 2 ** 21))];",
+    )
+    .await;
+    assert_eq!(got[0][1], json!("ERR_CRYPTO_INVALID_SCRYPT_PARAMS"));
+    assert!(
+        got[0][2].as_str().unwrap().contains("action sandbox"),
+        "{got}"
+    );
+    assert_eq!(got[1][1], json!("ERR_OUT_OF_RANGE"));
+    // The largest cost allowed (N * r * p = 2^24) takes longer than this run's 200 ms.
+    let mut req = request(event());
+    req.limits = limits(512 * 1024 * 1024, Duration::from_millis(200));
+    let code = script(
+        "exports.handler = async () => { const c = require('crypto'); try { c.scryptSync('p', 's', 32, { N: 2 ** 17, r: 8, p: 16, maxmem: 2 ** 28 }); } catch (e) { return 'caught'; } return 'derived'; };",
+    );
+    let started = Instant::now();
+    let out = rt.run(&code, req).await;
+    assert!(
+        matches!(out.result, Err(RunError::Timeout(_))),
+        "{:?}",
+        out.result
+    );
+    // Reported once the deadline passed, not once the derivation finished.
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// `randomInt`'s ranges and errors, and the Web Crypto API (`crypto.subtle`, global and
+/// `webcrypto.subtle`): SHA digests and HMAC keys, signatures and errors.
+const RANDOM_AND_SUBTLE: &str = r#"
+  const { subtle } = globalThis.crypto;
+  const enc = new TextEncoder();
+  const hex = (ab) => Buffer.from(ab).toString('hex');
+  const t = async (f) => { try { const r = await f(); return r instanceof ArrayBuffer ? hex(r) : r; } catch (e) { return [e.name, e.code, e.message]; } };
+  const ints = Array.from({ length: 200 }, () => crypto.randomInt(3, 7));
+  const out = {};
+  out.randomInt = [ints.every((n) => Number.isInteger(n) && n >= 3 && n < 7), new Set(ints).size, typeof crypto.randomInt(10),
+    crypto.randomInt(-5, -4), err(() => crypto.randomInt(0)), err(() => crypto.randomInt(1.5)), err(() => crypto.randomInt(2 ** 48 + 5)),
+    err(() => crypto.randomInt(5, 2)), err(() => crypto.randomInt('a')), err(() => crypto.randomInt(0, 2 ** 48)),
+    await new Promise((resolve) => crypto.randomInt(1, 2, (e, n) => resolve([e, n])))];
+  out.d1 = await t(() => subtle.digest('SHA-256', enc.encode('abc')));
+  out.d2 = await t(() => subtle.digest({ name: 'sha-1' }, enc.encode('abc')));
+  out.d384 = await t(() => subtle.digest('SHA-384', new DataView(enc.encode('abc').buffer)));
+  out.d512 = await t(() => subtle.digest('SHA-512', enc.encode('abc').buffer));
+  out.d3 = await t(() => subtle.digest('MD5', enc.encode('abc')));
+  out.d4 = await t(() => subtle.digest('SHA-256', 'abc'));
+  const key = await subtle.importKey('raw', enc.encode('key'), { name: 'HMAC', hash: 'SHA-256' }, true, ['sign', 'verify']);
+  out.key = [key.type, key.extractable, key.algorithm, key.usages, Object.prototype.toString.call(key)];
+  out.sig = await t(() => subtle.sign('HMAC', key, enc.encode('The quick brown fox jumps over the lazy dog')));
+  out.ver = await t(async () => subtle.verify('HMAC', key, await subtle.sign('HMAC', key, enc.encode('x')), enc.encode('x')));
+  out.verBad = await t(async () => subtle.verify({ name: 'HMAC' }, key, new Uint8Array(32), enc.encode('x')));
+  out.raw = await t(() => subtle.exportKey('raw', key));
+  out.jwk = await t(() => subtle.exportKey('jwk', key));
+  const ne = await subtle.importKey('raw', enc.encode('key'), { name: 'HMAC', hash: { name: 'SHA-512' } }, false, ['sign']);
+  out.ne = [ne.algorithm, ne.usages];
+  out.sig512 = await t(() => subtle.sign('HMAC', ne, enc.encode('data')));
+  out.neExport = await t(() => subtle.exportKey('raw', ne));
+  out.neVerify = await t(() => subtle.verify('HMAC', ne, new Uint8Array(64), enc.encode('x')));
+  out.badUsage = await t(() => subtle.importKey('raw', enc.encode('key'), { name: 'HMAC', hash: 'SHA-256' }, true, ['encrypt']));
+  out.noUsage = await t(() => subtle.importKey('raw', enc.encode('key'), { name: 'HMAC', hash: 'SHA-256' }, true, []));
+  out.noHash = await t(() => subtle.importKey('raw', enc.encode('key'), { name: 'HMAC' }, true, ['sign']));
+  out.emptyKey = await t(() => subtle.importKey('raw', new Uint8Array(0), { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']));
+  out.badAlg = await t(() => subtle.importKey('raw', enc.encode('key'), { name: 'FOO' }, true, ['sign']));
+  const g = await subtle.generateKey({ name: 'HMAC', hash: 'SHA-384' }, true, ['sign']);
+  out.gen = [g.algorithm, g.usages, (await subtle.exportKey('raw', g)).byteLength];
+  const g2 = await subtle.generateKey({ name: 'HMAC', hash: 'SHA-256', length: 128 }, true, ['sign', 'verify']);
+  out.gen2 = [g2.algorithm, (await subtle.exportKey('raw', g2)).byteLength];
+  out.sameSubtle = crypto.webcrypto.subtle === subtle && crypto.subtle === subtle;
+  out.jwkImport = await t(async () => { const k = await subtle.importKey('jwk', { kty: 'oct', k: 'a2V5', alg: 'HS256' }, { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']); return hex(await subtle.exportKey('raw', k)); });
+  out.copy = (() => { const h = crypto.createHash('sha256').update('a'); const c = h.copy(); return [h.update('b').digest('hex'), c.digest('hex')]; })();
+  return out;
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_int_and_subtle_answer_as_node_does() {
+    let expected = node(RANDOM_AND_SUBTLE);
+    let got = eval(&QuickJsRuntime::default(), RANDOM_AND_SUBTLE).await;
+    assert_eq!(got, expected);
+}

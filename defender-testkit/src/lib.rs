@@ -1,5 +1,5 @@
 //! Fixtures shared by the workspace's tests, benches and examples: finding the `anvil` binary
-//! and starting it on a port of its own.
+//! and starting it on a port of its own, and a real `redis-server` ([`RedisServer`]).
 //!
 //! Each crate keeps its own small `Anvil` wrapper (with the RPC client it tests); what they
 //! share is here, so that every test node is started the same, race-free way.
@@ -10,6 +10,10 @@
 //! println!("anvil listens on http://{}", addr.expect("anvil started"));
 //! child.kill().unwrap();
 //! ```
+
+mod redis;
+
+pub use redis::RedisServer;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

@@ -42,6 +42,16 @@ fn source(anvil: &Anvil) -> Arc<dyn BlockSource> {
 
 /// An engine with the embedded defaults and the webhook sink as channel `alerts`.
 async fn engine(w: &World, kv: Arc<dyn KvStore>, clock: Option<Arc<ManualClock>>) -> Engine {
+    engine_on(w, kv, None, clock).await
+}
+
+/// [`engine`] with its engine state in `state` (default: in memory).
+async fn engine_on(
+    w: &World,
+    kv: Arc<dyn KvStore>,
+    state: Option<Arc<dyn defender_kv::StateStore>>,
+    clock: Option<Arc<ManualClock>>,
+) -> Engine {
     let notifiers = Arc::new(NotifierRegistry::default());
     let channels: Vec<defender_notify::ChannelDefinition> = serde_json::from_value(json!([{
         "type": "webhook", "name": "alerts",
@@ -55,6 +65,9 @@ async fn engine(w: &World, kv: Arc<dyn KvStore>, clock: Option<Arc<ManualClock>>
         .alert_formatter(Arc::new(TemplateFormatter::new()));
     if let Some(clock) = clock {
         builder = builder.clock(clock);
+    }
+    if let Some(state) = state {
+        builder = builder.state(state);
     }
     let engine = builder.build();
     engine
@@ -378,7 +391,10 @@ async fn an_orphaned_transfer_is_never_notified() {
 async fn a_restart_resumes_at_the_checkpoint() {
     let w = world().await;
     let (kv, path) = temp_kv("restart");
-    let first = engine(&w, kv.clone(), None).await;
+    // The checkpoint is engine state, in a file of its own.
+    let state_path = path.with_file_name("state.redb");
+    let state = Arc::new(defender_kv::RedbStateStore::open(&state_path).unwrap());
+    let first = engine_on(&w, kv.clone(), Some(state.clone()), None).await;
     first
         .add_monitor("large", transfer_monitor(&w, json!({})))
         .await
@@ -392,6 +408,7 @@ async fn a_restart_resumes_at_the_checkpoint() {
     first.shutdown_and_wait().await;
     drop(first);
     drop(kv);
+    drop(state);
 
     // Transfers while the engine is down are caught up after the restart.
     expected.push(w.anvil.transfer(&w.token, BOB, 2002).await.unwrap());
@@ -405,7 +422,13 @@ async fn a_restart_resumes_at_the_checkpoint() {
     .await
     .map(Arc::new)
     .expect("the store reopens");
-    let second = engine(&w, kv, None).await;
+    let state = wait_for(Duration::from_secs(5), async || {
+        defender_kv::RedbStateStore::open(&state_path).ok()
+    })
+    .await
+    .map(Arc::new)
+    .expect("the state reopens");
+    let second = engine_on(&w, kv, Some(state), None).await;
     second
         .add_monitor("large", transfer_monitor(&w, json!({})))
         .await

@@ -18,6 +18,7 @@
 //!   empty store with those limits, on that clock;
 //! - [`secrets::run_suite`] for [`SecretStore`](crate::SecretStore): `Fn()`, an empty store;
 //! - [`runs::run_suite`] for [`RunStore`](crate::RunStore): `Fn()`, an empty store;
+//! - [`state::run_suite`] for [`StateStore`](crate::StateStore): `Fn()`, an empty store;
 //! - [`chain::run_suite`] for [`BlockSource`](crate::BlockSource): `Fn()`, a source of a chain
 //!   of at least two blocks;
 //! - [`relayer::run_suite`] for [`Relayer`](crate::Relayer): `Fn()`, a relayer;
@@ -31,8 +32,8 @@
 //! every check once on one instance (for an implementation that cannot build fresh ones), and
 //! `kv::run_all` is `kv::run_suite` under its first name.
 //!
-//! `KvStore` and `Relayer` implement their trait for `Box<T>`: through `Box<dyn Trait>` the
-//! calls go through that forwarding impl. The other traits have no such impl, so there the
+//! `KvStore`, `Relayer` and `StateStore` implement their trait for `Box<T>`: through
+//! `Box<dyn Trait>` the calls go through that forwarding impl. The other traits have no such impl, so there the
 //! `Box<dyn Trait>` run calls through the box's `Deref`, as code holding a `Box<dyn Trait>`
 //! does.
 //!
@@ -151,6 +152,7 @@ pub mod relayer;
 pub mod runs;
 pub mod runtime;
 pub mod secrets;
+pub mod state;
 
 /// The [`KvStore`](crate::KvStore) suite (also at `defender_core::kv::conformance`).
 pub use crate::kv::conformance as kv;

@@ -1,10 +1,15 @@
-//! Alert threshold and alert timeout: which matches notify.
+//! Alert threshold and alert timeout: which matches notify, with the state kept in the engine
+//! state so that a restart neither forgets a timeout nor a threshold's count.
 
 use chrono::{DateTime, Duration, Utc};
+use defender_core::state::{Space, StateError, StateStore, StateStoreExt};
 use defender_core::Clock;
 use defender_core::{AlertThreshold, MonitorDefinition};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 /// Decides, per monitor and per matching transaction, whether to notify.
 ///
@@ -16,7 +21,13 @@ use std::sync::{Arc, Mutex};
 ///   monitor until the timeout has passed. Suppressed matches still count for the threshold.
 ///
 /// Time comes from the [`Clock`], so tests move it by hand with a
-/// [`ManualClock`](defender_core::ManualClock). State is in memory, per monitor id.
+/// [`ManualClock`](defender_core::ManualClock). The decision is a pure function of a
+/// monitor's state, the time and its settings; the state is per monitor id, in memory, and,
+/// once a [`StateStore`] is attached ([`AlertGate::attach_store`]), loaded from
+/// [`Space::ALERT_GATES`] by [`AlertGate::load`] and written back when it changes. Writes
+/// never hold up [`AlertGate::admit`] (it is on the block path): a background task writes
+/// the latest state of each changed monitor, and [`AlertGate::flush`] waits for it. State
+/// kept for other settings (a changed threshold or timeout) is started over.
 ///
 /// ```
 /// use defender_engine::monitor::AlertGate;
@@ -33,23 +44,141 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct AlertGate {
     clock: Arc<dyn Clock>,
-    state: Mutex<HashMap<String, GateState>>,
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Debug, Default)]
+struct Shared {
+    states: Mutex<HashMap<String, GateState>>,
+    store: OnceLock<Arc<dyn StateStore>>,
+    /// Monitors whose state changed since it was last written.
+    dirty: Mutex<BTreeSet<String>>,
+    wake: Notify,
+    /// Serialises writers, so the last write of a monitor is its latest state.
+    writes: tokio::sync::Mutex<()>,
+}
+
+/// A monitor's threshold and timeout, as its state was built for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Settings {
+    threshold: Option<(u32, u64)>,
+    timeout_ms: Option<u64>,
+}
+
+/// One monitor's state, as stored in [`Space::ALERT_GATES`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct GateState {
+    settings: Settings,
     /// Times of recent matches, oldest first; at most `amount` are kept.
     recent: VecDeque<DateTime<Utc>>,
     last_notified: Option<DateTime<Utc>>,
 }
 
+/// What [`admit_at`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Admission {
+    notify: bool,
+    /// The state changed (and is to be written).
+    changed: bool,
+}
+
+/// The gate's decision for one match at `now`: a pure function of the state, the time and the
+/// settings, which updates the state.
+fn admit_at(st: &mut GateState, now: DateTime<Utc>, settings: Settings) -> Admission {
+    if st.settings != settings {
+        *st = GateState {
+            settings,
+            ..GateState::default()
+        };
+    }
+    let mut changed = false;
+    if let Some((amount, window_seconds)) = settings.threshold.filter(|(amount, _)| *amount > 1) {
+        let window = Duration::seconds(i64::try_from(window_seconds).unwrap_or(i64::MAX));
+        st.recent.push_back(now);
+        changed = true;
+        let keep = amount as usize;
+        while st.recent.len() > keep {
+            st.recent.pop_front();
+        }
+        // Matches older than the window no longer count.
+        while st
+            .recent
+            .front()
+            .is_some_and(|first| now.signed_duration_since(*first) >= window)
+        {
+            st.recent.pop_front();
+        }
+        if st.recent.len() < keep {
+            return Admission {
+                notify: false,
+                changed,
+            };
+        }
+    }
+    if let (Some(ms), Some(last)) = (settings.timeout_ms.filter(|ms| *ms > 0), st.last_notified) {
+        let timeout = Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX));
+        if now.signed_duration_since(last) < timeout {
+            return Admission {
+                notify: false,
+                changed,
+            };
+        }
+    }
+    st.last_notified = Some(now);
+    Admission {
+        notify: true,
+        changed: true,
+    }
+}
+
 impl AlertGate {
-    /// A gate reading time from `clock`.
+    /// A gate reading time from `clock`, its state in memory until a store is attached.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         AlertGate {
             clock,
-            state: Mutex::new(HashMap::new()),
+            shared: Arc::default(),
+            writer: Mutex::new(None),
         }
+    }
+
+    /// Keeps the state in `store` from now on (the first store attached stays).
+    pub fn attach_store(&self, store: Arc<dyn StateStore>) {
+        let _ = self.shared.store.set(store);
+    }
+
+    /// Loads the stored state of `monitor`, unless the gate already holds one (or no store is
+    /// attached). Call it when a monitor is added, before its first match.
+    pub async fn load(&self, monitor: &str) -> Result<(), StateError> {
+        let Some(store) = self.shared.store.get() else {
+            return Ok(());
+        };
+        if self.lock_states().contains_key(monitor) {
+            return Ok(());
+        }
+        let Some(mut stored) = store
+            .get_json::<GateState>(Space::ALERT_GATES, monitor)
+            .await?
+        else {
+            return Ok(());
+        };
+        // Stored state is the engine's own, yet bounded like a live one.
+        let keep = stored
+            .settings
+            .threshold
+            .map_or(0, |(amount, _)| amount as usize);
+        let excess = stored.recent.len().saturating_sub(keep);
+        stored.recent.drain(..excess);
+        self.lock_states()
+            .entry(monitor.to_owned())
+            .or_insert(stored);
+        Ok(())
+    }
+
+    fn lock_states(&self) -> std::sync::MutexGuard<'_, HashMap<String, GateState>> {
+        self.shared.states.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records a match of `monitor` now and says whether it notifies.
@@ -59,36 +188,23 @@ impl AlertGate {
         threshold: Option<AlertThreshold>,
         timeout_ms: Option<u64>,
     ) -> bool {
+        let settings = Settings {
+            threshold: threshold.map(|t| (t.amount, t.window_seconds)),
+            timeout_ms,
+        };
         let now = self.clock.now();
-        let mut all = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let st = all.entry(monitor.to_string()).or_default();
-        if let Some(t) = threshold.filter(|t| t.amount > 1) {
-            let window = Duration::seconds(i64::try_from(t.window_seconds).unwrap_or(i64::MAX));
-            st.recent.push_back(now);
-            let keep = t.amount as usize;
-            while st.recent.len() > keep {
-                st.recent.pop_front();
-            }
-            // Matches older than the window no longer count.
-            while st
-                .recent
-                .front()
-                .is_some_and(|first| now.signed_duration_since(*first) >= window)
-            {
-                st.recent.pop_front();
-            }
-            if st.recent.len() < keep {
-                return false;
-            }
+        let admission = {
+            let mut all = self.lock_states();
+            let st = all.entry(monitor.to_owned()).or_insert_with(|| GateState {
+                settings,
+                ..GateState::default()
+            });
+            admit_at(st, now, settings)
+        };
+        if admission.changed {
+            self.changed(monitor);
         }
-        if let (Some(ms), Some(last)) = (timeout_ms.filter(|ms| *ms > 0), st.last_notified) {
-            let timeout = Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX));
-            if now.signed_duration_since(last) < timeout {
-                return false;
-            }
-        }
-        st.last_notified = Some(now);
-        true
+        admission.notify
     }
 
     /// [`AlertGate::admit`] with the definition's threshold and timeout.
@@ -96,13 +212,119 @@ impl AlertGate {
         self.admit(monitor, def.alert_threshold, def.alert_timeout_ms)
     }
 
-    /// Forgets a monitor's history (when it is removed or redefined).
+    /// Forgets a monitor's history (when it is removed or redefined), in the store too.
     pub fn forget(&self, monitor: &str) {
-        self.state
+        if self.lock_states().remove(monitor).is_some() || self.shared.store.get().is_some() {
+            self.changed(monitor);
+        }
+    }
+
+    /// Marks a monitor's state to be written, and wakes the writer (started on first use).
+    fn changed(&self, monitor: &str) {
+        if self.shared.store.get().is_none() {
+            return;
+        }
+        self.shared
+            .dirty
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(monitor);
+            .insert(monitor.to_owned());
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if writer.is_none() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                *writer = Some(runtime.spawn(write_loop(self.shared.clone())));
+            }
+        }
+        self.shared.wake.notify_one();
     }
+
+    /// Writes every change made so far to the store.
+    pub async fn flush(&self) -> Result<(), StateError> {
+        persist(&self.shared).await
+    }
+
+    /// Writes every change made so far, then stops the writer task (which holds the store).
+    pub(crate) async fn close(&self) {
+        if let Err(e) = self.flush().await {
+            tracing::warn!(error = %e, "alert-gate state not saved");
+        }
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(writer) = writer {
+            writer.abort();
+            let _ = writer.await;
+        }
+    }
+}
+
+impl Drop for AlertGate {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.get_mut().ok().and_then(Option::take) {
+            writer.abort();
+        }
+    }
+}
+
+/// The writer task: writes the changed monitors each time it is woken. Aborted when the gate
+/// is closed or dropped.
+async fn write_loop(shared: Arc<Shared>) {
+    loop {
+        let wait = shared.wake.notified();
+        tokio::pin!(wait);
+        // Registered before reading the set, so that no wake-up is lost.
+        wait.as_mut().enable();
+        let idle = shared
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        if idle {
+            wait.await;
+            continue;
+        }
+        if let Err(e) = persist(&shared).await {
+            tracing::warn!(error = %e, "alert-gate state not saved; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Writes the latest state of every changed monitor (a delete for a forgotten one). A monitor
+/// whose write failed stays marked, except for a key the store refuses (an id over its
+/// length limit), which is kept in memory only.
+async fn persist(shared: &Shared) -> Result<(), StateError> {
+    let Some(store) = shared.store.get() else {
+        return Ok(());
+    };
+    let _serial = shared.writes.lock().await;
+    let dirty = std::mem::take(&mut *shared.dirty.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut failure = None;
+    for monitor in dirty {
+        let snapshot = shared
+            .states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&monitor)
+            .cloned();
+        let written = match &snapshot {
+            Some(st) => store.put_json(Space::ALERT_GATES, &monitor, st).await,
+            None => store.delete(Space::ALERT_GATES, &monitor).await.map(|_| ()),
+        };
+        match written {
+            Ok(()) => {}
+            Err(StateError::InvalidKey { reason }) => {
+                tracing::warn!(monitor, reason, "alert-gate state kept in memory only");
+            }
+            Err(e) => {
+                shared
+                    .dirty
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(monitor);
+                failure = Some(e);
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -190,5 +412,35 @@ mod tests {
         assert!(gate.admit("a", t, None));
         gate.forget("a");
         assert!(!gate.admit("a", t, None));
+    }
+
+    #[tokio::test]
+    async fn state_survives_a_new_gate_on_the_same_store_and_resets_on_new_settings() {
+        use defender_core::state::MemoryStateStore;
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+        let gate = AlertGate::new(clock.clone());
+        gate.attach_store(store.clone());
+        gate.load("m").await.unwrap();
+        assert!(gate.admit("m", None, Some(60_000)));
+        gate.close().await;
+        drop(gate);
+
+        clock.advance(Duration::seconds(10));
+        let again = AlertGate::new(clock.clone());
+        again.attach_store(store.clone());
+        again.load("m").await.unwrap();
+        assert!(!again.admit("m", None, Some(60_000)), "the timeout holds");
+        // Other settings: the stored history does not apply.
+        assert!(again.admit("m", None, Some(1_000)));
+        // A timeout that holds changes nothing, so nothing is written.
+        again.flush().await.unwrap();
+        let before = store.get(Space::ALERT_GATES, "m").await.unwrap();
+        assert!(!again.admit("m", None, Some(1_000)));
+        assert!(again.shared.dirty.lock().unwrap().is_empty());
+        again.forget("m");
+        again.flush().await.unwrap();
+        assert!(before.is_some());
+        assert_eq!(store.get(Space::ALERT_GATES, "m").await.unwrap(), None);
     }
 }

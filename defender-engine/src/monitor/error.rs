@@ -85,6 +85,9 @@ pub enum WatchError {
     /// The checkpoint could not be read or written.
     #[error("checkpoint store: {0}")]
     Kv(#[from] KvError),
+    /// The engine state (where checkpoints are kept) could not be read or written.
+    #[error("engine state: {0}")]
+    State(#[from] defender_core::state::StateError),
     /// The stored checkpoint is not readable.
     #[error("the stored checkpoint `{key}` is corrupt: {message}")]
     CorruptCheckpoint {
@@ -130,6 +133,7 @@ impl WatchError {
             self,
             WatchError::Chain(ChainError::Unavailable { .. })
                 | WatchError::Kv(KvError::Unavailable { .. })
+                | WatchError::State(defender_core::state::StateError::Unavailable { .. })
                 | WatchError::Sink { .. }
         )
     }

@@ -60,6 +60,7 @@ impl AlertFormatter for PlainAlertFormatter {
             subject,
             body,
             alert: Some(Arc::new(alert.clone())),
+            idempotency_key: None,
         })
     }
 }

@@ -55,7 +55,8 @@ pub use matcher::Matcher;
 pub use payload::eth_receipt;
 pub use test_conditions::{test_conditions, TestScope, MAX_TEST_BLOCKS};
 pub use watcher::{
-    checkpoint_key, BlockCursor, BlockWatcher, Checkpoint, MatchSink, StartAt, WatcherConfig,
+    checkpoint_key, legacy_checkpoint_key, BlockCursor, BlockWatcher, Checkpoint, MatchSink,
+    StartAt, WatcherConfig,
 };
 pub(crate) use watcher::{log_poll_error, poll_wait};
 

@@ -1,12 +1,13 @@
 //! The block source stage of one network and one confirmation level: confirmations, reorg
-//! checks and a durable checkpoint ([`BlockCursor`]), and [`BlockWatcher`], which matches each
-//! block and hands its matches to a [`MatchSink`] for programs that use the monitor parts
-//! without the engine.
+//! checks and a durable checkpoint in the engine state ([`BlockCursor`]), and [`BlockWatcher`],
+//! which matches each block and hands its matches to a [`MatchSink`] for programs that use the
+//! monitor parts without the engine.
 
 use super::error::WatchError;
 use super::matcher::Matcher;
 use alloy_primitives::B256;
 use async_trait::async_trait;
+use defender_core::state::{Space, StateOp, StateStore};
 use defender_core::{Block, BlockRef, BlockSource, BlockTag, ConfirmLevel, KvStore, MonitorMatch};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -80,14 +81,28 @@ pub struct Checkpoint {
     pub recent: Vec<(u64, B256)>,
 }
 
-/// The checkpoint key of a network and confirmation level.
-pub fn checkpoint_key(network: &str, level: ConfirmLevel) -> String {
-    let level = match level {
+fn level_name(level: ConfirmLevel) -> String {
+    match level {
         ConfirmLevel::Blocks(n) => n.to_string(),
         ConfirmLevel::Safe => "safe".into(),
         ConfirmLevel::Finalized => "finalized".into(),
-    };
-    format!("__defender/monitor/checkpoint/{network}/{level}")
+    }
+}
+
+/// The checkpoint key of a network and confirmation level in [`Space::CHECKPOINTS`]:
+/// `<network>/<level>` (the level has no `/`, so no two pairs share a key).
+pub fn checkpoint_key(network: &str, level: ConfirmLevel) -> String {
+    format!("{network}/{}", level_name(level))
+}
+
+/// Where earlier versions kept the checkpoint, in the actions' key-value store:
+/// `__defender/monitor/checkpoint/<network>/<level>`. Read once, when the engine state has no
+/// checkpoint yet (see [`BlockCursor::with_legacy_kv`]); never written.
+pub fn legacy_checkpoint_key(network: &str, level: ConfirmLevel) -> String {
+    format!(
+        "__defender/monitor/checkpoint/{network}/{}",
+        level_name(level)
+    )
 }
 
 /// The next canonical block of one network at one confirmation level, and the checkpoint that
@@ -102,8 +117,11 @@ pub fn checkpoint_key(network: &str, level: ConfirmLevel) -> String {
 /// - **Confirmations**: with [`ConfirmLevel::Blocks`]`(n)` the newest block returned is
 ///   `latest - n`; with `Safe` or `Finalized` it is the chain's safe or finalized head.
 /// - **Checkpoint**: the number, hash and the last `reorg_window` refs of committed blocks,
-///   written to the [`KvStore`] under [`checkpoint_key`] by each `commit`. A new cursor over the
-///   same store resumes at the next block.
+///   written to the engine state ([`StateStore`], [`Space::CHECKPOINTS`]) under
+///   [`checkpoint_key`] by each `commit`. A new cursor over the same state resumes at the next
+///   block. No action reaches the engine state, so no action can move a checkpoint. A
+///   checkpoint an earlier version kept in the actions' [`KvStore`] is read once when the
+///   state has none ([`with_legacy_kv`](Self::with_legacy_kv)), and copied to the state.
 /// - **Reorgs**: each block's parent hash must be the hash of the last committed block. If it
 ///   is not, the cursor walks back through its recent refs to the newest one still on the chain
 ///   and continues after it, so the new branch's blocks are returned. Right before returning a
@@ -115,7 +133,9 @@ pub fn checkpoint_key(network: &str, level: ConfirmLevel) -> String {
 #[derive(Debug)]
 pub struct BlockCursor {
     source: Arc<dyn BlockSource>,
-    kv: Arc<dyn KvStore>,
+    state: Arc<dyn StateStore>,
+    /// Where an earlier version kept the checkpoint, read when the state has none.
+    legacy: Option<Arc<dyn KvStore>>,
     config: WatcherConfig,
     /// The checkpoint: `None` until read from the store, then the stored value.
     checkpoint: Option<Option<Checkpoint>>,
@@ -130,11 +150,16 @@ pub struct BlockCursor {
 const MAX_REREADS: usize = 8;
 
 impl BlockCursor {
-    /// A cursor; the checkpoint is read on first use.
-    pub fn new(source: Arc<dyn BlockSource>, kv: Arc<dyn KvStore>, config: WatcherConfig) -> Self {
+    /// A cursor whose checkpoint is in `state`; the checkpoint is read on first use.
+    pub fn new(
+        source: Arc<dyn BlockSource>,
+        state: Arc<dyn StateStore>,
+        config: WatcherConfig,
+    ) -> Self {
         BlockCursor {
             source,
-            kv,
+            state,
+            legacy: None,
             config,
             checkpoint: None,
             target: None,
@@ -152,14 +177,57 @@ impl BlockCursor {
         &self.source
     }
 
-    /// The key of this cursor's checkpoint.
+    /// Reads the checkpoint an earlier version kept in the actions' key-value store
+    /// ([`legacy_checkpoint_key`]) when the engine state has none: it is copied to the state
+    /// once, and from then on only the state's is used.
+    pub fn with_legacy_kv(mut self, kv: Arc<dyn KvStore>) -> Self {
+        self.legacy = Some(kv);
+        self
+    }
+
+    /// The key of this cursor's checkpoint in [`Space::CHECKPOINTS`].
     pub fn checkpoint_key(&self) -> String {
         checkpoint_key(&self.config.network, self.config.level)
     }
 
-    /// The stored checkpoint, if any, read from the store.
+    /// The stored checkpoint, if any, read from the state (or migrated from the legacy
+    /// key-value store).
     pub async fn stored_checkpoint(&self) -> Result<Option<Checkpoint>, WatchError> {
-        read_checkpoint(self.kv.as_ref(), self.checkpoint_key()).await
+        let key = self.checkpoint_key();
+        if let Some(cp) = read_checkpoint(self.state.as_ref(), &key).await? {
+            return Ok(Some(cp));
+        }
+        let Some(kv) = &self.legacy else {
+            return Ok(None);
+        };
+        let legacy_key = legacy_checkpoint_key(&self.config.network, self.config.level);
+        let Some(text) = kv.get(&legacy_key).await? else {
+            return Ok(None);
+        };
+        let legacy: Checkpoint =
+            serde_json::from_str(&text).map_err(|e| WatchError::CorruptCheckpoint {
+                key: legacy_key,
+                message: e.to_string(),
+            })?;
+        // Only where the state still has none: a checkpoint written meanwhile wins.
+        let copied = self
+            .state
+            .compare_and_swap(
+                Space::CHECKPOINTS,
+                &key,
+                None,
+                Some(encode_checkpoint(&key, &legacy)?),
+            )
+            .await?;
+        if copied {
+            tracing::info!(
+                network = %self.config.network,
+                block = legacy.number,
+                "monitor checkpoint moved from the key-value store to the engine state"
+            );
+            return Ok(Some(legacy));
+        }
+        read_checkpoint(self.state.as_ref(), &key).await
     }
 
     async fn target(&self) -> Result<Option<u64>, WatchError> {
@@ -249,11 +317,22 @@ impl BlockCursor {
     }
 
     /// Moves the checkpoint to `block` (the block [`next`](Self::next) returned, now handled)
-    /// and writes it to the store.
+    /// and writes it to the state.
     pub async fn commit(&mut self, block: &BlockRef) -> Result<(), WatchError> {
+        self.commit_with(block, Vec::new()).await
+    }
+
+    /// [`commit`](Self::commit), writing `ops` (what handling the block owes, say) in the
+    /// same atomic batch as the checkpoint: both are written or neither is. When the batch
+    /// fails the cursor's checkpoint does not move.
+    pub async fn commit_with(
+        &mut self,
+        block: &BlockRef,
+        mut ops: Vec<StateOp>,
+    ) -> Result<(), WatchError> {
         let mut recent = self
             .checkpoint
-            .take()
+            .clone()
             .flatten()
             .map(|c| c.recent)
             .unwrap_or_default();
@@ -265,12 +344,14 @@ impl BlockCursor {
             hash: block.hash,
             recent,
         };
-        let text = serde_json::to_string(&new).map_err(|e| WatchError::CorruptCheckpoint {
-            key: self.checkpoint_key(),
-            message: e.to_string(),
-        })?;
+        let key = self.checkpoint_key();
+        ops.push(StateOp::put(
+            Space::CHECKPOINTS,
+            key.clone(),
+            encode_checkpoint(&key, &new)?,
+        ));
+        self.state.apply(ops).await?;
         self.checkpoint = Some(Some(new));
-        self.kv.put(&self.checkpoint_key(), &text).await?;
         Ok(())
     }
 
@@ -342,19 +423,32 @@ pub(crate) fn log_poll_error(network: &str, e: &WatchError) {
     }
 }
 
-/// The checkpoint stored under `key`, if any.
-async fn read_checkpoint(kv: &dyn KvStore, key: String) -> Result<Option<Checkpoint>, WatchError> {
-    match kv.get(&key).await? {
+/// The checkpoint stored under `key` in [`Space::CHECKPOINTS`], if any.
+async fn read_checkpoint(
+    state: &dyn StateStore,
+    key: &str,
+) -> Result<Option<Checkpoint>, WatchError> {
+    match state.get(Space::CHECKPOINTS, key).await? {
         None => Ok(None),
-        Some(text) => {
-            serde_json::from_str(&text)
+        Some(bytes) => {
+            serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| WatchError::CorruptCheckpoint {
-                    key,
+                    key: key.to_owned(),
                     message: e.to_string(),
                 })
         }
     }
+}
+
+/// A checkpoint's stored form: JSON.
+fn encode_checkpoint(key: &str, cp: &Checkpoint) -> Result<bytes::Bytes, WatchError> {
+    serde_json::to_vec(cp)
+        .map(bytes::Bytes::from)
+        .map_err(|e| WatchError::CorruptCheckpoint {
+            key: key.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// Reads blocks of one network as they reach one confirmation level, matches them against the
@@ -372,7 +466,7 @@ async fn read_checkpoint(kv: &dyn KvStore, key: String) -> Result<Option<Checkpo
 #[derive(Debug)]
 pub struct BlockWatcher {
     matcher: Arc<RwLock<Matcher>>,
-    kv: Arc<dyn KvStore>,
+    state: Arc<dyn StateStore>,
     sink: Arc<dyn MatchSink>,
     cursor: tokio::sync::Mutex<BlockCursor>,
     key: String,
@@ -382,24 +476,33 @@ pub struct BlockWatcher {
 }
 
 impl BlockWatcher {
-    /// A watcher; nothing happens until [`poll`](Self::poll) or [`run`](Self::run).
+    /// A watcher whose checkpoint is in `state`; nothing happens until [`poll`](Self::poll)
+    /// or [`run`](Self::run).
     pub fn new(
         source: Arc<dyn BlockSource>,
         matcher: Arc<RwLock<Matcher>>,
-        kv: Arc<dyn KvStore>,
+        state: Arc<dyn StateStore>,
         sink: Arc<dyn MatchSink>,
         config: WatcherConfig,
     ) -> Self {
         BlockWatcher {
             matcher,
-            kv: kv.clone(),
+            state: state.clone(),
             sink,
             key: checkpoint_key(&config.network, config.level),
             network: config.network.clone(),
             level: config.level,
             poll_interval: config.poll_interval,
-            cursor: tokio::sync::Mutex::new(BlockCursor::new(source, kv, config)),
+            cursor: tokio::sync::Mutex::new(BlockCursor::new(source, state, config)),
         }
+    }
+
+    /// Reads a checkpoint kept by an earlier version in the actions' key-value store (see
+    /// [`BlockCursor::with_legacy_kv`]).
+    pub fn with_legacy_kv(mut self, kv: Arc<dyn KvStore>) -> Self {
+        let cursor = self.cursor.get_mut();
+        cursor.legacy = Some(kv);
+        self
     }
 
     /// The shared monitor set; add, replace, pause or remove monitors through it at any time.
@@ -407,14 +510,14 @@ impl BlockWatcher {
         &self.matcher
     }
 
-    /// The key of this watcher's checkpoint.
+    /// The key of this watcher's checkpoint in [`Space::CHECKPOINTS`].
     pub fn checkpoint_key(&self) -> String {
         self.key.clone()
     }
 
     /// The stored checkpoint, if any.
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, WatchError> {
-        read_checkpoint(self.kv.as_ref(), self.key.clone()).await
+        read_checkpoint(self.state.as_ref(), &self.key).await
     }
 
     /// Processes every block that has reached the confirmation level since the last one;

@@ -10,6 +10,9 @@ use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+/// The header that carries a message's [idempotency key](Message::idempotency_key).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
 /// Webhook channel configuration (Defender's `{ url }`, plus the signing secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,7 +35,9 @@ pub struct WebhookConfig {
 ///   monitor alert, in Defender's match shape);
 /// - `send_metric`: `{"metric": {"name": ..., "value": ..., "tags": {"k": "v"}}}`.
 ///
-/// The timestamp and signature are computed again for every attempt.
+/// The timestamp and signature are computed again for every attempt. A message with an
+/// [idempotency key](Message::idempotency_key) carries it in the [`IDEMPOTENCY_KEY_HEADER`]
+/// header, the same on every attempt and every redelivery, so the receiver can drop repeats.
 #[derive(Debug, Clone)]
 pub struct WebhookChannel {
     url: Url,
@@ -66,8 +71,11 @@ impl WebhookChannel {
         Value::Object(body)
     }
 
-    async fn post(&self, body: &Value) -> Result<(), NotifyError> {
-        let base = HttpRequest::post_json(self.url.clone(), body)?;
+    async fn post(&self, body: &Value, idempotency_key: Option<&str>) -> Result<(), NotifyError> {
+        let mut base = HttpRequest::post_json(self.url.clone(), body)?;
+        if let Some(key) = idempotency_key {
+            base = base.header(IDEMPOTENCY_KEY_HEADER, key)?;
+        }
         // Each attempt is signed with a fresh timestamp.
         self.retry
             .run("webhook", |_| {
@@ -99,7 +107,8 @@ impl Notifier for WebhookChannel {
     }
 
     async fn send(&self, message: &Message) -> Result<(), NotifyError> {
-        self.post(&Self::payload(message)).await
+        self.post(&Self::payload(message), message.idempotency_key.as_deref())
+            .await
     }
 
     async fn send_metric(&self, metric: &Metric) -> Result<(), NotifyError> {
@@ -110,6 +119,7 @@ impl Notifier for WebhookChannel {
             .collect();
         self.post(
             &json!({ "metric": { "name": metric.name, "value": metric.value, "tags": tags } }),
+            None,
         )
         .await
     }

@@ -85,6 +85,12 @@ pub struct RelayerConfig {
     pub whitelist: Option<Vec<Address>>,
     /// A paused relayer refuses to send.
     pub paused: bool,
+    /// Policy `private-transactions`: every transaction is sent as if `isPrivate` were set.
+    pub private_transactions: bool,
+    /// The JSON-RPC URL private transactions are broadcast to (`eth_sendRawTransaction` only,
+    /// such as a Flashbots Protect RPC); they are followed on [`RelayerConfig::urls`] like any
+    /// other. Without it, private transactions are refused.
+    pub private_url: Option<String>,
     /// How long a fee estimate is reused.
     pub fee_cache_ttl: Duration,
     /// How long a balance reading is reused by the funds check.
@@ -111,6 +117,8 @@ impl RelayerConfig {
             gas_price_cap: None,
             whitelist: None,
             paused: false,
+            private_transactions: false,
+            private_url: None,
             fee_cache_ttl: Duration::from_secs(1),
             balance_cache_ttl: Duration::from_secs(1),
         }
@@ -169,6 +177,16 @@ impl RelayerConfig {
     /// Pauses or resumes.
     pub fn with_paused(mut self, paused: bool) -> Self {
         self.paused = paused;
+        self
+    }
+    /// Sets the endpoint private transactions are broadcast to.
+    pub fn with_private_url(mut self, url: Option<String>) -> Self {
+        self.private_url = url;
+        self
+    }
+    /// Sets the `private-transactions` policy.
+    pub fn with_private_transactions(mut self, on: bool) -> Self {
+        self.private_transactions = on;
         self
     }
 }

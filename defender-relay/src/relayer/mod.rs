@@ -24,7 +24,7 @@ pub use signing::{eip712_digest, message_bytes};
 
 use crate::hex::{field, u256_of, u64_of};
 use crate::rpc::{RpcClient, RpcError};
-use crate::signer::Signer;
+use crate::signer::RelayerSigner;
 use crate::store::{RelayerStore, StoredTransaction};
 use alloy_primitives::{Address, U256};
 use async_trait::async_trait;
@@ -83,7 +83,9 @@ pub struct RpcRelayer {
 struct Shared {
     config: RelayerConfig,
     rpc: RpcClient,
-    signer: Arc<dyn Signer>,
+    /// Where private transactions are broadcast (`RelayerConfig::private_url`).
+    private_rpc: Option<RpcClient>,
+    signer: RelayerSigner,
     address: Address,
     store: Arc<dyn RelayerStore>,
     clock: Arc<dyn Clock>,
@@ -117,7 +119,7 @@ impl RpcRelayer {
     /// the background task. Uses the system clock.
     pub async fn start(
         config: RelayerConfig,
-        signer: Arc<dyn Signer>,
+        signer: impl Into<RelayerSigner>,
         store: Arc<dyn RelayerStore>,
     ) -> Result<Self, RelayerError> {
         Self::start_with_clock(config, signer, store, Arc::new(SystemClock)).await
@@ -126,12 +128,20 @@ impl RpcRelayer {
     /// [`RpcRelayer::start`] with a clock (tests move time to expire transactions).
     pub async fn start_with_clock(
         config: RelayerConfig,
-        signer: Arc<dyn Signer>,
+        signer: impl Into<RelayerSigner>,
         store: Arc<dyn RelayerStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, RelayerError> {
+        let signer = signer.into();
         let rpc = RpcClient::new(config.urls.clone(), config.retry.clone())
             .map_err(|e| RelayerError::Configuration(e.to_string()))?;
+        let private_rpc = match &config.private_url {
+            Some(url) => Some(
+                RpcClient::new(vec![url.clone()], config.retry.clone())
+                    .map_err(|e| RelayerError::Configuration(e.to_string()))?,
+            ),
+            None => None,
+        };
         let chain_id = match config.chain_id {
             Some(c) => c,
             None => {
@@ -162,6 +172,7 @@ impl RpcRelayer {
         let shared = Arc::new(Shared {
             config,
             rpc,
+            private_rpc,
             signer,
             address,
             store,

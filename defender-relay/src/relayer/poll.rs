@@ -137,7 +137,9 @@ impl Shared {
                 rec.tx.status = TxStatus::Submitted;
                 rec.mined_block = None;
                 if let Some(raw) = rec.raw.clone() {
-                    let _ = self.broadcast_raw(&raw).await;
+                    let _ = self
+                        .broadcast_raw(&raw, rec.tx.is_private == Some(true))
+                        .await;
                 }
                 self.save(rec.clone()).await
             }
@@ -153,7 +155,10 @@ impl Shared {
             }
             Action::Rebroadcast => {
                 if let Some(raw) = rec.raw.clone() {
-                    match self.broadcast_raw(&raw).await {
+                    match self
+                        .broadcast_raw(&raw, rec.tx.is_private == Some(true))
+                        .await
+                    {
                         Ok(()) => {
                             rec.tx.status = TxStatus::Submitted;
                             self.save(rec.clone()).await?;
@@ -165,7 +170,9 @@ impl Shared {
             }
             Action::RebroadcastAsIs => {
                 if let Some(raw) = rec.raw.clone() {
-                    let _ = self.broadcast_raw(&raw).await;
+                    let _ = self
+                        .broadcast_raw(&raw, rec.tx.is_private == Some(true))
+                        .await;
                 }
                 rec.tx.sent_at = Some(now);
                 self.save(rec.clone()).await

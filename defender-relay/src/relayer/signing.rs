@@ -3,7 +3,6 @@
 
 use super::fees::Fees;
 use super::Shared;
-use crate::signer::SignerError;
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy::eips::eip2718::Encodable2718;
 use alloy_primitives::{keccak256, Address, Bytes, Signature, TxKind, B256};
@@ -50,15 +49,31 @@ fn signed(sig: Signature) -> SignedMessage {
 }
 
 impl Shared {
-    /// Signs a hash with the relayer's key; a failure names the key's account.
+    /// A signer's failure, naming the key's account.
+    fn signer_error(&self, e: alloy::signers::Error) -> RelayerError {
+        RelayerError::Signer {
+            address: self.address,
+            source: Box::new(e),
+        }
+    }
+
+    /// Signs a digest with the relayer's key.
     async fn sign_hash(&self, hash: B256) -> Result<Signature, RelayerError> {
         self.signer
-            .sign_hash(hash)
+            .sign_hash(&hash)
             .await
-            .map_err(|e: SignerError| RelayerError::Signer {
-                address: self.address,
-                source: Box::new(e),
-            })
+            .map_err(|e| self.signer_error(e))
+    }
+
+    /// Signs a transaction with the relayer's key.
+    async fn sign_tx(
+        &self,
+        tx: &mut dyn SignableTransaction<Signature>,
+    ) -> Result<Signature, RelayerError> {
+        self.signer
+            .sign_transaction(tx)
+            .await
+            .map_err(|e| self.signer_error(e))
     }
 
     /// Signs a transaction as it stands; returns its hash and raw bytes, both `0x` hex.
@@ -76,7 +91,7 @@ impl Shared {
         let input: Bytes = tx.data.parse().unwrap_or_default();
         let envelope: TxEnvelope = match Fees::of(tx) {
             Some(Fees::Eip1559 { max, prio }) => {
-                let t = TxEip1559 {
+                let mut t = TxEip1559 {
                     chain_id: self.chain_id,
                     nonce: tx.nonce,
                     gas_limit: tx.gas_limit,
@@ -87,11 +102,11 @@ impl Shared {
                     access_list: Default::default(),
                     input,
                 };
-                let sig = self.sign_hash(t.signature_hash()).await?;
+                let sig = self.sign_tx(&mut t).await?;
                 t.into_signed(sig).into()
             }
             Some(Fees::Legacy(p)) => {
-                let t = TxLegacy {
+                let mut t = TxLegacy {
                     chain_id: Some(self.chain_id),
                     nonce: tx.nonce,
                     gas_price: p,
@@ -100,7 +115,7 @@ impl Shared {
                     value: tx.value.0,
                     input,
                 };
-                let sig = self.sign_hash(t.signature_hash()).await?;
+                let sig = self.sign_tx(&mut t).await?;
                 t.into_signed(sig).into()
             }
             None => {
@@ -122,8 +137,12 @@ impl Shared {
         &self,
         payload: SignMessagePayload,
     ) -> Result<SignedMessage, RelayerError> {
-        let hash = alloy_primitives::eip191_hash_message(message_bytes(&payload.message));
-        Ok(signed(self.sign_hash(hash).await?))
+        let sig = self
+            .signer
+            .sign_message(&message_bytes(&payload.message))
+            .await
+            .map_err(|e| self.signer_error(e))?;
+        Ok(signed(sig))
     }
 
     /// `signTypedData`: the EIP-712 digest of a domain separator and a struct hash.

@@ -67,18 +67,31 @@ impl Shared {
         Ok(g.saturating_mul(100 + self.config.gas_limit_margin_percent) / 100)
     }
 
-    /// Broadcasts a signed transaction; a node that already knows it counts as success.
-    pub(super) async fn broadcast_raw(&self, raw: &str) -> Result<(), RpcError> {
-        match self
-            .rpc
-            .request("eth_sendRawTransaction", json!([raw]))
-            .await
-        {
+    /// Broadcasts a signed transaction, a private one to the private endpoint only; a node
+    /// that already knows it counts as success.
+    pub(super) async fn broadcast_raw(&self, raw: &str, private: bool) -> Result<(), RpcError> {
+        let rpc = match (private, &self.private_rpc) {
+            (true, Some(p)) => p,
+            // Refused when sent: never reached.
+            (true, None) => {
+                return Err(RpcError::Configuration("no private endpoint".into()));
+            }
+            (false, _) => &self.rpc,
+        };
+        match rpc.request("eth_sendRawTransaction", json!([raw])).await {
             Ok(_) => Ok(()),
             Err(e) if e.rpc_message().contains("already known") => Ok(()),
             Err(e) if e.rpc_message().contains("known transaction") => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether the (public) node knows transaction `hash`, pending or mined.
+    async fn node_knows(&self, hash: &str) -> bool {
+        matches!(
+            self.rpc.request("eth_getTransactionByHash", json!([hash])).await,
+            Ok(v) if !v.is_null()
+        )
     }
 
     /// Validates, prices, checks and signs a new transaction at the next nonce, stores it,
@@ -87,6 +100,12 @@ impl Shared {
         let now = self.now();
         let v = req.validate(now)?;
         policy::check_receiver(&self.config, v.to)?;
+        let private = v.is_private || self.config.private_transactions;
+        if private && self.private_rpc.is_none() {
+            return Err(RelayerError::Configuration(
+                "private transactions need a private endpoint (RelayerConfig::private_url)".into(),
+            ));
+        }
         let priced = self.fees_for(v.pricing).await?;
         let gas_limit = match v.gas_limit {
             Some(g) => g,
@@ -112,30 +131,41 @@ impl Shared {
             gas_price: None,
             max_fee_per_gas: None,
             max_priority_fee_per_gas: None,
-            is_private: if v.is_private { Some(true) } else { None },
+            is_private: private.then_some(true),
         };
         priced.fees.apply(&mut tx);
         let rec = {
             let mut next = self.nonce.lock().await;
             policy::check_funds(balance, self.pending_cost(), worst_case_cost(&tx))?;
-            tx.nonce = *next;
-            let (hash, raw) = self.sign_raw(&tx).await?;
-            tx.hash = hash.clone();
-            let rec = StoredTransaction {
-                tx: tx.clone(),
-                hashes: vec![hash],
-                raw: Some(raw),
-                fixed_fees: priced.fixed,
-                mined_block: None,
-                noop: false,
-                settled: false,
+            // Allocated in the store: relayers sharing it never take the same nonce.
+            tx.nonce = self.store.allocate_nonce(*next).await.map_err(store_err)?;
+            let signed = match self.sign_raw(&tx).await {
+                Ok((hash, raw)) => {
+                    tx.hash = hash.clone();
+                    let rec = StoredTransaction {
+                        tx: tx.clone(),
+                        hashes: vec![hash],
+                        raw: Some(raw),
+                        fixed_fees: priced.fixed,
+                        mined_block: None,
+                        noop: false,
+                        settled: false,
+                    };
+                    self.save(rec.clone()).await.map(|()| rec)
+                }
+                Err(e) => Err(e),
             };
-            self.save(rec.clone()).await?;
-            self.store
-                .set_next_nonce(*next + 1)
-                .await
-                .map_err(store_err)?;
-            *next += 1;
+            let rec = match signed {
+                Ok(rec) => rec,
+                Err(e) => {
+                    // Not used: given back unless another relayer took the next one.
+                    if let Err(release) = self.store.release_nonce(tx.nonce).await {
+                        tracing::warn!(error = %release, "unused nonce not given back");
+                    }
+                    return Err(e);
+                }
+            };
+            *next = tx.nonce + 1;
             rec
         };
         self.submit_new(rec).await
@@ -154,7 +184,10 @@ impl Shared {
         attempt: u32,
     ) -> Result<RelayerTransaction, RelayerError> {
         let raw = rec.raw.clone().unwrap_or_default();
-        match self.broadcast_raw(&raw).await {
+        match self
+            .broadcast_raw(&raw, rec.tx.is_private == Some(true))
+            .await
+        {
             Ok(()) => {
                 rec.tx.status = TxStatus::Submitted;
                 // Not persisted: after a restart a `sent` transaction is only rebroadcast.
@@ -163,14 +196,25 @@ impl Shared {
             }
             Err(e) => {
                 let m = e.rpc_message();
-                if m.contains("nonce too low") || m.contains("nonce too high") {
+                if m.contains("nonce too low") && self.node_knows(&rec.tx.hash).await {
+                    // A retried broadcast whose first attempt got through (and was mined): the
+                    // nonce is used by this very transaction.
+                    rec.tx.status = TxStatus::Submitted;
+                    self.save_with(rec.clone(), false).await?;
+                    Ok(rec.tx)
+                } else if m.contains("nonce too low") || m.contains("nonce too high") {
                     tracing::info!(nonce = rec.tx.nonce, error = %e, "nonce resync");
                     {
                         let mut next = self.nonce.lock().await;
                         let synced = self.synced_nonce(Some(&rec.tx.transaction_id)).await?;
                         // Too low: move up. Too high: the nonces below were lost, move down.
-                        let n = if m.contains("too low") {
-                            (*next).max(synced)
+                        let too_low = m.contains("too low");
+                        let n = if too_low {
+                            // Moving up takes the nonce in the store, as a new one would.
+                            self.store
+                                .allocate_nonce((*next).max(synced))
+                                .await
+                                .map_err(store_err)?
                         } else {
                             synced
                         };
@@ -181,10 +225,16 @@ impl Shared {
                         rec.raw = Some(raw);
                         self.save(rec.clone()).await?;
                         *next = n + 1;
-                        self.store.set_next_nonce(n + 1).await.map_err(store_err)?;
+                        if !too_low {
+                            self.store.set_next_nonce(n + 1).await.map_err(store_err)?;
+                        }
                     }
                     let raw = rec.raw.clone().unwrap_or_default();
-                    if self.broadcast_raw(&raw).await.is_ok() {
+                    if self
+                        .broadcast_raw(&raw, rec.tx.is_private == Some(true))
+                        .await
+                        .is_ok()
+                    {
                         rec.tx.status = TxStatus::Submitted;
                         self.save(rec.clone()).await?;
                     }
@@ -211,13 +261,15 @@ impl Shared {
                     // it; otherwise a no-op must use it.
                     rec.tx.status = TxStatus::Failed;
                     let mut next = self.nonce.lock().await;
-                    if *next == rec.tx.nonce + 1 {
+                    if *next == rec.tx.nonce + 1
+                        && self
+                            .store
+                            .release_nonce(rec.tx.nonce)
+                            .await
+                            .map_err(store_err)?
+                    {
                         self.save(rec.clone()).await?;
                         *next = rec.tx.nonce;
-                        self.store
-                            .set_next_nonce(rec.tx.nonce)
-                            .await
-                            .map_err(store_err)?;
                     } else {
                         rec.noop = true;
                         self.save(rec.clone()).await?;
@@ -291,7 +343,10 @@ impl Shared {
     /// Signs and broadcasts the current content of `rec` under a new hash, and stores it.
     pub(super) async fn resend(&self, rec: &mut StoredTransaction) -> Result<(), RelayerError> {
         let (hash, raw) = self.sign_raw(&rec.tx).await?;
-        match self.broadcast_raw(&raw).await {
+        match self
+            .broadcast_raw(&raw, rec.tx.is_private == Some(true))
+            .await
+        {
             Ok(()) => {}
             Err(e @ RpcError::Rpc { .. }) if e.is_deterministic() => return Err(rpc_to_relayer(e)),
             Err(e) => tracing::warn!(error = %e, "resubmission not broadcast; will retry"),

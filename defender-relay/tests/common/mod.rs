@@ -78,8 +78,7 @@ impl Anvil {
 pub fn quick_retry() -> RetryConfig {
     RetryConfig {
         rounds: 2,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(100),
+        backoff: Duration::from_millis(20),
         request_timeout: Duration::from_secs(10),
     }
 }

@@ -8,10 +8,11 @@
 
 use super::code_cache::CodeCache;
 use super::crypto;
-use super::errors::Finish;
+use super::errors::{out_of_memory, Finish};
 use super::event_loop::{level, LoopState, OpResult};
 use super::lazy::{self, Intrinsics};
 use super::modules;
+use super::zlib;
 use crate::files::Files;
 use crate::host::{self, OpContext, OpError};
 use crate::script;
@@ -23,9 +24,35 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 const PRELUDE: &str = include_str!("../../js/prelude.js");
-const CLIENTS: &str = include_str!("../../js/clients.js");
-const WEB: &str = include_str!("../../js/web.js");
-const SUPPORT: &str = include_str!("../../js/support.js");
+
+/// The scripts a context evaluates on first use, each by its name with `host.loadScript(name)`
+/// (js/prelude.js and js/support.js say when); each evaluates to a function.
+const LAZY_SCRIPTS: [(&str, &str); 9] = [
+    // `console`, the timers, host operations and the loading of the others.
+    ("support", include_str!("../../js/support.js")),
+    // Defender's client modules.
+    ("clients", include_str!("../../js/clients.js")),
+    // The web globals (text encoding, `URL`, `AbortController`, `process`...).
+    ("web", include_str!("../../js/web.js")),
+    // `fetch`, `Headers`, `Request` and `Response`.
+    ("fetch", include_str!("../../js/fetch.js")),
+    // Node's `crypto` functions and `crypto.subtle` (src/sandbox/crypto/ computes them).
+    ("node_crypto", include_str!("../../js/node_crypto.js")),
+    // `Intl` and the locale-aware methods (see src/sandbox/intl/).
+    ("intl", include_str!("../../js/intl.js")),
+    // Node's core modules built from npm packages (`scripts/build-node-builtins.sh`).
+    (
+        "node-builtins",
+        include_str!("../../js/generated/node-builtins.js"),
+    ),
+    // Node's `http` and `https`.
+    ("node_http", include_str!("../../js/node_http.js")),
+    // Node's `zlib` (src/sandbox/zlib/ computes it).
+    ("node_zlib", include_str!("../../js/node_zlib.js")),
+];
+
+/// Longest script name `host.loadScript` looks up.
+const MAX_SCRIPT_NAME: usize = 16;
 
 /// Most bytes `crypto.getRandomValues` fills at once (as in the Web Crypto API).
 const MAX_RANDOM_BYTES: usize = 65_536;
@@ -40,13 +67,12 @@ const MAX_OP_NAME: usize = 64;
 /// found, as no file has such a name).
 const MAX_PATH_BYTES: usize = 4096;
 
-/// Bytecode of the prelude, of the client modules and of the lazily evaluated globals.
+/// Bytecode of the prelude and of the scripts evaluated on first use.
 #[derive(Clone)]
 struct PreludeCode {
     prelude: Arc<[u8]>,
-    clients: Arc<[u8]>,
-    web: Arc<[u8]>,
-    support: Arc<[u8]>,
+    /// [`LAZY_SCRIPTS`]' bytecode, in its order.
+    lazy: Arc<[Arc<[u8]>]>,
 }
 
 /// The prelude's bytecode, compiled once per process (it does not depend on any runtime).
@@ -60,11 +86,15 @@ fn prelude_code(ctx: &Ctx<'_>) -> rquickjs::Result<PreludeCode> {
     // Global scripts without debug information (reading it back would be most of the cost,
     // and stack frames inside the prelude are no help to an action's author), read once per
     // runtime: see src/script.rs.
+    let lazy = LAZY_SCRIPTS
+        .iter()
+        .map(|(name, src)| {
+            script::compile(ctx, &format!("defender:{name}"), src, script::Mode::Sandbox)
+        })
+        .collect::<rquickjs::Result<Arc<[_]>>>()?;
     let code = PreludeCode {
         prelude: script::compile(ctx, "defender:prelude", PRELUDE, script::Mode::Sandbox)?,
-        clients: script::compile(ctx, "defender:clients", CLIENTS, script::Mode::Sandbox)?,
-        web: script::compile(ctx, "defender:web", WEB, script::Mode::Sandbox)?,
-        support: script::compile(ctx, "defender:support", SUPPORT, script::Mode::Sandbox)?,
+        lazy,
     };
     *slot = Some(code.clone());
     Ok(code)
@@ -108,12 +138,7 @@ pub(super) fn setup<'js>(
     state: &Rc<RefCell<LoopState>>,
     tx: &mpsc::Sender<OpResult>,
 ) -> rquickjs::Result<Object<'js>> {
-    let PreludeCode {
-        prelude,
-        clients,
-        web,
-        support,
-    } = prelude_code(ctx)?;
+    let PreludeCode { prelude, lazy } = prelude_code(ctx)?;
     let host = Object::new(ctx.clone())?;
 
     let st = state.clone();
@@ -158,7 +183,7 @@ pub(super) fn setup<'js>(
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, ms: f64| {
             st.borrow_mut()
                 .add_timer(ms)
-                .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
+                .ok_or_else(|| out_of_memory(&ctx))
         })?,
     )?;
     let st = state.clone();
@@ -177,15 +202,14 @@ pub(super) fn setup<'js>(
                   arg: rquickjs::String<'js>|
                   -> rquickjs::Result<u32> {
                 let op = text(&op, MAX_OP_NAME)?;
+                let outlives_run = op.starts_with("notify.");
                 let mut s = st.borrow_mut();
                 let id = s.next_op_id();
-                let Some(run) = s.run.as_ref() else {
-                    return Err(Exception::throw_message(&ctx, "no run in progress"));
-                };
+                let run = s.current_run(&ctx)?;
                 let arg_len = arg.clone().to_cstring()?.len();
                 let held = OP_BYTES.saturating_add(arg_len);
                 if !run.budget.charge(held) {
-                    return Err(Exception::throw_internal(&ctx, "out of memory"));
+                    return Err(out_of_memory(&ctx));
                 }
                 let arg = text(&arg, usize::MAX)?;
                 let op_ctx = OpContext {
@@ -216,7 +240,7 @@ pub(super) fn setup<'js>(
                     };
                     let _ = tx.send((id, res, held.saturating_add(answer)));
                 });
-                s.add_op(id, task);
+                s.add_op(id, task, outlives_run);
                 Ok(id)
             },
         )?,
@@ -258,8 +282,18 @@ pub(super) fn setup<'js>(
         Function::new(ctx.clone(), || uuid::Uuid::new_v4().to_string())?,
     )?;
     crypto::install(ctx, &host, state)?;
-    let env = cache.env_json.to_string();
-    host.set("env", Function::new(ctx.clone(), move || env.clone())?)?;
+    super::intl::install(ctx, &host)?;
+    zlib::install(ctx, &host, state)?;
+    // `process.env` is built when the script first uses a web global, during its run: the
+    // run's action picks its own variables.
+    let (st, env_cache) = (state.clone(), cache.clone());
+    host.set(
+        "env",
+        Function::new(ctx.clone(), move || {
+            let scope = st.borrow().run.as_ref().map(|r| r.scope.clone());
+            env_cache.env_json_for(scope.as_deref()).to_string()
+        })?,
+    )?;
     let st = state.clone();
     let resolve_cache = cache.clone();
     host.set(
@@ -281,7 +315,7 @@ pub(super) fn setup<'js>(
                 }
                 resolve_cache
                     .resolve(&files, &scope, &from, &request)
-                    .map_err(|m| Exception::throw_message(&ctx, &m))
+                    .map_err(|m| module_not_found(&ctx, &m))
             },
         )?,
     )?;
@@ -291,11 +325,25 @@ pub(super) fn setup<'js>(
         "load",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, path: rquickjs::String<'js>| -> rquickjs::Result<Value<'js>> {
+            move |ctx: Ctx<'js>,
+                  path: rquickjs::String<'js>,
+                  esm_hooks: rquickjs::function::Opt<Object<'js>>,
+                  original: rquickjs::function::Opt<bool>|
+                  -> rquickjs::Result<Value<'js>> {
                 let path = text(&path, MAX_PATH_BYTES)?;
                 // Cloned out of the state: loading runs module code that logs and requires.
                 let (files, scope) = run_files(&ctx, &st)?;
-                modules::load_file(&ctx, &files, &scope, &code_cache, &path)
+                // `original`: the file itself, not the shim that replaces it (src/substitute/).
+                let original = original.0.unwrap_or(false);
+                modules::load_file(
+                    &ctx,
+                    &files,
+                    &scope,
+                    &code_cache,
+                    &path,
+                    esm_hooks.0,
+                    original,
+                )
             },
         )?,
     )?;
@@ -304,36 +352,79 @@ pub(super) fn setup<'js>(
     let install = install
         .as_function()
         .ok_or_else(|| Exception::throw_internal(ctx, "the prelude is not a function"))?;
-    let api: Object<'js> = install.call((
-        host,
-        script_loader(ctx, clients)?,
-        script_loader(ctx, web)?,
-        script_loader(ctx, support)?,
-    ))?;
-    lazy::complete(ctx, api.get("resolveLazy")?)?;
+    host.set("loadScript", script_loader(ctx, lazy)?)?;
+    let api: Object<'js> = install.call((host,))?;
+    // The patched engine resolves lazy globals itself, with `resolveLazy`; the published one
+    // gets self-replacing accessors from `defineLazy`.
+    let lazy_hook = if cfg!(feature = "quickjs-patches") {
+        "resolveLazy"
+    } else {
+        "defineLazy"
+    };
+    lazy::complete(ctx, api.get(lazy_hook)?)?;
     Ok(api)
+}
+
+/// Throws Node's error for a module `require` cannot find: an `Error` with code
+/// `MODULE_NOT_FOUND`.
+fn module_not_found(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
+    match Exception::from_message(ctx.clone(), message) {
+        Ok(e) => {
+            if e.as_object().set("code", "MODULE_NOT_FOUND").is_err() {
+                return rquickjs::Error::Exception;
+            }
+            ctx.throw(e.into_value())
+        }
+        Err(err) => err,
+    }
 }
 
 /// The files and cache scope of the run in progress.
 fn run_files(ctx: &Ctx<'_>, state: &RefCell<LoopState>) -> rquickjs::Result<(Files, Arc<str>)> {
     let s = state.borrow();
-    s.run
-        .as_ref()
-        .map(|r| (r.files.clone(), r.scope.clone()))
-        .ok_or_else(|| Exception::throw_message(ctx, "no run in progress"))
+    let run = s.current_run(ctx)?;
+    Ok((run.files.clone(), run.scope.clone()))
 }
 
-/// A function that runs the script `code` and returns its completion value.
-fn script_loader<'js>(ctx: &Ctx<'js>, code: Arc<[u8]>) -> rquickjs::Result<Function<'js>> {
+/// `host.loadScript(name)`: runs the script of [`LAZY_SCRIPTS`] named `name` (whose bytecode
+/// is `lazy`) and returns its completion value.
+fn script_loader<'js>(ctx: &Ctx<'js>, lazy: Arc<[Arc<[u8]>]>) -> rquickjs::Result<Function<'js>> {
     Function::new(
         ctx.clone(),
-        move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> { script::eval_shared(&ctx, &code) },
+        move |ctx: Ctx<'js>, name: rquickjs::String<'js>| -> rquickjs::Result<Value<'js>> {
+            let name = text(&name, MAX_SCRIPT_NAME + 1)?;
+            let code = LAZY_SCRIPTS
+                .iter()
+                .position(|(n, _)| *n == name)
+                .and_then(|i| lazy.get(i));
+            match code {
+                Some(code) => script::eval_shared(&ctx, code),
+                None => Err(Exception::throw_internal(&ctx, "no such prelude script")),
+            }
+        },
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::well_formed;
+    use super::{well_formed, LAZY_SCRIPTS, PRELUDE};
+    use crate::script;
+
+    #[test]
+    fn every_prelude_script_compiles() {
+        let rt = rquickjs::Runtime::new().expect("runtime");
+        let ctx = rquickjs::Context::full(&rt).expect("context");
+        ctx.with(|ctx| {
+            let scripts = std::iter::once(("prelude", PRELUDE)).chain(LAZY_SCRIPTS);
+            for (name, src) in scripts {
+                if let Err(e) = script::compile(&ctx, name, src, script::Mode::Sandbox) {
+                    let caught = ctx.catch();
+                    let message = caught.as_exception().and_then(|x| x.message());
+                    panic!("the script {name} does not compile: {e} {message:?}");
+                }
+            }
+        });
+    }
 
     #[test]
     fn lone_surrogates_become_replacement_characters() {

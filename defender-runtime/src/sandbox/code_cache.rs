@@ -86,6 +86,8 @@ pub(crate) struct CodeCache {
     pub(crate) id: u64,
     /// `process.env` of every run, as JSON.
     pub(crate) env_json: Arc<str>,
+    /// `process.env` of the runs of these actions (by action id), as JSON.
+    action_env_json: HashMap<String, Arc<str>>,
 }
 
 impl CodeCache {
@@ -97,7 +99,23 @@ impl CodeCache {
             node_modules: Arc::from("node_modules"),
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             env_json,
+            action_env_json: HashMap::new(),
         }
+    }
+
+    /// With `process.env` JSON for the runs of these actions (by action id).
+    pub(crate) fn with_action_env(mut self, by_action: HashMap<String, Arc<str>>) -> Self {
+        self.action_env_json = by_action;
+        self
+    }
+
+    /// `process.env` as JSON for a run of scope `action_id@version` (the default one when no
+    /// run is in progress or the action has no variables of its own).
+    pub(crate) fn env_json_for(&self, scope: Option<&str>) -> &Arc<str> {
+        scope
+            .and_then(|s| s.rsplit_once('@'))
+            .and_then(|(action_id, _version)| self.action_env_json.get(action_id))
+            .unwrap_or(&self.env_json)
     }
 
     /// The cache scope of the file at `path`: the action's own files are per action version.

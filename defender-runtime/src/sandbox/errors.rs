@@ -4,8 +4,19 @@
 
 use crate::host;
 use defender_core::{RunError, RunLimits};
-use rquickjs::Ctx;
+use rquickjs::{Ctx, Exception};
 use serde_json::Value as Json;
+
+/// The error a host function throws when the run's budget refused a charge (the host has
+/// marked the run as out of memory: it ends so whatever the script does with the error).
+pub(super) fn out_of_memory(ctx: &Ctx<'_>) -> rquickjs::Error {
+    Exception::throw_internal(ctx, "out of memory")
+}
+
+/// The error a host function that works long throws when the run's deadline passed.
+pub(super) fn interrupted(ctx: &Ctx<'_>) -> rquickjs::Error {
+    Exception::throw_internal(ctx, "interrupted")
+}
 
 /// How the prelude reported the end of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]

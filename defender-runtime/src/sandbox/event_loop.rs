@@ -5,13 +5,14 @@
 use super::crypto::Hashes;
 use super::errors::{self, Finish, Observed};
 use super::instance::Interrupt;
+use super::zlib::Streams;
 use crate::alloc::Budget;
 use crate::files::Files;
 use crate::host::{self, FetchPolicy, OpError};
 use chrono::Utc;
 use defender_core::redact::Redactor;
 use defender_core::{LogEntry, LogLevel, RunError, RunLimits, RunServices};
-use rquickjs::{Ctx, Function, Object};
+use rquickjs::{Ctx, Exception, Function, Object};
 use serde_json::Value as Json;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -51,6 +52,14 @@ pub(super) struct RunContext {
     pub(super) interrupt: Interrupt,
 }
 
+impl RunContext {
+    /// What a host function that works long needs: the budget it charges and the deadline
+    /// it stops at.
+    pub(super) fn resources(&self) -> (Budget, Interrupt) {
+        (self.budget.clone(), self.interrupt.clone())
+    }
+}
+
 /// State shared by the host functions of a context and its event loop.
 #[derive(Default)]
 pub(super) struct LoopState {
@@ -62,15 +71,26 @@ pub(super) struct LoopState {
     timer_due: HashMap<u32, Instant>,
     next_timer: u32,
     next_op: u32,
-    ops: HashMap<u32, tokio::task::JoinHandle<()>>,
+    /// Host operations in flight: their tasks, and whether the task may finish after the
+    /// run ended (see [`LoopState::add_op`]).
+    ops: HashMap<u32, (tokio::task::JoinHandle<()>, bool)>,
     pub(super) run: Option<RunContext>,
     /// The `crypto.createHash`/`createHmac` states of the run (charged to its budget).
     pub(super) hashes: Hashes,
+    /// The `zlib` streams of the run (charged to its budget).
+    pub(super) zlib_streams: Streams,
     /// Relayer errors delivered to the script during the run.
     pub(super) observed: Observed,
 }
 
 impl LoopState {
+    /// The run in progress; a JavaScript error when there is none.
+    pub(super) fn current_run(&self, ctx: &Ctx<'_>) -> rquickjs::Result<&RunContext> {
+        self.run
+            .as_ref()
+            .ok_or_else(|| Exception::throw_message(ctx, "no run in progress"))
+    }
+
     /// Bytes of log text the run may still add.
     pub(super) fn log_room(&self) -> usize {
         MAX_LOG_BYTES.saturating_sub(self.log_bytes + LOG_ENTRY_OVERHEAD)
@@ -149,8 +169,17 @@ impl LoopState {
         self.next_op
     }
 
-    pub(super) fn add_op(&mut self, id: u32, task: tokio::task::JoinHandle<()>) {
-        if let Some(old) = self.ops.insert(id, task) {
+    /// Records an operation's task. An `outlives_run` operation (a notification) is let
+    /// finish when the run ends before it: Defender's own examples call
+    /// `notificationClient.send` without awaiting it, and the message must still go out.
+    /// It is bounded by the notifier's own timeout, and its answer reaches no later run.
+    pub(super) fn add_op(
+        &mut self,
+        id: u32,
+        task: tokio::task::JoinHandle<()>,
+        outlives_run: bool,
+    ) {
+        if let Some((old, _)) = self.ops.insert(id, (task, outlives_run)) {
             old.abort();
         }
     }
@@ -165,16 +194,20 @@ impl LoopState {
         self.logs_truncated = false;
         self.observed = Observed::default();
         self.hashes.clear();
+        self.zlib_streams.clear();
         self.run = Some(run);
     }
 
-    /// Ends the run: its host operations are aborted, its timers and hash states dropped; its
-    /// logs.
+    /// Ends the run: its host operations are aborted, its timers, hash states and zlib
+    /// streams dropped; its logs.
     pub(super) fn end(&mut self) -> Vec<LogEntry> {
-        for (_, h) in self.ops.drain() {
-            h.abort();
+        for (_, (h, outlives_run)) in self.ops.drain() {
+            if !outlives_run {
+                h.abort();
+            }
         }
         self.hashes.clear();
+        self.zlib_streams.clear();
         self.run = None;
         self.timers.clear();
         self.timer_due.clear();
@@ -302,7 +335,11 @@ fn deliver(
 ) -> rquickjs::Result<()> {
     let budget = {
         let mut st = state.borrow_mut();
-        st.ops.remove(&id);
+        // The answer of an operation of an earlier run (one let finish after its run
+        // ended) belongs to no one here: nothing of it reaches this run.
+        if st.ops.remove(&id).is_none() {
+            return Ok(());
+        }
         st.run.as_ref().map(|r| r.budget.clone())
     };
     let out = match res {

@@ -30,8 +30,8 @@ pub(crate) const MAX_RUNTIME_RESIDUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// What stops a run: its deadline, its cancellation, or an earlier decision to stop (which
 /// stands until the engine is reset for the next run). The engine's interrupt handler asks
-/// it, and so do host functions that work long without running JavaScript (PBKDF2, see
-/// src/sandbox/crypto.rs).
+/// it, and so do host functions that work long without running JavaScript (PBKDF2, scrypt
+/// and zlib, see src/sandbox/crypto/ and src/sandbox/zlib/).
 #[derive(Clone)]
 pub(super) struct Interrupt {
     interrupted: Rc<Cell<bool>>,
@@ -77,6 +77,8 @@ impl Engine {
             let interrupt = interrupt.clone();
             rt.set_interrupt_handler(Some(Box::new(move || interrupt.check())));
         }
+        // The `import`s of the action's ES modules (src/sandbox/modules.rs).
+        rt.set_loader(super::modules::EsmResolver, super::modules::EsmLoader);
         let engine = Engine {
             rt,
             interrupt,
@@ -174,6 +176,22 @@ impl Instance {
     /// Bytes its context holds now: about what freeing it will cost.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.engine.heap.context_bytes()
+    }
+
+    /// Bytes its whole QuickJS runtime holds now, as its allocator counts them (usable sizes
+    /// of the live blocks): the context, and the bytecode the runtime keeps for its contexts.
+    /// What keeping this instance warm costs.
+    pub(crate) fn total_bytes(&self) -> usize {
+        self.engine
+            .heap
+            .used
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Collects the garbage its context holds (cycles QuickJS's reference counting leaves,
+    /// such as what loading modules left behind).
+    pub(crate) fn collect(&self) {
+        self.engine.rt.run_gc();
     }
 
     /// Most bytes its runtime held during the last run: about what the thread's allocator

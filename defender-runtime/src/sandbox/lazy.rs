@@ -6,9 +6,9 @@
 //! created on first use, as engine auto-init properties that look like plain data
 //! properties to the script: a context starts with half of the engine's intrinsics and none
 //! of the sandbox's globals, which is most of the cost of a fresh context. Without it
-//! (published QuickJS), the context starts with every intrinsic, and the sandbox's globals
-//! are defined as data properties when the context is set up, before any user code runs:
-//! the same globals, at a higher cost per fresh context.
+//! (published QuickJS), the context starts with every intrinsic, and each of the sandbox's
+//! globals is an accessor, defined before any user code runs, that turns itself into a data
+//! property on first use: the same globals, at a higher cost per fresh context.
 
 #[cfg(feature = "quickjs-patches")]
 use rquickjs::Exception;
@@ -76,9 +76,10 @@ unsafe impl<'js> rquickjs::JsLifetime<'js> for LazyResolver<'js> {
 }
 
 /// The globals created on first use, by group: the intrinsic groups of
-/// `JS_NewIntrinsicGroup` (0 to 6), then js/support.js (7), js/web.js (8) and the global
-/// object's own names (9), as `SUPPORT`, `WEB` and `SELF` in js/prelude.js.
-const LAZY_GLOBALS: [&[&str]; 10] = [
+/// `JS_NewIntrinsicGroup` (0 to 6), then js/support.js (7), js/web.js (8, with js/fetch.js),
+/// the global object's own names (9) and js/intl.js (10), as `SUPPORT`, `WEB`, `SELF` and
+/// `INTL` in js/prelude.js.
+const LAZY_GLOBALS: [&[&str]; 11] = [
     &["Date"],
     &["Map", "Set", "WeakMap", "WeakSet"],
     &[
@@ -134,6 +135,7 @@ const LAZY_GLOBALS: [&[&str]; 10] = [
         "structuredClone",
     ],
     &["global", "self"],
+    &["Intl"],
 ];
 
 /// Defines each of [`LAZY_GLOBALS`] on the global object as a property that the engine
@@ -284,8 +286,10 @@ impl Intrinsics {
     }
 }
 
-/// Completes the global object once the prelude is installed, with its resolver of lazily
-/// created globals (`resolveLazy(group, name)` in js/prelude.js).
+/// Completes the global object once the prelude is installed. With the patched engine,
+/// `resolve` is the prelude's resolver of lazily created globals (`resolveLazy(group, name)`
+/// in js/prelude.js), kept for the engine to call; with the published one, it is the
+/// prelude's `defineLazy(group, name)`, called here for each global.
 pub(super) fn complete<'js>(ctx: &Ctx<'js>, resolve: Function<'js>) -> rquickjs::Result<()> {
     #[cfg(feature = "quickjs-patches")]
     {
@@ -295,12 +299,10 @@ pub(super) fn complete<'js>(ctx: &Ctx<'js>, resolve: Function<'js>) -> rquickjs:
     }
     #[cfg(not(feature = "quickjs-patches"))]
     {
-        use rquickjs::object::Property;
-        let global = ctx.globals();
+        let _ = ctx;
         for (group, names) in LAZY_GLOBALS.iter().enumerate().skip(FIRST_SANDBOX_GROUP) {
             for name in names.iter() {
-                let value: Value<'js> = resolve.call((group, *name))?;
-                global.prop(*name, Property::from(value).writable().configurable())?;
+                let _: Value<'js> = resolve.call((group, *name))?;
             }
         }
         Ok(())

@@ -5,19 +5,28 @@
 //! - [`modules`]: loading one file for `require`;
 //! - [`lazy`]: globals created on first use;
 //! - [`bindings`]: the host functions the prelude receives;
-//! - [`crypto`]: the hashes, HMAC and PBKDF2 of Node's `crypto` module, computed by the host;
+//! - [`crypto`]: the hashes, HMAC, PBKDF2 and scrypt of Node's `crypto` module, computed by
+//!   the host (the costly ones bounded and stopped at the run's deadline);
+//! - [`intl`]: `Intl`, formatted by the host with ICU4X;
+//! - [`zlib`]: Node's `zlib` (gzip, deflate and their streams), with bounded output;
+//! - [`bytes`]: the bytes of JavaScript values as the host functions read them;
+//! - [`handles`]: the host-side objects scripts refer to by number (hashes, zlib streams);
 //! - [`event_loop`]: the loop of one run and the state its host functions share;
 //! - [`errors`]: how a run ended, from what the host observed;
 //! - [`instance`]: a QuickJS runtime and context ready for runs.
 
 mod bindings;
+mod bytes;
 mod code_cache;
 mod crypto;
 mod errors;
 mod event_loop;
+mod handles;
 mod instance;
+mod intl;
 mod lazy;
 mod modules;
+mod zlib;
 
 pub(crate) use code_cache::CodeCache;
 pub use event_loop::{MAX_LOG_BYTES, MAX_LOG_ENTRIES};

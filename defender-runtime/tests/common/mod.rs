@@ -44,6 +44,7 @@ pub fn services() -> RunServices {
         relayer: None,
         relayer_keys: Default::default(),
         notifiers: Arc::new(NotifierRegistry::default()),
+        manage: None,
     }
 }
 
@@ -69,4 +70,36 @@ pub fn event() -> ActionEvent {
 
 pub async fn run(rt: &impl ActionRuntime, src: &str) -> RunOutcome {
     rt.run(&script(src), request(event())).await
+}
+
+/// The value the handler of `src` returns, given 20 s (for handlers that wait on servers or
+/// compress a lot in a debug build); panics with `what`, the error and the logs otherwise.
+pub async fn returned(rt: &impl ActionRuntime, src: &str, what: &str) -> serde_json::Value {
+    let mut req = request(event());
+    req.limits.timeout = Duration::from_secs(20);
+    let out = rt.run(&script(src), req).await;
+    match out.result {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e:?} {:?}", out.logs),
+    }
+}
+
+/// What `node` (Node 20, the reference for JavaScript behaviour) printed as JSON, run as
+/// `command` says (its arguments, directory, environment); panics when it fails or prints
+/// something else.
+pub fn node_json(command: &mut std::process::Command) -> serde_json::Value {
+    let out = command
+        .output()
+        .expect("node runs (Node 20 is the reference)");
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "node printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }

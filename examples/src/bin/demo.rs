@@ -16,10 +16,10 @@ use defender_engine::{
     ActionSpec, ActionTrigger, Engine, NetworkSpec, Schedule, StartAt, WebhookRequest,
 };
 use defender_examples::*;
-use defender_kv::RedbKvStore;
+use defender_kv::{RedbKvStore, RedbStateStore, StateStore};
 use defender_notify::TemplateFormatter;
 use defender_relay::{
-    KvRelayerStore, LocalSigner, RelayerConfig, RpcBlockSource, RpcClient, RpcRelayer,
+    LocalSigner, RelayerConfig, RpcBlockSource, RpcClient, RpcRelayer, StateRelayerStore,
 };
 use defender_runtime::QuickJsRuntime;
 use serde_json::json;
@@ -87,6 +87,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = std::env::temp_dir().join(format!("defender-demo-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir)?;
     let kv: Arc<dyn KvStore> = Arc::new(RedbKvStore::open(data_dir.join("kv.redb"))?);
+    // Engine state (checkpoints, nonces, webhook tokens, runs...) in a file of its own, which
+    // no action reaches.
+    let state: Arc<dyn StateStore> = Arc::new(RedbStateStore::open(data_dir.join("state.redb"))?);
     println!(
         "    key-value store: {}",
         data_dir.join("kv.redb").display()
@@ -94,7 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     step(
         2,
-        "starting the relayer (durable nonces in the key-value store)",
+        "starting the relayer (durable nonces in the engine state)",
     );
     let signer = Arc::new(LocalSigner::from_private_key(RELAYER_KEY)?);
     let relayer = Arc::new(
@@ -104,7 +107,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_confirmations(1)
                 .with_poll_interval(Duration::from_millis(200)),
             signer,
-            Arc::new(KvRelayerStore::new(kv.clone(), "demo-relayer")),
+            Arc::new(
+                StateRelayerStore::new(state.clone(), "demo-relayer").with_legacy_kv(kv.clone()),
+            ),
         )
         .await?,
     );
@@ -146,6 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     defender_notify::register(&notifiers, &channels)?;
     let engine = Engine::builder(Arc::new(QuickJsRuntime::default()))
         .kv(kv.clone())
+        .state(state.clone())
         .relayer("demo-relayer", relayer.clone())
         .notifiers(notifiers)
         .alert_formatter(Arc::new(TemplateFormatter::new()))

@@ -172,6 +172,7 @@ fn request(event: ActionEvent, witness: Arc<RecordingNotifier>) -> RunRequest {
             relayer: None,
             relayer_keys: Default::default(),
             notifiers: Arc::new(notifiers),
+            manage: None,
         },
         limits: RunLimits {
             timeout: RUN_TIMEOUT,

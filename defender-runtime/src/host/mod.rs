@@ -1,7 +1,10 @@
 //! Host operations that scripts reach through promises: key-value store, relayer,
-//! notifications and `fetch`. They run on the tokio runtime, never on the script's thread.
+//! notifications, [`fetch`] and the engine's management API ([`manage`]). They run on the
+//! tokio runtime, never on the script's thread.
 
-use base64::Engine as _;
+mod fetch;
+mod manage;
+
 use defender_core::{
     ListTransactionsQuery, Message, Metric, NotifyError, RelayerError, RunServices,
     SignMessagePayload, SignTypedDataPayload, TxRequest,
@@ -66,9 +69,6 @@ impl From<RelayerError> for OpError {
     }
 }
 
-/// Largest `fetch` response body the script receives.
-const MAX_FETCH_BODY: usize = 10 * 1024 * 1024;
-
 /// What a host operation of one run may use, and what it answers to.
 pub(crate) struct OpContext {
     pub(crate) services: Arc<RunServices>,
@@ -80,21 +80,24 @@ pub(crate) struct OpContext {
 }
 
 impl OpError {
-    /// The error of an operation whose memory did not fit in the run's limit (the run ends
-    /// as out of memory).
+    /// The error of an operation called with an argument it cannot use.
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
         OpError::new("INVALID_ARGUMENT", message)
     }
 
+    /// The error of an operation whose memory did not fit in the run's limit (the run ends
+    /// as out of memory).
     pub(crate) fn out_of_memory() -> Self {
         OpError::new("MEMORY_LIMIT", "the run's memory limit was reached")
     }
 }
 
+/// The argument of an operation, as its type.
 fn arg<T: DeserializeOwned>(v: Value) -> Result<T, OpError> {
-    serde_json::from_value(v).map_err(|e| OpError::new("INVALID_ARGUMENT", e.to_string()))
+    serde_json::from_value(v).map_err(|e| OpError::invalid_argument(e.to_string()))
 }
 
+/// An operation's answer as JSON.
 fn to_json<T: serde::Serialize>(v: T) -> Result<Value, OpError> {
     serde_json::to_value(v).map_err(|e| OpError::new("INTERNAL", e.to_string()))
 }
@@ -158,15 +161,6 @@ struct Notify {
     tags: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Deserialize)]
-struct FetchArgs {
-    url: String,
-    method: String,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    body: Option<String>,
-}
-
 fn notify_error(e: NotifyError) -> OpError {
     OpError::new("NOTIFICATION_ERROR", e.to_string())
 }
@@ -179,6 +173,11 @@ pub(crate) async fn dispatch(
 ) -> Result<(Value, Vec<String>), OpError> {
     let services = &*ctx.services;
     let done = |v: Value| Ok((v, Vec::new()));
+    if let Some(method) = op.strip_prefix("manage.") {
+        return manage::dispatch(method, arg_value, services)
+            .await
+            .and_then(done);
+    }
     if let Some(method) = op.strip_prefix("relayer.") {
         let call: RelayerCall = arg(arg_value)?;
         let arg_value = call.arg;
@@ -326,122 +325,12 @@ pub(crate) async fn dispatch(
                 .collect();
             Ok((Value::Null, lines))
         }
-        "fetch" => fetch_op(arg(arg_value)?, &ctx.fetch, &ctx.budget)
+        "fetch" => fetch::fetch(arg(arg_value)?, &ctx.fetch, &ctx.budget)
             .await
             .map(|v| (v, Vec::new())),
         other => Err(OpError::new(
             "INVALID_ARGUMENT",
             format!("unknown host operation {other}"),
         )),
-    }
-}
-
-async fn fetch_op(a: FetchArgs, policy: &FetchPolicy, budget: &Budget) -> Result<Value, OpError> {
-    let url =
-        reqwest::Url::parse(&a.url).map_err(|e| OpError::new("INVALID_URL", e.to_string()))?;
-    policy.check(&url)?;
-    let client = policy
-        .client
-        .as_ref()
-        .ok_or_else(|| OpError::new("FETCH_ERROR", "the HTTP client could not be built"))?;
-    let method = reqwest::Method::from_bytes(a.method.as_bytes())
-        .map_err(|e| OpError::new("INVALID_ARGUMENT", e.to_string()))?;
-    let mut req = client.request(method, url.clone());
-    for (k, v) in &a.headers {
-        req = req.header(k, v);
-    }
-    if let Some(b) = a.body {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map_err(|e| OpError::new("INVALID_ARGUMENT", e.to_string()))?;
-        req = req.body(bytes);
-    }
-    let mut res = req.send().await.map_err(send_error)?;
-    // Where the request ended, after redirects.
-    let url = res.url().clone();
-    let status = res.status();
-    let mut headers = BTreeMap::new();
-    for (k, v) in res.headers() {
-        headers.insert(
-            k.as_str().to_owned(),
-            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        );
-    }
-    // The body is charged to the run as it arrives (parallel fetches add up), and given
-    // back when the operation's answer, charged on its own, replaces it.
-    let charged = Charged::new(budget);
-    let mut body = Vec::new();
-    while let Some(chunk) = res
-        .chunk()
-        .await
-        .map_err(|e| OpError::new("FETCH_ERROR", e.to_string()))?
-    {
-        if body.len().saturating_add(chunk.len()) > MAX_FETCH_BODY {
-            return Err(OpError::new(
-                "FETCH_ERROR",
-                format!("response body over {MAX_FETCH_BODY} bytes"),
-            ));
-        }
-        if !charged.add(chunk.len()) {
-            return Err(OpError::out_of_memory());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(json!({
-        "status": status.as_u16(),
-        "statusText": status.canonical_reason().unwrap_or(""),
-        "headers": headers,
-        "url": url.as_str(),
-        "body": base64::engine::general_purpose::STANDARD.encode(body),
-    }))
-}
-
-/// A failed request, with the causes that say why (a refused address shows only in them);
-/// a refusal by the policy keeps its code.
-fn send_error(e: reqwest::Error) -> OpError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    let code = if text.contains("is not allowed") {
-        "FETCH_NOT_ALLOWED"
-    } else {
-        "FETCH_ERROR"
-    };
-    OpError::new(code, text)
-}
-
-/// Bytes charged to a run for as long as this value lives.
-struct Charged<'a> {
-    budget: &'a Budget,
-    bytes: std::cell::Cell<usize>,
-}
-
-impl<'a> Charged<'a> {
-    fn new(budget: &'a Budget) -> Self {
-        Charged {
-            budget,
-            bytes: std::cell::Cell::new(0),
-        }
-    }
-
-    fn add(&self, bytes: usize) -> bool {
-        if !self.budget.charge(bytes) {
-            return false;
-        }
-        self.bytes.set(self.bytes.get().saturating_add(bytes));
-        true
-    }
-}
-
-impl Drop for Charged<'_> {
-    fn drop(&mut self) {
-        self.budget.uncharge(self.bytes.get());
     }
 }

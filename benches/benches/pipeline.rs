@@ -1,0 +1,162 @@
+//! The whole monitor pipeline, catching up after downtime: an engine with 1,000 monitors (the
+//! matcher bench's mix, `support/chain.rs`) watching an in-memory chain (`InMemoryChain`)
+//! that gains a run of blocks of 200 transactions and 600 logs at once; blocks per second
+//! from the first block mined to the checkpoint at the last one (block source, confirmations,
+//! matcher, alert gate, dispatch into the outbox, checkpoint; alerts go to a notifier that
+//! counts them). Goal (issue 19): at least 1,000 blocks per second. The `-selective` variant
+//! raises the thresholds of 15 monitors in 16 (about ten alerts per block instead of a
+//! hundred).
+//!
+//! Run: `cargo bench -p defender-benches --bench pipeline` (`DEFENDER_BENCH_QUICK=1` for
+//! fewer blocks; criterion's own `--quick` for its group).
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use async_trait::async_trait;
+use criterion::{criterion_group, criterion_main, Criterion};
+use defender_core::state::Space;
+use defender_core::{
+    ActionCode, ActionRuntime, Block, InMemoryChain, Message, Metric, Notifier, NotifyError,
+    RunOutcome, RunRequest,
+};
+use defender_engine::monitor::StartAt;
+use defender_engine::{Engine, NetworkSpec};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[path = "support/chain.rs"]
+mod chain;
+
+const MONITORS: usize = 1_000;
+const GOAL_BLOCKS_PER_SEC: f64 = 1_000.0;
+
+fn quick() -> bool {
+    std::env::var("DEFENDER_BENCH_QUICK").is_ok_and(|v| v == "1")
+}
+
+/// Counts the alerts delivered to it.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+#[async_trait]
+impl Notifier for Counting {
+    fn kind(&self) -> &str {
+        "counting"
+    }
+    async fn send(&self, _: &Message) -> Result<(), NotifyError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    async fn send_metric(&self, _: &Metric) -> Result<(), NotifyError> {
+        Ok(())
+    }
+}
+
+/// No monitor here triggers an action.
+#[derive(Debug)]
+struct NoActions;
+
+#[async_trait]
+impl ActionRuntime for NoActions {
+    async fn run(&self, _: &ActionCode, _: RunRequest) -> RunOutcome {
+        RunOutcome {
+            result: Ok(serde_json::Value::Null),
+            logs: vec![],
+        }
+    }
+}
+
+/// An engine watching `chain` (which holds block 0) with the monitors added.
+async fn engine(chain: Arc<InMemoryChain>, selective: bool) -> (Engine, Arc<Counting>) {
+    let ops = Arc::new(Counting::default());
+    let engine = Engine::builder(Arc::new(NoActions))
+        .notifier("ops", ops.clone())
+        .build();
+    engine
+        .add_network(NetworkSpec {
+            start: StartAt::Block(1),
+            poll_interval: Duration::from_millis(5),
+            ..NetworkSpec::new("mainnet", chain)
+        })
+        .await
+        .expect("network");
+    for i in 0..MONITORS {
+        engine
+            .add_monitor(&format!("m{i}"), chain::definition(i, MONITORS, selective))
+            .await
+            .expect("monitor");
+    }
+    (engine, ops)
+}
+
+/// The checkpoint's block number, if any.
+async fn checkpoint(engine: &Engine) -> Option<u64> {
+    let cp = engine
+        .state()
+        .get(Space::CHECKPOINTS, "mainnet/0")
+        .await
+        .ok()??;
+    let cp: serde_json::Value = serde_json::from_slice(&cp).ok()?;
+    cp["number"].as_u64()
+}
+
+/// Mines `blocks` copies of `block` at once and returns the time until the checkpoint
+/// reaches the last one, with the alerts delivered meanwhile.
+async fn catch_up(selective: bool, block: &Block, blocks: u64) -> (Duration, usize) {
+    let chain = Arc::new(InMemoryChain::new(1));
+    chain.mine(vec![]);
+    let (engine, ops) = engine(chain.clone(), selective).await;
+    let batches: Vec<_> = (0..blocks).map(|_| block.transactions.clone()).collect();
+    let start = Instant::now();
+    for txs in batches {
+        chain.mine(txs);
+    }
+    while checkpoint(&engine).await.is_none_or(|n| n < blocks) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = start.elapsed();
+    let alerts = ops.0.load(Ordering::Relaxed);
+    engine.shutdown_and_wait().await;
+    (elapsed, alerts)
+}
+
+fn table(tokio: &tokio::runtime::Runtime) {
+    let block = chain::block(MONITORS);
+    let blocks = if quick() { 200 } else { 2_000 };
+    for selective in [false, true] {
+        let (elapsed, alerts) = tokio.block_on(catch_up(selective, &block, blocks));
+        let rate = blocks as f64 / elapsed.as_secs_f64();
+        println!(
+            "pipeline{}: {MONITORS} monitors, {blocks} blocks of 200 txs / 600 logs caught up in {:.3} s: {rate:.0} blocks/s ({:.2}x the goal of {GOAL_BLOCKS_PER_SEC:.0}), {alerts} alerts delivered by then",
+            if selective { " (selective)" } else { "" },
+            elapsed.as_secs_f64(),
+            rate / GOAL_BLOCKS_PER_SEC,
+        );
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    table(&tokio);
+    let block = chain::block(MONITORS);
+    let mut g = c.benchmark_group("pipeline_1000_monitors");
+    g.sample_size(10);
+    g.bench_function("catch_up_100_blocks", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += tokio.block_on(catch_up(false, &block, 100)).0;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

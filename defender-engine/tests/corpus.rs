@@ -1,0 +1,703 @@
+//! A corpus of actions written as Defender users wrote them (`tests/corpus/<nn-name>/`), run
+//! unchanged through the real engine: the QuickJS runtime over Defender's pre-installed
+//! packages (`scripts/install-preinstalled.sh`), relayers of `defender-relay` on anvil, and
+//! notification channels of `defender-notify` pointed at a local server. Each test asserts
+//! what the local server received and what the chain holds.
+//!
+//! The rollup and webpack bundles are built at test time, with the pinned bundlers of
+//! `tests/corpus/package.json` (installed by `scripts/install-test-deps.sh`).
+//!
+//! Needs anvil and the npm packages; `DEFENDER_SKIP_EXTERNAL=1` skips when they are missing.
+
+#[path = "corpus/harness.rs"]
+mod harness;
+
+use bytes::Bytes;
+use defender_core::{CodeSource, ErrorType, KvStore, MonitorDefinition, RunStatus, Trigger};
+use defender_engine::{ActionSpec, ActionTrigger, NetworkSpec, StartAt, WebhookRequest};
+use defender_relay::{RpcBlockSource, RpcClient};
+use defender_runtime::QuickJsRuntime;
+use harness::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+fn same(a: &Value, b: &str) -> bool {
+    a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_signer_with_preinstalled_ethers_v5_calls_a_contract() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("01-relay-ethers5-counter").await;
+    let result = success(&w.run("01-relay-ethers5-counter", None).await);
+    // Defender's pre-installed ethers, found with no node_modules configured.
+    assert_eq!(result["ethers"], "ethers/5.5.3");
+    assert!(same(&result["from"], MAIN), "{result}");
+    let receipt = w.anvil.receipt(result["hash"].as_str().unwrap()).await;
+    assert!(same(&receipt["from"], MAIN) && same(&receipt["to"], KEEPER));
+    assert_eq!(w.anvil.keeper_count().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_signer_with_bundled_ethers_v6_calls_a_contract() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    // The zip a user uploads: index.js and ethers v6 in its own node_modules.
+    let ethers6 = corpus_dir().join("node_modules/ethers");
+    let mut files = BTreeMap::from([
+        (
+            "index.js".to_owned(),
+            Bytes::from(action_source("02-relay-ethers6-counter")),
+        ),
+        (
+            "node_modules/ethers/package.json".to_owned(),
+            Bytes::from_static(br#"{"name": "ethers", "main": "ethers.umd.min.js"}"#),
+        ),
+    ]);
+    files.insert(
+        "node_modules/ethers/ethers.umd.min.js".to_owned(),
+        Bytes::from(std::fs::read(ethers6.join("dist/ethers.umd.min.js")).unwrap()),
+    );
+    let spec = ActionSpec {
+        code: CodeSource::Bundle(files),
+        ..ActionSpec::new("v6", "ethers v6", "").relayer("main")
+    };
+    w.add_spec(spec).await;
+    let result = success(&w.run("v6", None).await);
+    assert_eq!(result["executed"], true);
+    assert_eq!(result["ethers"], "6.13.4");
+    assert_eq!(result["status"], 1);
+    let receipt = w.anvil.receipt(result["hash"].as_str().unwrap()).await;
+    assert!(same(&receipt["from"], MAIN));
+    assert_eq!(w.anvil.keeper_count().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axios_retry_retries_a_flaky_api() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("03-axios-retry-price").await;
+    w.secrets(&[("PRICE_API_URL", &w.services.url)]).await;
+    let result = success(&w.run("03-axios-retry-price", None).await);
+    assert_eq!(
+        result,
+        json!({"status": 200, "symbol": "ETH", "price": 3456.78, "attempts": 3})
+    );
+    let hits = w.services.hits("/flaky/price");
+    assert_eq!(hits.len(), 3, "two failures, then the answer");
+    assert!(hits
+        .iter()
+        .all(|h| h.method == "GET" && h.query == "symbol=ETH&convert=USD"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web3_reads_and_sends_through_the_relay_provider() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("04-web3-token-transfer").await;
+    let recipient = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+    let result = success(&w.run("04-web3-token-transfer", None).await);
+    assert_eq!(result["version"], "1.9.0");
+    assert!(same(&result["from"], MAIN));
+    assert_eq!(result["balance"], (1000 * ETHER).to_string());
+    assert_eq!(result["status"], true);
+    let receipt = w.anvil.receipt(result["tx"].as_str().unwrap()).await;
+    assert!(same(&receipt["from"], MAIN) && same(&receipt["to"], TOKEN));
+    assert_eq!(w.anvil.token_balance(recipient).await, 25 * ETHER);
+    assert_eq!(w.anvil.token_balance(MAIN).await, 975 * ETHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_request_queries_a_subgraph() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("05-graphql-request-subgraph").await;
+    w.secrets(&[("SUBGRAPH_URL", &format!("{}/graphql", w.services.url))])
+        .await;
+    let result = success(&w.run("05-graphql-request-subgraph", None).await);
+    assert_eq!(
+        result,
+        json!({"pair": "USDC/WETH", "tvl": 250000.5, "low": true})
+    );
+    let hits = w.services.hits("/graphql");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].method, "POST");
+    let body = hits[0].json();
+    assert!(body["query"]
+        .as_str()
+        .unwrap()
+        .contains("totalValueLockedUSD"));
+    assert_eq!(
+        body["variables"],
+        json!({"id": "0x8ad599c3a0ff1de082011efddc58f1908eb6e6d8"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hmac_signed_rest_call_verifies() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("06-hmac-signed-order").await;
+    w.secrets(&[
+        ("EXCHANGE_URL", &w.services.url),
+        ("EXCHANGE_API_KEY", "exchange-key"),
+        ("EXCHANGE_API_SECRET", EXCHANGE_SECRET),
+    ])
+    .await;
+    let result = success(&w.run("06-hmac-signed-order", None).await);
+    assert_eq!(result, json!({"orderId": 4242, "status": "NEW"}));
+    let hits = w.services.hits("/api/v3/order");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].verified, Some(true), "the server verified the HMAC");
+    assert_eq!(hits[0].json()["symbol"], "ETHUSDC");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datadog_client_submits_a_metric() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("07-datadog-metric").await;
+    w.secrets(&[
+        ("DD_API_KEY", "dd-api-key-0123"),
+        ("DD_SITE_URL", &w.services.url),
+    ])
+    .await;
+    let result = success(&w.run("07-datadog-metric", None).await);
+    assert_eq!(result, json!({"status": "ok"}));
+    let hits = w.services.hits("/api/v1/series");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].method, "POST");
+    assert_eq!(hits[0].headers["dd-api-key"], "dd-api-key-0123");
+    let series = &hits[0].json()["series"][0];
+    assert_eq!(series["metric"], "defender.relayer.balance");
+    assert_eq!(series["type"], "gauge");
+    assert_eq!(series["points"][0][1], 4.2);
+    assert_eq!(
+        series["tags"],
+        json!(["network:mainnet", "relayer:hot-wallet"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intl_formatted_alert_reaches_slack() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("08-intl-slack-alert").await;
+    let body = json!({"tvl": 1234567.891, "change": -0.0342});
+    let expected = node(&format!(
+        "const h = require('../../defender-engine/tests/corpus/08-intl-slack-alert/index.js').handler;
+         let sent; h({{request: {{body: {body}}}}}, {{notificationClient: {{send: (m) => {{ sent = m; }}}}}})
+           .then((r) => console.log(r));"
+    ));
+    assert_eq!(expected, "Vault TVL is $1,234,567.89 (-3.4% in 24h)");
+    let result = success(&w.run("08-intl-slack-alert", Some(body)).await);
+    assert_eq!(result, json!(expected));
+    let slack = wait_hits(&w, "/slack", 1).await;
+    let text = slack[0].json()["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("Daily vault report"), "{text}");
+    assert!(text.contains(&expected), "{text}");
+}
+
+async fn wait_hits(w: &World, path: &str, n: usize) -> Vec<harness::Hit> {
+    for _ in 0..200 {
+        let hits = w.services.hits(path);
+        if hits.len() >= n {
+            return hits;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} did not receive {n} requests");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_value_store_keeps_values_across_runs() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("09-kv-counter").await;
+    let first = w.run("09-kv-counter", None).await;
+    let first_result = success(&first);
+    assert_eq!(first_result["runs"], 1);
+    assert_eq!(first_result["previous"], Value::Null, "nothing stored yet");
+    assert_eq!(first_result["scratch"], "temporary");
+    let second = success(&w.run("09-kv-counter", None).await);
+    assert_eq!(second["runs"], 2);
+    assert_eq!(
+        second["previous"].as_str(),
+        Some(first.action_run_id.as_str())
+    );
+    assert_eq!(second["scratch"], Value::Null, "deleted");
+    success(&w.run("09-kv-counter", None).await);
+    assert_eq!(
+        w.engine.kv().get("runs").await.unwrap().as_deref(),
+        Some("3")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_reach_the_api_and_never_the_logs() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("10-secret-api-key").await;
+    w.secrets(&[
+        ("PARTNER_API_URL", &w.services.url),
+        ("PARTNER_API_TOKEN", PARTNER_TOKEN),
+    ])
+    .await;
+    let run = w.run("10-secret-api-key", None).await;
+    let result = success(&run);
+    assert_eq!(
+        result,
+        json!({"status": 200, "positions": [{"market": "ETH-PERP", "size": 2.5}]})
+    );
+    let hits = w.services.hits("/v1/positions");
+    assert_eq!(
+        hits[0].headers["authorization"],
+        format!("Bearer {PARTNER_TOKEN}")
+    );
+    let logs = logs(&run);
+    assert!(
+        logs.contains("calling the partner API with token [REDACTED]"),
+        "{logs}"
+    );
+    assert!(!logs.contains(PARTNER_TOKEN), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_match_triggers_the_action() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("11-monitor-match").await;
+    let source = Arc::new(RpcBlockSource::new(
+        RpcClient::new(vec![w.anvil.url.clone()], Default::default()).unwrap(),
+    ));
+    w.engine
+        .add_network(NetworkSpec {
+            start: StartAt::Head,
+            poll_interval: Duration::from_millis(50),
+            ..NetworkSpec::new("local", source)
+        })
+        .await
+        .unwrap();
+    let artifact: Value =
+        serde_json::from_str(include_str!("corpus/contracts/DemoToken.json")).unwrap();
+    let monitor: MonitorDefinition = serde_json::from_value(json!({
+        "type": "BLOCK", "name": "Large token transfers", "network": "local",
+        "addresses": [TOKEN], "abi": artifact["abi"].to_string(), "confirmLevel": 0,
+        "eventConditions": [{"eventSignature": "Transfer(address,address,uint256)",
+                             "expression": "value > 1000000000000000000000"}],
+        "actionTrigger": "11-monitor-match"
+    }))
+    .unwrap();
+    w.engine.add_monitor("large", monitor).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let whale = "0x976EA74026E726554dB657fA54763abd0C3a0aa9";
+    w.anvil.transfer_tokens(whale, 10).await; // below the condition
+    let hash = w.anvil.transfer_tokens(whale, 5000).await;
+    let mut run = None;
+    for _ in 0..400 {
+        let runs = w.engine.runs("11-monitor-match", 5).await.unwrap();
+        if let Some(r) = runs.into_iter().find(|r| r.status != RunStatus::Pending) {
+            run = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let run = run.expect("the monitor triggered the action");
+    assert_eq!(run.trigger, Trigger::Monitor);
+    let result = success(&run);
+    assert_eq!(result["hash"], hash);
+    assert_eq!(result["monitor"], "Large token transfers");
+    assert!(
+        same(&result["contract"], TOKEN),
+        "sentinel.address: {result}"
+    );
+    assert!(same(&result["from"], DEPLOYER) && same(&result["to"], whale));
+    assert_eq!(result["value"], (5000 * ETHER).to_string());
+    assert_eq!(result["seen"], 1);
+    let kv = w.engine.kv();
+    assert_eq!(
+        kv.get("large-transfers").await.unwrap().as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        kv.get(&format!("transfer:{hash}")).await.unwrap(),
+        Some((5000 * ETHER).to_string())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_triggers_the_action() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    let token = w
+        .engine
+        .add_action(
+            ActionSpec::new("hook", "Orders", action_source("12-webhook-trigger"))
+                .trigger(ActionTrigger::Webhook),
+        )
+        .await
+        .unwrap()
+        .expect("a webhook token");
+    w.secrets(&[("WEBHOOK_TOKEN", "shared-hook-token")]).await;
+    let call = |header: &str| WebhookRequest {
+        action_id: "hook".into(),
+        token: token.clone(),
+        method: "POST".into(),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-request-id".into(), "req-0042".into()),
+            ("x-webhook-token".into(), header.into()),
+        ],
+        query: vec![("source".into(), "shop".into())],
+        body: Bytes::from_static(br#"{"orderId": "A-17", "amount": 21}"#),
+    };
+    let answer = w.engine.handle_webhook(call("shared-hook-token")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "success");
+    let result: Value = serde_json::from_str(answer.body["result"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        result,
+        json!({"accepted": true, "orderId": "A-17", "doubled": 42, "source": "shop",
+               "requestId": "req-0042"})
+    );
+    let refused = w.engine.handle_webhook(call("wrong")).await;
+    let result: Value = serde_json::from_str(refused.body["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["accepted"], false);
+    let runs = w.engine.runs("hook", 5).await.unwrap();
+    assert!(runs.iter().all(|r| r.trigger == Trigger::Webhook));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayer_credentials_move_funds_from_the_right_accounts() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    // Not linked to any relayer: the credentials choose.
+    w.add_spec(ActionSpec::new(
+        "two",
+        "Two relayers",
+        action_source("13-two-relayers"),
+    ))
+    .await;
+    w.secrets(&[
+        ("HOT_API_KEY", HOT_API_KEY),
+        ("HOT_API_SECRET", HOT_API_SECRET),
+        ("TREASURY_API_KEY", TREASURY_API_KEY),
+        ("TREASURY_API_SECRET", TREASURY_API_SECRET),
+    ])
+    .await;
+    let payee = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
+    let before = w.anvil.balance(payee).await;
+    let result = success(&w.run("two", None).await);
+    assert!(same(&result["hot"]["address"], MAIN), "{result}");
+    assert!(same(&result["treasury"]["address"], TREASURY), "{result}");
+    let hot = w
+        .anvil
+        .receipt(result["hot"]["hash"].as_str().unwrap())
+        .await;
+    let treasury = w
+        .anvil
+        .receipt(result["treasury"]["hash"].as_str().unwrap())
+        .await;
+    assert!(same(&hot["from"], MAIN) && same(&hot["to"], payee));
+    assert!(same(&treasury["from"], TREASURY) && same(&treasury["to"], payee));
+    assert_eq!(w.anvil.balance(payee).await - before, ETHER + ETHER / 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_relayer_credentials_are_a_clear_error() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("14-unknown-credentials").await;
+    let nonce = w
+        .anvil
+        .quantity("eth_getTransactionCount", json!([MAIN, "latest"]))
+        .await;
+    let run = w.run("14-unknown-credentials", None).await;
+    let message = failure(&run);
+    assert_eq!(run.error_type, Some(ErrorType::RelayerConfiguration));
+    assert!(
+        message.contains("FpLzA9tkMxLhYE5V7Qk3") || message.contains("credentials"),
+        "{message}"
+    );
+    // Never the linked relayer instead.
+    let after = w
+        .anvil
+        .quantity("eth_getTransactionCount", json!([MAIN, "latest"]))
+        .await;
+    assert_eq!(after, nonce);
+}
+
+/// The engine with the runtime's default fetch policy (internal addresses refused).
+fn default_policy_engine() -> defender_engine::Engine {
+    defender_engine::Engine::builder(Arc::new(QuickJsRuntime::default()))
+        .limits(limits())
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_to_the_metadata_address_is_refused() {
+    if !packages_ready() {
+        return;
+    }
+    let engine = default_policy_engine();
+    let name = "15-refused-metadata-fetch";
+    engine
+        .add_action(ActionSpec::new(name, name, action_source(name)))
+        .await
+        .unwrap();
+    let run = engine
+        .run_action(name, Trigger::Manual, None)
+        .await
+        .unwrap();
+    let message = failure(&run);
+    assert!(message.contains("169.254.169.254"), "{message}");
+    assert!(
+        message.to_lowercase().contains("internal") || message.contains("refused"),
+        "{message}"
+    );
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axios_to_a_private_address_is_refused() {
+    if !packages_ready() {
+        return;
+    }
+    let engine = default_policy_engine();
+    let name = "16-refused-private-axios";
+    engine
+        .add_action(ActionSpec::new(name, name, action_source(name)))
+        .await
+        .unwrap();
+    let run = engine
+        .run_action(name, Trigger::Manual, None)
+        .await
+        .unwrap();
+    let message = failure(&run);
+    assert!(message.contains("10.0.0.1"), "{message}");
+    assert!(
+        message.to_lowercase().contains("internal") || message.contains("refused"),
+        "{message}"
+    );
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_builtin_is_a_clear_error() {
+    if !packages_ready() {
+        return;
+    }
+    let engine = default_policy_engine();
+    let name = "17-missing-builtin";
+    engine
+        .add_action(ActionSpec::new(name, name, action_source(name)))
+        .await
+        .unwrap();
+    let run = engine
+        .run_action(name, Trigger::Manual, None)
+        .await
+        .unwrap();
+    let message = failure(&run);
+    assert!(
+        message.contains("'child_process.execSync' is not available in the action sandbox"),
+        "{message}"
+    );
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollup_bundle_with_ethers_v6_sends_through_the_relayer() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    let files = build_bundle("18-rollup-ethers6-interface", "rollup");
+    let index = String::from_utf8_lossy(&files["index.js"]).into_owned();
+    assert!(index.contains("require('defender-relay-client')"));
+    assert!(!index.contains("require('ethers')"), "ethers v6 is bundled");
+    w.add_spec(ActionSpec {
+        code: CodeSource::Bundle(files),
+        ..ActionSpec::new("rollup", "Rollup bundle", "").relayer("main")
+    })
+    .await;
+    let result = success(&w.run("rollup", None).await);
+    assert_eq!(result["selector"], "0x61461954", "execute()");
+    assert!(same(&result["from"], MAIN));
+    let receipt = w.anvil.receipt(result["hash"].as_str().unwrap()).await;
+    assert!(same(&receipt["to"], KEEPER));
+    assert_eq!(w.anvil.keeper_count().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webpack_bundle_reads_through_the_relay_provider() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    let files = build_bundle("19-webpack-bignumber", "webpack");
+    let index = String::from_utf8_lossy(&files["index.js"]).into_owned();
+    assert!(
+        index.contains("require(\"ethers\")"),
+        "ethers stays external"
+    );
+    w.add_spec(ActionSpec {
+        code: CodeSource::Bundle(files),
+        ..ActionSpec::new("webpack", "Webpack bundle", "").relayer("main")
+    })
+    .await;
+    let result = success(&w.run("webpack", None).await);
+    assert_eq!(result["supply"], "1,000,000.00");
+    let head = w.anvil.quantity("eth_blockNumber", json!([])).await;
+    assert_eq!(result["block"], json!(head as u64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meta_transaction_is_signed_by_the_relayer() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("20-meta-tx-signature").await;
+    let forwarder = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853";
+    w.secrets(&[("FORWARDER_ADDRESS", forwarder)]).await;
+    let run = w
+        .run(
+            "20-meta-tx-signature",
+            Some(json!({"to": KEEPER, "nonce": 7})),
+        )
+        .await;
+    let result = success(&run);
+    // The result reaches the caller as produced, the secret included.
+    assert_eq!(result["domain"]["verifyingContract"], forwarder);
+    let signature = result["signature"].as_str().unwrap();
+    assert_eq!(signature.len(), 132, "{signature}");
+    // Node and ethers say who signed it.
+    let recovered = node(&format!(
+        "const {{ ethers }} = require('ethers'); const r = {result};
+         const types = {{ ForwardRequest: [{{name:'from',type:'address'}},{{name:'to',type:'address'}},{{name:'value',type:'uint256'}},{{name:'gas',type:'uint256'}},{{name:'nonce',type:'uint256'}},{{name:'data',type:'bytes'}}] }};
+         console.log(ethers.utils.verifyTypedData(r.domain, types, r.request, r.signature));"
+    ));
+    assert!(recovered.eq_ignore_ascii_case(MAIN), "{recovered}");
+    // The stored copy has the secret redacted.
+    let stored = w.engine.runs("20-meta-tx-signature", 1).await.unwrap();
+    let stored = stored[0].result.as_deref().unwrap();
+    assert!(
+        !stored.contains(forwarder) && stored.contains("[REDACTED]"),
+        "{stored}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defender_sdk_signer_transfers_tokens() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("21-sdk-token-transfer").await;
+    let recipient = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955";
+    let result = success(
+        &w.run(
+            "21-sdk-token-transfer",
+            Some(json!({"recipient": recipient, "amount": "12.5"})),
+        )
+        .await,
+    );
+    assert_eq!(result["balance"], (12 * ETHER + ETHER / 2).to_string());
+    let receipt = w.anvil.receipt(result["hash"].as_str().unwrap()).await;
+    assert!(same(&receipt["from"], MAIN) && same(&receipt["to"], TOKEN));
+    assert_eq!(
+        w.anvil.token_balance(recipient).await,
+        12 * ETHER + ETHER / 2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayer_sends_and_queries_a_transaction() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("22-relayer-send-query").await;
+    let to = "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc";
+    let before = w.anvil.balance(to).await;
+    let result = success(&w.run("22-relayer-send-query", None).await);
+    assert!(same(&result["to"], to), "{result}");
+    let hash = result["hash"].as_str().unwrap().to_owned();
+    let receipt = w.anvil.receipt(&hash).await;
+    assert!(same(&receipt["from"], MAIN));
+    w.anvil
+        .until("the payment", async |a| {
+            a.balance(to).await == before + ETHER / 4
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_executes_a_local_schema() {
+    if !packages_ready() {
+        return;
+    }
+    let engine = default_policy_engine();
+    let name = "23-graphql-local-schema";
+    engine
+        .add_action(ActionSpec::new(name, name, action_source(name)))
+        .await
+        .unwrap();
+    let body = json!({"positions": [
+        {"market": "ETH", "size": 10.5, "healthFactor": 1.05},
+        {"market": "BTC", "size": 1.5, "healthFactor": 1.8},
+        {"market": "ARB", "size": 300.25, "healthFactor": 0.97}
+    ]});
+    let run = engine
+        .run_action(name, Trigger::Manual, Some(body))
+        .await
+        .unwrap();
+    assert_eq!(
+        success(&run),
+        json!([{"market": "ETH", "size": 10.5}, {"market": "ARB", "size": 300.25}])
+    );
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_reaches_a_signed_webhook() {
+    let Some(w) = World::start().await else {
+        return;
+    };
+    w.add("24-signed-webhook-notification").await;
+    let quiet = w
+        .run(
+            "24-signed-webhook-notification",
+            Some(json!({"balance": "3", "threshold": "1", "account": "hot"})),
+        )
+        .await;
+    assert_eq!(success(&quiet), json!({"alerted": false}));
+    let result = success(
+        &w.run(
+            "24-signed-webhook-notification",
+            Some(json!({"balance": "0.2", "threshold": "1", "account": "hot"})),
+        )
+        .await,
+    );
+    assert_eq!(result, json!({"alerted": true}));
+    let hits = wait_hits(&w, "/webhook", 1).await;
+    assert_eq!(hits.len(), 1, "one alert, for the low balance only");
+    assert_eq!(hits[0].verified, Some(true), "Defender-Signature verifies");
+    let body = hits[0].json();
+    assert_eq!(body["subject"], "Low balance on hot");
+    assert_eq!(body["message"], "Balance 0.2 ETH is below 1 ETH");
+}

@@ -1,0 +1,1 @@
+exports.keep = (e) => e.matchReasons.length > 0;

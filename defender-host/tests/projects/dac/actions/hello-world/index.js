@@ -1,0 +1,3 @@
+exports.handler = async function (event) {
+  return { greeting: process.env.GREETING, stage: process.env.STAGE };
+};

@@ -1,0 +1,1 @@
+exports.isLarge = (value) => BigInt(value) >= 5000n;
