@@ -186,6 +186,17 @@ pub(crate) async fn parts(
                 }
             }
         }
+        // Defender emailed when a relayer ran low; this host does not watch balances yet, and
+        // says so rather than letting the setting look honoured.
+        for (id, r) in &project.relayers {
+            if r.min_balance > 0 {
+                tracing::warn!(
+                    relayer = %id,
+                    min_balance = %r.min_balance,
+                    "min-balance is not watched by this host: no low-balance alert will be sent"
+                );
+            }
+        }
         for (id, g) in &project.relayer_groups {
             tracing::warn!(
                 group = %id,
