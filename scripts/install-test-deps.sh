@@ -33,8 +33,9 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   apt_install python3-aiosmtpd
 fi
 
-# JavaScript fixtures of the runtime tests (ethers v5 and v6), from their lock file.
-for dir in defender-runtime/tests/node; do
+# JavaScript fixtures of the runtime tests (ethers v5 and v6), and the npm defender-sdk
+# relayer client that defender-host/tests/relayer_api.rs drives, from their lock files.
+for dir in defender-runtime/tests/node defender-host/tests/relayer-sdk; do
   if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
     log "npm ci in $dir"
     if [ -f "$dir/package-lock.json" ]; then

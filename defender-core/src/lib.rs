@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod clock;
+pub mod code_size;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod kv;
@@ -21,6 +22,9 @@ pub use chain::{
     InMemoryChain, Log, Receipt, Transaction,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use code_size::{
+    check_archive_size, check_code_size, CodeSize, CodeSizeError, MAX_UNCOMPRESSED_CODE_BYTES,
+};
 pub use kv::{
     DynKvStore, InMemoryKvStore, KvError, KvLimit, KvLimits, KvStore, KvStoreExt, Namespaced,
 };

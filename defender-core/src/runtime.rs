@@ -16,7 +16,8 @@ use std::time::Duration;
 /// Dynamic runtime, as the engine holds it.
 pub type DynActionRuntime = dyn ActionRuntime;
 
-/// Largest code bundle Defender accepted: 5 MB.
+/// Largest code bundle Defender accepted: 5 MB after being zipped and base64-encoded (see
+/// [`check_code_size`](crate::check_code_size)).
 pub const MAX_CODE_BYTES: usize = 5 * 1024 * 1024;
 
 /// An action's code: one script, or a bundle of files with `index.js` at its root.
@@ -149,7 +150,10 @@ pub enum RunError {
     /// The code is not a valid action (syntax error, no handler, bad bundle).
     #[error("invalid action code: {0}")]
     InvalidCode(String),
-    /// The code is larger than [`MAX_CODE_BYTES`].
+    /// The code is larger, uncompressed, than
+    /// [`MAX_UNCOMPRESSED_CODE_BYTES`](crate::MAX_UNCOMPRESSED_CODE_BYTES) (what a runtime
+    /// checks on each run; Defender's rule on the zipped size,
+    /// [`check_code_size`](crate::check_code_size), is checked when code is registered).
     #[error("code is {size} bytes, over the {limit}-byte limit")]
     CodeTooLarge {
         /// Its size.

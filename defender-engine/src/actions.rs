@@ -2,9 +2,10 @@
 //! schedules, code updates, pausing). Running them is [`crate::run`]'s.
 
 use crate::error::EngineError;
+use crate::limits::{ActionLimits, ExecutionLimits};
 use crate::run::{ActionEntry, Runner};
 use crate::schedule::{self, Schedule};
-use defender_core::{ActionCode, CodeSource, MAX_CODE_BYTES};
+use defender_core::{ActionCode, CodeSource};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -35,6 +36,9 @@ pub struct ActionSpec {
     pub relayer_id: Option<String>,
     /// Paused actions do not run.
     pub paused: bool,
+    /// Its concurrency and quotas; runs beyond them are recorded as `throttled` (default: no
+    /// limit; see [`ExecutionLimits`]).
+    pub limits: ExecutionLimits,
 }
 
 impl ActionSpec {
@@ -47,7 +51,14 @@ impl ActionSpec {
             triggers: Vec::new(),
             relayer_id: None,
             paused: false,
+            limits: ExecutionLimits::default(),
         }
+    }
+
+    /// Sets its concurrency and quotas.
+    pub fn limits(mut self, limits: ExecutionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Adds a trigger.
@@ -63,15 +74,14 @@ impl ActionSpec {
     }
 }
 
+/// Defender's code-size rule: at most 5 MB once zipped and base64-encoded.
 fn check_code(id: &str, code: &CodeSource) -> Result<(), EngineError> {
-    let size = code.size();
-    if size > MAX_CODE_BYTES {
-        return Err(EngineError::InvalidAction {
+    defender_core::check_code_size(code)
+        .map(drop)
+        .map_err(|source| EngineError::CodeTooLarge {
             id: id.to_owned(),
-            message: format!("code is {size} bytes, over the {MAX_CODE_BYTES}-byte limit"),
-        });
-    }
-    Ok(())
+            source,
+        })
 }
 
 /// A new random webhook token: 256 bits, hex.
@@ -84,9 +94,20 @@ pub(crate) fn new_token() -> String {
 }
 
 /// The engine's actions by id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Actions {
     map: RwLock<HashMap<String, Arc<ActionEntry>>>,
+    /// Turns true at a graceful shutdown: schedules end once their tick under way is done.
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Actions {
+    fn default() -> Self {
+        Actions {
+            map: RwLock::default(),
+            stop: tokio::sync::watch::channel(false).0,
+        }
+    }
 }
 
 impl Actions {
@@ -139,6 +160,7 @@ impl Actions {
             relayer_id: RwLock::new(spec.relayer_id),
             paused: AtomicBool::new(spec.paused),
             webhook_token: RwLock::new(token.clone()),
+            limits: ActionLimits::new(spec.limits),
             versions: AtomicU64::new(1),
             schedules: Mutex::new(Vec::new()),
         });
@@ -151,7 +173,10 @@ impl Actions {
         }
         let handles = schedules
             .into_iter()
-            .map(|s| schedule::spawn(Arc::downgrade(runner), Arc::downgrade(&entry), s))
+            .map(|s| {
+                let stop = self.stop.subscribe();
+                schedule::spawn(Arc::downgrade(runner), Arc::downgrade(&entry), s, stop)
+            })
             .collect();
         *entry.schedules.lock().unwrap_or_else(|e| e.into_inner()) = handles;
         Ok(token)
@@ -213,6 +238,11 @@ impl Actions {
             .collect();
         keys.sort();
         keys
+    }
+
+    /// Asks every schedule to end once its tick under way (if any) is done.
+    pub(crate) fn stop_schedules_gracefully(&self) {
+        self.stop.send_replace(true);
     }
 
     /// The handles of every schedule, taken (the schedules are stopped by aborting them).

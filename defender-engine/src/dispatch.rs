@@ -52,10 +52,10 @@ impl Dispatcher {
         let dispatcher = Dispatcher {
             deliverer: Arc::new(Deliverer {
                 outbox: Outbox::new(runner.state.clone()),
+                owner: runner.cluster.instance.clone(),
                 runner,
                 actions,
                 limits,
-                owner: uuid::Uuid::new_v4().to_string(),
             }),
             workers: Workers::default(),
             formatter,
@@ -168,7 +168,7 @@ impl Dispatcher {
 }
 
 /// Where a monitor's alert goes: each notification channel alias once, in order, then the
-/// linked action.
+/// linked action, then the workflow.
 fn targets(def: &MonitorDefinition) -> Vec<DeliveryTarget> {
     let mut seen = std::collections::HashSet::new();
     let mut targets: Vec<DeliveryTarget> = def
@@ -179,6 +179,9 @@ fn targets(def: &MonitorDefinition) -> Vec<DeliveryTarget> {
         .collect();
     if let Some(action_id) = &def.action_trigger {
         targets.push(DeliveryTarget::Action(action_id.clone()));
+    }
+    if let Some(workflow_id) = &def.workflow_trigger {
+        targets.push(DeliveryTarget::Workflow(workflow_id.clone()));
     }
     targets
 }

@@ -30,6 +30,16 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
+    /// The action's code is over Defender's size rule (5 MB once zipped and base64-encoded),
+    /// or over the bound on uncompressed code.
+    #[error("invalid action `{id}`: {source}")]
+    CodeTooLarge {
+        /// The action.
+        id: String,
+        /// Its sizes and the limit.
+        #[source]
+        source: defender_core::CodeSizeError,
+    },
     /// The monitor's definition is invalid (fields Defender requires, a network that was not
     /// added).
     #[error("invalid monitor `{id}`: {message}")]

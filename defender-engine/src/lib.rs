@@ -4,12 +4,16 @@
 // Layers, each module using only those before it: error, metrics -> run (the one run path)
 // -> schedule -> actions -> webhook; monitor (the parts) -> network, outbox -> delivery ->
 // dispatch -> pipeline (the monitor path) -> registry (networks and monitors) -> manage (what
-// actions reach of the engine) -> engine (the handle) -> server.
+// actions reach of the engine) -> engine (the handle), builder (its assembly) -> server.
 mod actions;
+mod builder;
 mod delivery;
 mod dispatch;
 mod engine;
 mod error;
+pub mod forta;
+mod lease;
+mod limits;
 mod manage;
 mod metrics;
 pub mod monitor;
@@ -23,15 +27,19 @@ mod schedule;
 mod secrets;
 #[cfg(feature = "webhook-server")]
 mod server;
+mod sync;
 mod webhook;
 pub mod workflows;
 
 pub use actions::{ActionSpec, ActionTrigger};
-pub use engine::{
-    Engine, EngineBuilder, DEFAULT_DELIVERY_FIRST_RETRY, DEFAULT_DELIVERY_HORIZON,
+pub use builder::{
+    EngineBuilder, DEFAULT_DELIVERY_FIRST_RETRY, DEFAULT_DELIVERY_HORIZON,
     DEFAULT_DELIVERY_MAX_RETRY, DEFAULT_NOTIFICATION_TIMEOUT,
 };
+pub use engine::Engine;
 pub use error::EngineError;
+pub use lease::Cluster;
+pub use limits::{ExecutionLimits, Quota, QuotaPeriod};
 pub use monitor::{PlainAlertFormatter, StartAt, TestScope};
 pub use network::NetworkSpec;
 pub use outbox::{DeadDelivery, DeadLetter, DeliveryTarget};

@@ -33,9 +33,26 @@ pub(crate) struct ManageState {
     pub(crate) team_keys: Vec<(String, String)>,
     pub(crate) triggers: RwLock<HashMap<String, Option<ActionTriggerInfo>>>,
     pub(crate) channel_kinds: HashMap<String, String>,
+    /// Shares configuration changes with the other engines on the state (set once the
+    /// engine is assembled).
+    pub(crate) sync: std::sync::OnceLock<crate::sync::ConfigSync>,
 }
 
 impl ManageState {
+    /// Shares a configuration change made on this engine with the others.
+    pub(crate) fn share(&self, change: crate::sync::Change) {
+        if let Some(sync) = self.sync.get() {
+            sync.record(change);
+        }
+    }
+
+    /// Notes that this engine's actions or monitors changed.
+    pub(crate) fn touched(&self) {
+        if let Some(sync) = self.sync.get() {
+            sync.touched();
+        }
+    }
+
     /// Remembers the trigger Defender would report for an action (its first one).
     pub(crate) fn set_trigger(&self, id: &str, triggers: &[ActionTrigger]) {
         let summary = triggers.first().map(|t| match t {
@@ -235,6 +252,10 @@ impl ManageApi for EngineManage {
         actions
             .set_paused(id, paused)
             .map_err(|_| not_found("action", id))?;
+        self.state.share(crate::sync::Change::ActionPaused {
+            id: id.to_owned(),
+            paused,
+        });
         self.action_info(&actions, id)
     }
 
@@ -261,6 +282,10 @@ impl ManageApi for EngineManage {
             .set_paused(id, paused)
             .await
             .map_err(|_| not_found("monitor", id))?;
+        self.state.share(crate::sync::Change::MonitorPaused {
+            id: id.to_owned(),
+            paused,
+        });
         let def = monitors
             .definition(id)
             .ok_or_else(|| not_found("monitor", id))?;

@@ -1,9 +1,26 @@
 //! Engine metrics. With the `prometheus` feature they are kept in a Prometheus registry and
 //! exported by [`Engine::metrics_text`](crate::Engine::metrics_text); without it every call
 //! compiles to nothing.
+//!
+//! The alert metrics (`defender_monitor_matches`, `defender_notifications`) carry the
+//! monitor's `severity`: `high`, `medium`, `low`, or `none` for a monitor without one.
+
+use defender_core::Severity;
+
+/// The `severity` label of a monitor's severity.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+fn severity_label(severity: Option<Severity>) -> &'static str {
+    match severity {
+        Some(Severity::High) => "high",
+        Some(Severity::Medium) => "medium",
+        Some(Severity::Low) => "low",
+        None => "none",
+    }
+}
 
 #[cfg(feature = "prometheus")]
 mod imp {
+    use defender_core::Severity;
     use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
@@ -42,12 +59,12 @@ mod imp {
             );
             registry.register(
                 "monitor_matches",
-                "Monitor matches by monitor",
+                "Monitor matches by monitor and severity",
                 matches.clone(),
             );
             registry.register(
                 "notifications",
-                "Notifications by channel alias and outcome",
+                "Monitor alert notifications by channel alias, outcome and severity",
                 notifications.clone(),
             );
             registry.register(
@@ -94,18 +111,27 @@ mod imp {
             }
         }
 
-        pub(crate) fn matched(&self, monitor_id: &str, n: u64) {
+        pub(crate) fn matched(&self, monitor_id: &str, severity: Option<Severity>, n: u64) {
             self.matches
-                .get_or_create(&vec![("monitor_id", monitor_id.to_owned())])
+                .get_or_create(&vec![
+                    ("monitor_id", monitor_id.to_owned()),
+                    ("severity", super::severity_label(severity).to_owned()),
+                ])
                 .inc_by(n);
         }
 
-        pub(crate) fn notification(&self, alias: &str, delivered: bool) {
+        pub(crate) fn notification(
+            &self,
+            alias: &str,
+            severity: Option<Severity>,
+            delivered: bool,
+        ) {
             let outcome = if delivered { "delivered" } else { "failed" };
             self.notifications
                 .get_or_create(&vec![
                     ("channel_alias", alias.to_owned()),
                     ("outcome", outcome.to_owned()),
+                    ("severity", super::severity_label(severity).to_owned()),
                 ])
                 .inc();
         }
@@ -127,6 +153,8 @@ mod imp {
 
 #[cfg(not(feature = "prometheus"))]
 mod imp {
+    use defender_core::Severity;
+
     /// Without the `prometheus` feature, metrics are not kept.
     #[derive(Debug, Default)]
     pub(crate) struct Metrics {
@@ -138,8 +166,8 @@ mod imp {
         pub(crate) const ENABLED: bool = false;
 
         pub(crate) fn run(&self, _: &str, _: &str, _: &str, _: Option<&str>) {}
-        pub(crate) fn matched(&self, _: &str, _: u64) {}
-        pub(crate) fn notification(&self, _: &str, _: bool) {}
+        pub(crate) fn matched(&self, _: &str, _: Option<Severity>, _: u64) {}
+        pub(crate) fn notification(&self, _: &str, _: Option<Severity>, _: bool) {}
         pub(crate) fn block_lag(&self, _: &str, _: u64) {}
     }
 }

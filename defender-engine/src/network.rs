@@ -3,7 +3,7 @@
 //! flag), and the handles of the loops that watch it; and stage 2 of the monitor path,
 //! matching a block against the network's monitors ([`Network::match_block`]).
 
-use crate::monitor::{Matcher, StartAt};
+use crate::monitor::{BlockCalls, Matcher, StartAt, TraceSource};
 use defender_core::{Block, BlockSource, ConfirmLevel, MonitorDefinition, MonitorMatch};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,6 +22,10 @@ pub struct NetworkSpec {
     pub start: StartAt,
     /// Time between polls.
     pub poll_interval: Duration,
+    /// Where the network's internal calls come from, to match functions that contracts call
+    /// (opt-in; see [`monitor::TraceSource`](crate::monitor::TraceSource)). Blocks are traced
+    /// only while a monitor of the network selects functions.
+    pub trace: Option<Arc<dyn TraceSource>>,
 }
 
 impl NetworkSpec {
@@ -32,7 +36,14 @@ impl NetworkSpec {
             source,
             start: StartAt::Head,
             poll_interval: Duration::from_secs(2),
+            trace: None,
         }
+    }
+
+    /// The network with internal calls read from `trace`.
+    pub fn with_trace(mut self, trace: Arc<dyn TraceSource>) -> Self {
+        self.trace = Some(trace);
+        self
     }
 }
 
@@ -90,10 +101,19 @@ impl Network {
     /// Stage 2: the block's matches at `level`, grouped by monitor (in the order of their
     /// first match, each monitor's matches in transaction order), with the definition each
     /// monitor had when the block was matched.
-    pub(crate) fn match_block(&self, block: &Block, level: ConfirmLevel) -> Vec<MonitorMatches> {
+    pub(crate) fn match_block(
+        &self,
+        block: &Block,
+        level: ConfirmLevel,
+        calls: Option<&BlockCalls>,
+    ) -> Vec<MonitorMatches> {
         let matcher = self.read();
         let mut out: Vec<MonitorMatches> = Vec::new();
-        for m in matcher.match_block_at(block, level) {
+        let matches = match calls {
+            Some(calls) => matcher.match_block_traced(block, Some(level), calls),
+            None => matcher.match_block_at(block, level),
+        };
+        for m in matches {
             match out.iter_mut().find(|g| g.id == m.monitor.id) {
                 Some(g) => g.matches.push(m),
                 None => {
@@ -109,6 +129,35 @@ impl Network {
             }
         }
         out
+    }
+
+    /// The internal calls of `block` when the network has a trace source and a monitor of
+    /// `level` selects functions. A node answer that cannot be read is logged and the block
+    /// is matched without them; an unavailable node is an error, so the block is retried.
+    pub(crate) async fn block_calls(
+        &self,
+        block: &Block,
+        level: ConfirmLevel,
+    ) -> Result<Option<BlockCalls>, defender_core::ChainError> {
+        let Some(trace) = &self.spec.trace else {
+            return Ok(None);
+        };
+        if !self.read().watches_functions(level) {
+            return Ok(None);
+        }
+        match trace.block_calls(block.header.number).await {
+            Ok(calls) => Ok(Some(calls)),
+            Err(e @ defender_core::ChainError::Unavailable { .. }) => Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    network = %self.spec.name,
+                    block = block.header.number,
+                    error = %e,
+                    "internal calls unreadable; the block is matched without them"
+                );
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -10,8 +10,8 @@
 //! with 20 digits, so keys sort in the order the items were written):
 //! - `next-item`: the counter;
 //! - `alert/<item>`: an [`AlertRecord`], the match, its monitor and its rendered message;
-//! - `owed/<item>/<n>`: an [`Owed`] delivery, one per notification channel and one for the
-//!   linked action;
+//! - `owed/<item>/<n>`: an [`Owed`] delivery, one per notification channel, one for the
+//!   linked action and one for the workflow;
 //! - `dead/<item>/<n>`: an [`Owed`] delivery given up at the retry horizon: a dead letter, kept
 //!   until it is replayed.
 //!
@@ -43,6 +43,8 @@ pub enum DeliveryTarget {
     Channel(String),
     /// A run of the monitor's linked action, with this id.
     Action(String),
+    /// A run of the monitor's workflow (`workflowTrigger`), with this id.
+    Workflow(String),
 }
 
 impl DeliveryTarget {
@@ -51,13 +53,16 @@ impl DeliveryTarget {
         match self {
             DeliveryTarget::Channel(_) => "channel",
             DeliveryTarget::Action(_) => "action",
+            DeliveryTarget::Workflow(_) => "workflow",
         }
     }
 
     /// The alias or the action id.
     pub fn name(&self) -> &str {
         match self {
-            DeliveryTarget::Channel(name) | DeliveryTarget::Action(name) => name,
+            DeliveryTarget::Channel(name)
+            | DeliveryTarget::Action(name)
+            | DeliveryTarget::Workflow(name) => name,
         }
     }
 }
@@ -104,11 +109,14 @@ pub(crate) struct Owed {
     pub(crate) next_attempt_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_error: Option<String>,
-    /// The process working on it. One process serves a state store today, so a claim found at
-    /// start is a leftover of a process that is gone and is taken over; sharing a store
-    /// between processes (issue 18) adds a lease to it.
+    /// The engine working on it ([`Cluster::instance`](crate::Cluster)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) claimed_by: Option<String>,
+    /// Until when the claim holds (ms since the epoch): after it, another engine may take
+    /// the delivery over (its claimant died). A claim without it (written by an earlier
+    /// version, one process per store) is taken over at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) claimed_until_ms: Option<i64>,
 }
 
 impl Owed {
@@ -122,6 +130,7 @@ impl Owed {
             next_attempt_ms: now_ms,
             last_error: None,
             claimed_by: None,
+            claimed_until_ms: None,
         }
     }
 
@@ -143,6 +152,26 @@ pub(crate) struct Pending {
     pub(crate) key: String,
     pub(crate) target: DeliveryTarget,
     pub(crate) due_ms: i64,
+}
+
+/// What a claim found.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// Claimed by this engine.
+    Mine(Claimed),
+    /// Claimed by another engine until this time (ms since the epoch).
+    Busy(i64),
+    /// Done or dead: no longer owed.
+    Gone,
+}
+
+/// Until when another engine's claim on `owed` holds at `now_ms`; `None` when `owner` may
+/// claim it (unclaimed, its own, expired, or from a version without claim times).
+pub(crate) fn claim_holds(owed: &Owed, owner: &str, now_ms: i64) -> Option<i64> {
+    match (&owed.claimed_by, owed.claimed_until_ms) {
+        (Some(by), Some(until)) if by != owner && until > now_ms => Some(until),
+        _ => None,
+    }
 }
 
 /// A delivery claimed by this process: the stored bytes the next write expects.
@@ -311,26 +340,33 @@ impl Outbox {
             .collect())
     }
 
-    /// Claims the delivery under `key` for `owner`; `None` when it is gone (done or dead).
+    /// Claims the delivery under `key` for `owner` until `until_ms(target)`, unless another
+    /// engine's claim holds at `now_ms`.
     pub(crate) async fn claim(
         &self,
         key: &str,
         owner: &str,
-    ) -> Result<Option<Claimed>, StateError> {
+        now_ms: i64,
+        until_ms: impl Fn(&DeliveryTarget) -> i64 + Send + Sync,
+    ) -> Result<Claim, StateError> {
         // A swap fails only when the entry changed since it was read: read it again.
         for _ in 0..8 {
             let Some(stored) = self.state.get(Space::OUTBOX, key).await? else {
-                return Ok(None);
+                return Ok(Claim::Gone);
             };
             let mut owed: Owed = decode(Space::OUTBOX, key, &stored)?;
+            if let Some(until) = claim_holds(&owed, owner, now_ms) {
+                return Ok(Claim::Busy(until));
+            }
             owed.claimed_by = Some(owner.to_owned());
+            owed.claimed_until_ms = Some(until_ms(&owed.target));
             let claimed = encode(Space::OUTBOX, key, &owed)?;
             if self
                 .state
                 .compare_and_swap(Space::OUTBOX, key, Some(stored), Some(claimed.clone()))
                 .await?
             {
-                return Ok(Some(Claimed {
+                return Ok(Claim::Mine(Claimed {
                     key: key.to_owned(),
                     stored: claimed,
                     owed,
@@ -378,6 +414,7 @@ impl Outbox {
     /// time), unclaimed. `Ok(false)` when the delivery changed meanwhile.
     pub(crate) async fn retry(&self, c: &Claimed, mut owed: Owed) -> Result<bool, StateError> {
         owed.claimed_by = None;
+        owed.claimed_until_ms = None;
         let value = encode(Space::OUTBOX, &c.key, &owed)?;
         self.state
             .compare_and_swap(Space::OUTBOX, &c.key, Some(c.stored.clone()), Some(value))
@@ -387,6 +424,7 @@ impl Outbox {
     /// Moves a claimed delivery to the dead letters. `Ok(false)` when it changed meanwhile.
     pub(crate) async fn bury(&self, c: &Claimed, mut owed: Owed) -> Result<bool, StateError> {
         owed.claimed_by = None;
+        owed.claimed_until_ms = None;
         let dead_key = format!("{DEAD}{}", c.key.strip_prefix(OWED).unwrap_or(&c.key));
         let ops = vec![
             StateOp::expect(Space::OUTBOX, &c.key, Some(c.stored.clone())),
@@ -555,6 +593,7 @@ mod tests {
             idempotency_key("m2", "0xab", &ops),
             idempotency_key("m1", "0xac", &ops),
             idempotency_key("m1", "0xab", &DeliveryTarget::Action("ops".into())),
+            idempotency_key("m1", "0xab", &DeliveryTarget::Workflow("ops".into())),
             idempotency_key("m1", "0xab", &DeliveryTarget::Channel("ops2".into())),
             // Length prefixes: moving a character from one part to the next is another key.
             idempotency_key("m10", "xab", &ops),
@@ -570,6 +609,25 @@ mod tests {
         assert_eq!(owed.attempts, 1);
         assert_eq!(owed.next_attempt_ms, 10);
         assert!(owed.last_error.unwrap().len() <= MAX_ERROR_BYTES);
+    }
+
+    #[test]
+    fn claims_hold_only_for_another_live_claimant() {
+        let owed = |by: Option<&str>, until: Option<i64>| Owed {
+            claimed_by: by.map(str::to_owned),
+            claimed_until_ms: until,
+            ..Owed::new(DeliveryTarget::Channel("c".into()), "k".into(), 0)
+        };
+        let table = [
+            (owed(None, None), None),
+            (owed(Some("me"), Some(200)), None),
+            (owed(Some("them"), Some(200)), Some(200)),
+            (owed(Some("them"), Some(100)), None),
+            (owed(Some("them"), None), None),
+        ];
+        for (o, want) in table {
+            assert_eq!(claim_holds(&o, "me", 100), want, "{o:?}");
+        }
     }
 
     #[test]

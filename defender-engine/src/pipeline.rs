@@ -37,10 +37,12 @@
 use crate::actions::Actions;
 use crate::delivery::DeliveryLimits;
 use crate::dispatch::{Alert, Dispatcher};
+use crate::lease::{self, Held};
 use crate::metrics::Metrics;
 use crate::monitor::{log_poll_error, poll_wait, AlertGate, BlockCursor, WatchError};
 use crate::network::{MonitorMatches, Network};
 use crate::run::{new_run_id, Runner};
+use defender_core::state::{Lease, Space, StateError};
 use defender_core::{
     ActionRequest, AlertFormatter, BlockTag, ConfirmLevel, MonitorFilterRequest,
     MonitorFilterResponse, MonitorMatch, RunStatus, Trigger, MAX_FILTER_BATCH,
@@ -71,6 +73,10 @@ pub(crate) struct MonitorLoop {
     pub(crate) level: ConfirmLevel,
     pub(crate) poll_interval: Duration,
     pub(crate) cursor: BlockCursor,
+    /// This loop's lease: only its holder handles the network's blocks at this level.
+    pub(crate) lease: Held,
+    /// The task holding it, awaited when the loop ends (it then lets the store go).
+    pub(crate) holding: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Completes once `stop` turns true or its sender is gone.
@@ -83,9 +89,39 @@ impl MonitorLoop {
     /// Errors never stop the loop, and the checkpoint only moves after a block went through
     /// every stage, so nothing is skipped while failing.
     pub(crate) async fn run(mut self) {
+        self.run_until_stopped().await;
+        let holding = self.holding.take();
+        // Dropping the lease's receiver ends the holding task, which releases the lease.
+        drop(self);
+        if let Some(h) = holding {
+            let _ = h.await;
+        }
+    }
+
+    async fn run_until_stopped(&mut self) {
         let mut failures: u32 = 0;
+        let mut token = None;
         loop {
-            match self.step().await {
+            // 0. Leadership: wait for this loop's lease; on each new acquisition, resume at
+            // the shared checkpoint and alert-gate state (another process may have moved
+            // them on).
+            let lease = match lease::current(&self.lease) {
+                Some(lease) => lease,
+                None => tokio::select! {
+                    _ = stopped(&mut self.stop) => return,
+                    lease = lease::acquired(&mut self.lease) => match lease {
+                        Some(lease) => lease,
+                        None => return,
+                    },
+                },
+            };
+            if token != Some(lease.token()) {
+                token = Some(lease.token());
+                if !self.take_over().await {
+                    return;
+                }
+            }
+            match self.step(&lease).await {
                 Ok(Step::Handled) => {
                     failures = 0;
                     tokio::task::yield_now().await;
@@ -96,6 +132,12 @@ impl MonitorLoop {
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     log_poll_error(&self.cursor.config().network, &e);
+                    if matches!(&e, WatchError::State(StateError::Conflict { space, .. }) if *space == Space::LEASES)
+                    {
+                        // Fenced off: another process holds the lease now. Start over from
+                        // what it wrote once the lease comes back.
+                        token = None;
+                    }
                 }
             }
             tokio::select! {
@@ -105,8 +147,24 @@ impl MonitorLoop {
         }
     }
 
+    /// Forgets the checkpoint and alert-gate state read so far, so that the next block is the
+    /// one after the shared checkpoint; false once the engine or the network is gone.
+    async fn take_over(&mut self) -> bool {
+        let (Some(stages), Some(network)) = (self.stages.upgrade(), self.network.upgrade()) else {
+            return false;
+        };
+        self.cursor.reread_checkpoint();
+        let ids: Vec<String> = network.read().ids().map(str::to_owned).collect();
+        for id in ids {
+            if let Err(e) = stages.gate.reload(&id).await {
+                tracing::warn!(monitor = %id, error = %e, "alert-gate state not reloaded");
+            }
+        }
+        true
+    }
+
     /// One block through the monitor path.
-    async fn step(&mut self) -> Result<Step, WatchError> {
+    async fn step(&mut self, lease: &Lease) -> Result<Step, WatchError> {
         let (Some(stages), Some(network)) = (self.stages.upgrade(), self.network.upgrade()) else {
             return Ok(Step::Stopped);
         };
@@ -132,8 +190,13 @@ impl MonitorLoop {
             }
         }
 
-        // 2. Matcher: each monitor's matches, with its definition.
-        let matched = network.match_block(&block, *level);
+        // 2. Matcher: each monitor's matches, with its definition; with the block's internal
+        //    calls when the network traces them and a monitor selects functions.
+        let calls = tokio::select! {
+            _ = stopped(stop) => return Ok(Step::Stopped),
+            calls = network.block_calls(&block, *level) => calls?,
+        };
+        let matched = network.match_block(&block, *level, calls.as_ref());
 
         // 3. Custom filter and 4. alert gate, per monitor in order: the alerts to send.
         let admitted = async {
@@ -151,9 +214,11 @@ impl MonitorLoop {
 
         // From here the block is handled to the end, stop or not.
         // 5. Dispatch: what the alerts owe, as outbox writes.
-        let owing = stages.dispatcher.owe(alerts).await?;
+        let mut owing = stages.dispatcher.owe(alerts).await?;
 
-        // 6. Checkpoint, in the same batch as the outbox writes; then the workers deliver.
+        // 6. Checkpoint, in the same batch as the outbox writes and fenced by the lease (a
+        // former holder's late batch fails); then the workers deliver.
+        owing.ops.push(lease.fence());
         cursor.commit_with(&block.header, owing.ops).await?;
         stages.dispatcher.owed(owing.pending);
         Ok(Step::Handled)
@@ -187,13 +252,15 @@ impl Stages {
 
     /// Stages 3 (custom filter) and 4 (alert gate) for one monitor's matches in one block: the
     /// alerts to dispatch.
-    async fn admit(&self, group: MonitorMatches) -> Vec<Alert> {
+    pub(crate) async fn admit(&self, group: MonitorMatches) -> Vec<Alert> {
         let MonitorMatches { id, def, matches } = group;
         let matches = match &def.action_condition {
             Some(filter_id) => self.filter(filter_id, matches).await,
             None => matches,
         };
-        self.runner.metrics.matched(&id, matches.len() as u64);
+        self.runner
+            .metrics
+            .matched(&id, def.severity_level, matches.len() as u64);
         let mut alerts = Vec::new();
         for m in matches {
             tracing::info!(tx = %m.hash, "monitor matched");

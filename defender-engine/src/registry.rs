@@ -6,7 +6,9 @@
 use crate::actions::Actions;
 use crate::delivery::DeliveryLimits;
 use crate::error::EngineError;
-use crate::monitor::{test_conditions, BlockCursor, StartAt, TestScope, WatcherConfig};
+use crate::monitor::{
+    checkpoint_key, test_conditions, BlockCursor, StartAt, TestScope, WatcherConfig,
+};
 use crate::network::{LoopHandle, Network, NetworkSpec};
 use crate::outbox::DeadLetter;
 use crate::pipeline::{MonitorLoop, Stages};
@@ -40,6 +42,11 @@ impl Monitors {
             networks: RwLock::new(HashMap::new()),
             stages: Arc::new(stages),
         }
+    }
+
+    /// The stages the monitor loops share, for other alert sources (Forta monitors).
+    pub(crate) fn stages(&self) -> std::sync::Weak<Stages> {
+        Arc::downgrade(&self.stages)
     }
 
     fn network(&self, name: &str) -> Option<Arc<Network>> {
@@ -278,7 +285,15 @@ impl Monitors {
             ..WatcherConfig::new(network.spec.name.clone(), level)
         };
         let (stop, stopped) = watch::channel(false);
+        let (lease, holding) = crate::lease::hold(
+            self.stages.runner.state.clone(),
+            format!("monitor/{}", checkpoint_key(&network.spec.name, level)),
+            &self.stages.runner.cluster,
+            stopped.clone(),
+        );
         let task = MonitorLoop {
+            lease,
+            holding: Some(holding),
             stages: Arc::downgrade(&self.stages),
             stop: stopped,
             network: Arc::downgrade(network),

@@ -5,6 +5,7 @@
 //! This module depends on nothing else of the engine but its metrics; every trigger module
 //! depends on it.
 
+use crate::limits::{ActionLimits, Limiter, Throttle};
 use crate::metrics::Metrics;
 use defender_core::redact::Redactor;
 use defender_core::state::StateStore;
@@ -33,6 +34,7 @@ pub(crate) struct ActionEntry {
     pub(crate) relayer_id: RwLock<Option<String>>,
     pub(crate) paused: AtomicBool,
     pub(crate) webhook_token: RwLock<Option<String>>,
+    pub(crate) limits: ActionLimits,
     pub(crate) versions: AtomicU64,
     pub(crate) schedules: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -83,10 +85,17 @@ pub(crate) struct Runner {
     /// [`schedule`](crate::schedule), kept here with the rest of the engine's settings).
     pub(crate) missed_runs: crate::schedule::MissedRuns,
     pub(crate) limits: RunLimits,
+    /// The engine's execution limits and the runs in progress ([`crate::limits`]).
+    pub(crate) limiter: Limiter,
     pub(crate) failure_channel: Option<String>,
     pub(crate) metrics: Metrics,
+    /// This engine's name and lease time among the processes sharing its state.
+    pub(crate) cluster: crate::lease::Cluster,
     /// Makes each run's management API (module `manage`), set once the engine is assembled.
     pub(crate) manage: OnceLock<Arc<dyn ManageFactory>>,
+    /// The workflows, which monitors' deliveries run (module `delivery`), set once the engine
+    /// is assembled; weak, since they hold this runner.
+    pub(crate) workflows: OnceLock<std::sync::Weak<crate::workflows::Workflows>>,
 }
 
 /// Makes the management API of a run started by `depth` nested `runAction` calls (0: any
@@ -130,7 +139,8 @@ impl Runner {
     /// caller asked for it, as on Defender); the copy in the run store has it redacted too.
     ///
     /// A [`RunError::Throttled`] outcome is recorded with status `throttled`, its message and
-    /// error type, and sends no failure notification.
+    /// error type, and sends no failure notification. So is a run beyond the action's or the
+    /// engine's execution limits ([`crate::limits`]), which is not started.
     pub(crate) async fn execute(
         &self,
         entry: &ActionEntry,
@@ -152,9 +162,69 @@ impl Runner {
         depth: u32,
     ) -> RunRecord {
         let span = tracing::info_span!("action_run", action_id = %entry.id, run_id = %run_id, trigger = ?trigger, depth);
-        self.execute_inner(entry, trigger, request, run_id, depth)
+        self.execute_limited(entry, trigger, request, run_id, depth)
             .instrument(span)
             .await
+            .0
+    }
+
+    /// [`Runner::execute`], also saying which execution limit throttled the run, if one did
+    /// (for the webhook's answer).
+    pub(crate) async fn execute_with_throttle(
+        &self,
+        entry: &ActionEntry,
+        trigger: Trigger,
+        request: Option<ActionRequest>,
+        run_id: String,
+    ) -> (RunRecord, Option<Throttle>) {
+        let span = tracing::info_span!("action_run", action_id = %entry.id, run_id = %run_id, trigger = ?trigger);
+        self.execute_limited(entry, trigger, request, run_id, 0)
+            .instrument(span)
+            .await
+    }
+
+    /// Admits the run under the execution limits ([`crate::limits`]) and runs it, or records
+    /// it as `throttled` without starting it.
+    async fn execute_limited(
+        &self,
+        entry: &ActionEntry,
+        trigger: Trigger,
+        request: Option<ActionRequest>,
+        run_id: String,
+        depth: u32,
+    ) -> (RunRecord, Option<Throttle>) {
+        let now = self.clock.now();
+        match self
+            .limiter
+            .admit(self.state.as_ref(), &entry.id, &entry.limits, now)
+            .await
+        {
+            Ok(_admitted) => (
+                self.execute_inner(entry, trigger, request, run_id, depth)
+                    .await,
+                None,
+            ),
+            Err(throttle) => {
+                let record = RunRecord {
+                    action_run_id: run_id.clone(),
+                    action_id: entry.id.clone(),
+                    trigger,
+                    status: RunStatus::Throttled,
+                    created_at: now,
+                    finished_at: Some(now),
+                    result: None,
+                    message: Some(throttle.to_string()),
+                    error_type: None,
+                    encoded_logs: String::new(),
+                    request_id: Some(run_id),
+                };
+                tracing::warn!(reason = %throttle, "run throttled");
+                self.save(&record).await;
+                self.metrics
+                    .run(&record.action_id, &wire_name(&trigger), "throttled", None);
+                (record, Some(throttle))
+            }
+        }
     }
 
     async fn execute_inner(

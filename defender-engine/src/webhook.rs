@@ -138,11 +138,16 @@ pub(crate) async fn handle(
     let task_run_id = run_id.clone();
     let mut run = tokio::spawn(async move {
         task_runner
-            .execute(&task_entry, Trigger::Webhook, Some(request), task_run_id)
+            .execute_with_throttle(&task_entry, Trigger::Webhook, Some(request), task_run_id)
             .await
     });
     match tokio::time::timeout(limits.pending_after, &mut run).await {
-        Ok(Ok(record)) => WebhookAnswer::run(&record),
+        Ok(Ok((record, None))) => WebhookAnswer::run(&record),
+        // Over an execution limit: Defender's answer (402 for a quota).
+        Ok(Ok((record, Some(throttle)))) => WebhookAnswer {
+            status: throttle.http_status(),
+            body: throttle.webhook_body(&record),
+        },
         Ok(Err(join)) => {
             // Not the panic's message: it may hold what the run was handling.
             tracing::error!(panicked = join.is_panic(), "webhook run task failed");

@@ -13,7 +13,9 @@
 mod harness;
 
 use bytes::Bytes;
-use defender_core::{CodeSource, ErrorType, KvStore, MonitorDefinition, RunStatus, Trigger};
+use defender_core::{
+    CodeSource, ErrorType, KvStore, MonitorDefinition, RunRecord, RunStatus, Trigger,
+};
 use defender_engine::{ActionSpec, ActionTrigger, NetworkSpec, StartAt, WebhookRequest};
 use defender_relay::{RpcBlockSource, RpcClient};
 use defender_runtime::QuickJsRuntime;
@@ -446,82 +448,65 @@ async fn unknown_relayer_credentials_are_a_clear_error() {
     assert_eq!(after, nonce);
 }
 
-/// The engine with the runtime's default fetch policy (internal addresses refused).
-fn default_policy_engine() -> defender_engine::Engine {
-    defender_engine::Engine::builder(Arc::new(QuickJsRuntime::default()))
+/// Runs each corpus action, with its request body, on one engine with the runtime's default
+/// fetch policy (internal addresses refused), and returns the runs in order; `None` when the
+/// npm packages are missing.
+async fn runs_under_the_default_policy(
+    actions: &[(&str, Option<Value>)],
+) -> Option<Vec<RunRecord>> {
+    if !packages_ready() {
+        return None;
+    }
+    let engine = defender_engine::Engine::builder(Arc::new(QuickJsRuntime::default()))
         .limits(limits())
-        .build()
+        .build();
+    let mut runs = Vec::new();
+    for (name, body) in actions {
+        engine
+            .add_action(ActionSpec::new(*name, *name, action_source(name)))
+            .await
+            .unwrap();
+        let run = engine
+            .run_action(name, Trigger::Manual, body.clone())
+            .await
+            .unwrap();
+        runs.push(run);
+    }
+    engine.shutdown();
+    Some(runs)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fetch_to_the_metadata_address_is_refused() {
-    if !packages_ready() {
+async fn requests_to_internal_addresses_are_refused() {
+    // The action, and the address its request names.
+    let cases = [
+        ("15-refused-metadata-fetch", "169.254.169.254"),
+        ("16-refused-private-axios", "10.0.0.1"),
+    ];
+    let actions = cases.map(|(name, _)| (name, None));
+    let Some(runs) = runs_under_the_default_policy(&actions).await else {
         return;
+    };
+    for ((name, address), run) in cases.iter().zip(&runs) {
+        let message = failure(run);
+        assert!(message.contains(address), "{name}: {message}");
+        assert!(
+            message.to_lowercase().contains("internal") || message.contains("refused"),
+            "{name}: {message}"
+        );
     }
-    let engine = default_policy_engine();
-    let name = "15-refused-metadata-fetch";
-    engine
-        .add_action(ActionSpec::new(name, name, action_source(name)))
-        .await
-        .unwrap();
-    let run = engine
-        .run_action(name, Trigger::Manual, None)
-        .await
-        .unwrap();
-    let message = failure(&run);
-    assert!(message.contains("169.254.169.254"), "{message}");
-    assert!(
-        message.to_lowercase().contains("internal") || message.contains("refused"),
-        "{message}"
-    );
-    engine.shutdown();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn axios_to_a_private_address_is_refused() {
-    if !packages_ready() {
-        return;
-    }
-    let engine = default_policy_engine();
-    let name = "16-refused-private-axios";
-    engine
-        .add_action(ActionSpec::new(name, name, action_source(name)))
-        .await
-        .unwrap();
-    let run = engine
-        .run_action(name, Trigger::Manual, None)
-        .await
-        .unwrap();
-    let message = failure(&run);
-    assert!(message.contains("10.0.0.1"), "{message}");
-    assert!(
-        message.to_lowercase().contains("internal") || message.contains("refused"),
-        "{message}"
-    );
-    engine.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_builtin_is_a_clear_error() {
-    if !packages_ready() {
+    let Some(runs) = runs_under_the_default_policy(&[("17-missing-builtin", None)]).await else {
         return;
-    }
-    let engine = default_policy_engine();
-    let name = "17-missing-builtin";
-    engine
-        .add_action(ActionSpec::new(name, name, action_source(name)))
-        .await
-        .unwrap();
-    let run = engine
-        .run_action(name, Trigger::Manual, None)
-        .await
-        .unwrap();
-    let message = failure(&run);
+    };
+    let message = failure(&runs[0]);
     assert!(
         message.contains("'child_process.execSync' is not available in the action sandbox"),
         "{message}"
     );
-    engine.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -648,29 +633,20 @@ async fn relayer_sends_and_queries_a_transaction() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphql_executes_a_local_schema() {
-    if !packages_ready() {
-        return;
-    }
-    let engine = default_policy_engine();
-    let name = "23-graphql-local-schema";
-    engine
-        .add_action(ActionSpec::new(name, name, action_source(name)))
-        .await
-        .unwrap();
     let body = json!({"positions": [
         {"market": "ETH", "size": 10.5, "healthFactor": 1.05},
         {"market": "BTC", "size": 1.5, "healthFactor": 1.8},
         {"market": "ARB", "size": 300.25, "healthFactor": 0.97}
     ]});
-    let run = engine
-        .run_action(name, Trigger::Manual, Some(body))
-        .await
-        .unwrap();
+    let Some(runs) =
+        runs_under_the_default_policy(&[("23-graphql-local-schema", Some(body))]).await
+    else {
+        return;
+    };
     assert_eq!(
-        success(&run),
+        success(&runs[0]),
         json!([{"market": "ETH", "size": 10.5}, {"market": "ARB", "size": 300.25}])
     );
-    engine.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,9 +8,6 @@
 //! Needs `anvil` and `redis-server` (set `DEFENDER_SKIP_EXTERNAL=1` to skip without them).
 //! Time is a `ManualClock`, moved by hand between engines: nothing waits for a schedule.
 
-#[path = "../../defender-kv/tests/support/mod.rs"]
-mod support;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as Span, Utc};
 use defender_core::state::{SealedSecretError, SecretsKey, Space, StateStore, StateStoreExt};
@@ -24,6 +21,7 @@ use defender_engine::{
 use defender_kv::{RedbKvStore, RedbStateStore, RedisKvStore, RedisStateStore};
 use defender_relay::{RelayerStore, RetryConfig, RpcBlockSource, RpcClient, StateRelayerStore};
 use defender_runtime::{QuickJsRuntime, RuntimeConfig};
+use defender_testkit::RedisServer;
 use serde_json::{json, Value};
 use std::process::Child;
 use std::sync::{Arc, Mutex};
@@ -184,7 +182,7 @@ impl Notifier for Inbox {
 /// Where the engine state and the actions' key-value store live.
 enum Backend {
     Redb(tempfile::TempDir),
-    Redis(support::RedisServer),
+    Redis(RedisServer),
 }
 
 impl Backend {
@@ -511,7 +509,7 @@ async fn restarts_keep_engine_state_on_redb() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_keep_engine_state_on_redis() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     restarts_keep_engine_state(Backend::Redis(server)).await;

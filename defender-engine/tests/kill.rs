@@ -19,7 +19,7 @@
 mod delivery_support;
 
 use defender_core::state::StateStore;
-use defender_engine::{ActionSpec, Engine, NetworkSpec, StartAt};
+use defender_engine::{ActionSpec, Cluster, Engine, NetworkSpec, StartAt};
 use defender_kv::{RedbStateStore, RedisStateStore};
 use defender_relay::{RetryConfig, RpcBlockSource, RpcClient};
 use defender_runtime::{QuickJsRuntime, RuntimeConfig};
@@ -103,6 +103,11 @@ async fn run_engine(config: EngineConfig) {
             .with_env("SINK", config.sink.clone()),
     );
     let engine = Engine::builder(Arc::new(runtime))
+        // Restarted under its name: it takes its leases and claims back at once.
+        .cluster(Cluster {
+            instance: "kill-test-engine".into(),
+            ..Cluster::default()
+        })
         .state(state)
         .notifier(
             "sink",

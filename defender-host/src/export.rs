@@ -41,6 +41,8 @@ pub fn import_export(text: &str, dir: &Path) -> Result<Project, Vec<Problem>> {
         ssot: false,
         actions: BTreeMap::new(),
         monitors: BTreeMap::new(),
+        forta_monitors: BTreeMap::new(),
+        workflows: BTreeMap::new(),
         notifications: BTreeMap::new(),
         relayers: BTreeMap::new(),
         relayer_groups: BTreeMap::new(),

@@ -16,8 +16,8 @@ pub use config::{HostConfig, CONFIG_FILE};
 pub use export::import_export;
 pub use problem::{Pos, Problem};
 pub use project::{
-    Action, Contract, Monitor, MonitorLink, Notification, Policy, Project, ProjectFormat, Relayer,
-    RelayerGroup, TenantNetwork,
+    Action, Contract, GroupNotificationChannels, Monitor, MonitorLink, Notification, Policy,
+    Project, ProjectFormat, Relayer, RelayerGroup, TenantNetwork,
 };
 pub use yaml::MAX_FILE_BYTES;
 
@@ -255,6 +255,60 @@ fn check_against_config(project: &mut Project, env: &BTreeMap<String, String>, p
                 &at,
                 &format!("relayers.{k}"),
                 format!("the project has no relayer `{k}`"),
+            );
+        }
+    }
+    for (k, g) in &project.relayer_groups {
+        let have = host.relayer_groups.get(k).map_or(0, Vec::len);
+        if have != g.relayers as usize {
+            p.at(&at, &format!("relayer-groups.{k}"), format!(
+                "relayer group `{k}` has {} relayer(s) and {have} key(s): list one key per relayer under `relayer-groups.{k}` in {CONFIG_FILE}",
+                g.relayers
+            ));
+        }
+    }
+    for k in host.relayer_groups.keys() {
+        if !project.relayer_groups.contains_key(k) {
+            p.at(
+                &at,
+                &format!("relayer-groups.{k}"),
+                format!("the project has no relayer group `{k}`"),
+            );
+        }
+    }
+    let private = |policy: &Option<String>| {
+        policy
+            .as_ref()
+            .and_then(|k| project.policies.get(k))
+            .is_some_and(|p| p.private_transactions)
+    };
+    let private_users = project
+        .relayers
+        .iter()
+        .map(|(k, r)| (format!("relayer `{k}`"), &r.network, &r.policy))
+        .chain(
+            project
+                .relayer_groups
+                .iter()
+                .map(|(k, g)| (format!("relayer group `{k}`"), &g.network, &g.policy)),
+        );
+    for (who, network, policy) in private_users {
+        let endpoint = host
+            .networks
+            .get(network)
+            .and_then(|n| n.private_rpc.as_ref());
+        if private(policy) && endpoint.is_none() {
+            p.at(&at, &format!("networks.{network}.private-rpc"), format!(
+                "{who} has the `private-transactions` policy but network `{network}` has no private endpoint: add `networks.{network}.private-rpc` to {CONFIG_FILE}"
+            ));
+        }
+    }
+    for c in &host.low_balance_channels {
+        if !project.notifications.contains_key(c) {
+            p.at(
+                &at,
+                "low-balance-channels",
+                format!("the project has no notification channel `{c}`"),
             );
         }
     }

@@ -14,6 +14,7 @@ pub(crate) enum Kind {
     Policy,
     Notification,
     Contract,
+    Workflow,
 }
 
 impl Kind {
@@ -24,6 +25,7 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::Notification => "notification channel",
             Kind::Contract => "contract",
+            Kind::Workflow => "workflow",
         }
     }
 
@@ -34,13 +36,19 @@ impl Kind {
                 "functions",
                 "resources.Resources.autotasks",
             ],
-            Kind::Relayer => &["resources.relayers", "resources.Resources.relayers"],
+            // A relayer group is usable wherever a relayer is (an action's `relayer:`).
+            Kind::Relayer => &[
+                "resources.relayers",
+                "resources.Resources.relayers",
+                "resources.relayer-groups",
+            ],
             Kind::Policy => &["resources.policies", "resources.Resources.policies"],
             Kind::Notification => &[
                 "resources.notifications",
                 "resources.Resources.notifications",
             ],
             Kind::Contract => &["resources.contracts", "resources.Resources.contracts"],
+            Kind::Workflow => &["resources.workflows"],
         }
     }
 }

@@ -1,58 +1,16 @@
 //! The `defender-host` binary: each command run as a user would, against anvil.
 
+mod support;
+
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
+use support::{
+    deploy_token, mined, number, post_json, project, transfer, Anvil, KillOnDrop, RELAYER_KEY,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_defender-host");
-const DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-const RELAYER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-const TOKEN_ARTIFACT: &str = include_str!("../../examples/contracts/DemoToken.json");
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let answer: Value = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(answer.get("error").is_none(), "{method}: {answer}");
-    answer["result"].clone()
-}
-
-async fn mined(url: &str, hash: &Value) -> Value {
-    for _ in 0..300 {
-        let r = rpc(url, "eth_getTransactionReceipt", json!([hash])).await;
-        if !r.is_null() {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{hash} was not mined");
-}
-
-fn project(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/projects")
-        .join(name)
-}
 
 fn cli(args: &[&str], env: &BTreeMap<String, String>) -> Output {
     Command::new(BIN)
@@ -143,28 +101,11 @@ resources:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_webhooks_runs_invoke_and_test_conditions() {
-    let bin = defender_testkit::anvil_binary().expect("anvil (scripts/install-test-deps.sh)");
-    let (child, addr) = defender_testkit::spawn_anvil(&bin, &["--block-time", "1"]).unwrap();
-    let _anvil = Proc(child);
-    let rpc_url = format!("http://{}", addr.expect("anvil started"));
-    let artifact: Value = serde_json::from_str(TOKEN_ARTIFACT).unwrap();
-    let code = format!(
-        "{}{:064x}",
-        artifact["bytecode"].as_str().unwrap(),
-        1_000_000u64
-    );
-    let deploy = rpc(
-        &rpc_url,
-        "eth_sendTransaction",
-        json!([{"from": DEPLOYER, "data": code}]),
-    )
-    .await;
-    let token = mined(&rpc_url, &deploy).await["contractAddress"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let anvil = Anvil::start(&["--block-time", "1"]).await;
+    let rpc_url = anvil.url.clone();
+    let token = deploy_token(&anvil, 1_000_000).await;
     let state = tempfile::tempdir().unwrap();
-    let mut env: BTreeMap<String, String> = [
+    let mut env = support::env_map(&[
         ("E2E_RPC", rpc_url.as_str()),
         ("E2E_TOKEN", token.as_str()),
         ("E2E_SINK", "http://127.0.0.1:9/unused"),
@@ -172,10 +113,7 @@ async fn run_webhooks_runs_invoke_and_test_conditions() {
         ("E2E_API_KEY", "cli-key"),
         ("E2E_RELAYER_KEY", RELAYER_KEY),
         ("E2E_HOOK_TOKEN", "cli-fixed-hook-token-01"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     let dir = project("e2e-dac");
     let p = dir.to_str().unwrap();
 
@@ -196,7 +134,7 @@ async fn run_webhooks_runs_invoke_and_test_conditions() {
             .map_while(Result::ok)
             .collect::<Vec<_>>()
     });
-    let run = Proc(run);
+    let run = KillOnDrop(run);
     let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
     let base = first
         .strip_prefix("defender-host listening on ")
@@ -213,15 +151,7 @@ async fn run_webhooks_runs_invoke_and_test_conditions() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let url = format!("{base}/actions/hook/runs/webhook/cli-fixed-hook-token-01");
     assert_eq!(text(&out.stdout), format!("hook  {url}\n"));
-    let answer: Value = reqwest::Client::new()
-        .post(&url)
-        .json(&json!({"name": "cli"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, answer) = post_json(&url, None, json!({"name": "cli"})).await;
     assert_eq!(answer["status"], "success", "{answer}");
 
     // `runs --logs` while running: through the API too.
@@ -261,18 +191,9 @@ async fn run_webhooks_runs_invoke_and_test_conditions() {
     );
 
     // `test-conditions` on a transaction and on its block.
-    let data = format!(
-        "0xa9059cbb0000000000000000000000003c44cdddb6a900fa2b585dd299e03d12fa4293bc{:064x}",
-        4321
-    );
-    let hash = rpc(
-        &rpc_url,
-        "eth_sendTransaction",
-        json!([{"from": DEPLOYER, "to": token, "data": data}]),
-    )
-    .await;
-    let receipt = mined(&rpc_url, &hash).await;
-    let hash = hash.as_str().unwrap();
+    let hash = transfer(&anvil, &token, 4321).await;
+    let receipt = mined(&rpc_url, &json!(hash)).await;
+    let hash = hash.as_str();
     let out = cli(
         &["test-conditions", "transfers", "--tx", hash, "-p", p],
         &env,
@@ -281,14 +202,7 @@ async fn run_webhooks_runs_invoke_and_test_conditions() {
     let matches: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(matches[0]["hash"], hash);
     assert_eq!(matches[0]["matchReasons"][0]["params"]["value"], "4321");
-    let block = u64::from_str_radix(
-        receipt["blockNumber"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("0x"),
-        16,
-    )
-    .unwrap();
+    let block = number(&receipt["blockNumber"]);
     let out = cli(
         &[
             "test-conditions",

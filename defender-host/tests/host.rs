@@ -3,141 +3,30 @@
 //! custom filter drops a match and whose alert reaches a local sink and runs its linked
 //! action; and the management API with and without its key.
 
-use axum::routing::post;
-use axum::{Json, Router};
+mod support;
+
 use defender_core::RunStatus;
-use defender_host::run::{Host, RunOptions};
+use defender_host::run::Host;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::Path;
+use support::{
+    deploy_token, get_json, load, post_json, project, rpc, start_host, transfer, wait_for, Anvil,
+    Sink, RELAYER_ADDRESS, RELAYER_KEY,
+};
 
-/// Anvil's first account (unlocked in anvil): deploys the token and sends transfers.
-const DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-/// Anvil's second account's key (public knowledge): the relayer's.
-const RELAYER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-const RELAYER_ADDRESS: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-const BOB: &str = "3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
 const API_KEY: &str = "e2e-management-key";
 const HOOK_TOKEN: &str = "e2e-fixed-hook-token-0123";
-const TOKEN_ARTIFACT: &str = include_str!("../../examples/contracts/DemoToken.json");
-
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let answer: Value = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .expect("anvil answers")
-        .json()
-        .await
-        .expect("JSON");
-    assert!(answer.get("error").is_none(), "{method}: {answer}");
-    answer["result"].clone()
-}
-
-/// Polls `f` until it gives a value (bounded: a failure, not a timing assertion).
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..600 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gave up waiting for {what}");
-}
 
 /// Anvil mining a block a second, with the demo token deployed; returns it and the token.
 async fn chain() -> (Anvil, String) {
-    let bin = defender_testkit::anvil_binary().expect("anvil (scripts/install-test-deps.sh)");
-    let (child, addr) = defender_testkit::spawn_anvil(&bin, &["--block-time", "1"]).unwrap();
-    let anvil = Anvil {
-        child,
-        url: format!("http://{}", addr.expect("anvil started")),
-    };
-    let artifact: Value = serde_json::from_str(TOKEN_ARTIFACT).unwrap();
-    let code = format!(
-        "{}{:064x}",
-        artifact["bytecode"].as_str().unwrap(),
-        1_000_000_000u64
-    );
-    let hash = rpc(
-        &anvil.url,
-        "eth_sendTransaction",
-        json!([{"from": DEPLOYER, "data": code}]),
-    )
-    .await;
-    let token = wait_for("the token's deployment", async || {
-        let r = rpc(&anvil.url, "eth_getTransactionReceipt", json!([hash])).await;
-        r["contractAddress"].as_str().map(str::to_owned)
-    })
-    .await;
+    let anvil = Anvil::start(&["--block-time", "1"]).await;
+    let token = deploy_token(&anvil, 1_000_000_000).await;
     (anvil, token)
 }
 
-async fn transfer(anvil: &Anvil, token: &str, value: u64) -> String {
-    let data = format!("0xa9059cbb000000000000000000000000{BOB}{value:064x}");
-    let hash = rpc(
-        &anvil.url,
-        "eth_sendTransaction",
-        json!([{"from": DEPLOYER, "to": token, "data": data}]),
-    )
-    .await;
-    hash.as_str().unwrap().to_owned()
-}
-
-/// An HTTP server on 127.0.0.1 that keeps the JSON bodies posted to it.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<Value>>>);
-
-impl Sink {
-    async fn start() -> (Sink, String) {
-        let sink = Sink::default();
-        let kept = sink.clone();
-        let app = Router::new().route(
-            "/alerts",
-            post(move |Json(body): Json<Value>| {
-                let kept = kept.clone();
-                async move {
-                    kept.0.lock().unwrap().push(body);
-                    "ok"
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/alerts", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (sink, url)
-    }
-
-    fn received(&self) -> Vec<Value> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-fn project(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/projects")
-        .join(name)
-}
-
 fn env(anvil: &Anvil, token: &str, sink: &str, state: &Path) -> BTreeMap<String, String> {
-    [
+    support::env_map(&[
         ("E2E_RPC", anvil.url.as_str()),
         ("E2E_TOKEN", token),
         ("E2E_SINK", sink),
@@ -145,42 +34,11 @@ fn env(anvil: &Anvil, token: &str, sink: &str, state: &Path) -> BTreeMap<String,
         ("E2E_API_KEY", API_KEY),
         ("E2E_RELAYER_KEY", RELAYER_KEY),
         ("E2E_HOOK_TOKEN", HOOK_TOKEN),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    ])
 }
 
 async fn start(name: &str, env: &BTreeMap<String, String>) -> Host {
-    let p = defender_host::validate(&project(name), None, env).unwrap_or_else(|e| panic!("{e:#?}"));
-    Host::start(
-        &p,
-        RunOptions::new(env.clone())
-            .listen("127.0.0.1:0".parse().unwrap())
-            .poll_interval(Duration::from_millis(100)),
-    )
-    .await
-    .expect("the host starts")
-}
-
-async fn post_json(url: &str, key: Option<&str>, body: Value) -> (u16, Value) {
-    let mut req = reqwest::Client::new().post(url).json(&body);
-    if let Some(k) = key {
-        req = req.header("X-Api-Key", k);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn get_json(url: &str, key: Option<&str>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().get(url);
-    if let Some(k) = key {
-        req = req.header("X-Api-Key", k);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    start_host(&load(&project(name), env), env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,33 +1,22 @@
 //! Loading projects in both formats, Defender's exported JSON, and the exact problems of
 //! invalid projects.
 
+mod support;
+
 use defender_core::CodeSource;
 use defender_core::{
     AlertThreshold, ConfirmLevel, EventCondition, MonitorDefinition, MonitorType, Severity,
 };
 use defender_engine::{ActionTrigger, Schedule};
-use defender_host::{validate, MonitorLink, Problem, ProjectFormat};
+use defender_host::{validate, MonitorLink, ProjectFormat};
 use defender_notify::channels::slack::SlackConfig;
 use defender_notify::ChannelConfig;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn project(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/projects")
-        .join(name)
-}
-
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use support::{env_map, lines, project, write_files};
 
 fn dac_env() -> BTreeMap<String, String> {
-    env(&[
+    env_map(&[
         ("DEFENDER_HOST_API_KEY", "management-key"),
         (
             "RELAYER_1_KEY",
@@ -36,10 +25,6 @@ fn dac_env() -> BTreeMap<String, String> {
         ("HOOK_TOKEN", "0123456789abcdef-token"),
         ("DEFENDER_SECRET_from-host", "from the environment"),
     ])
-}
-
-fn lines(problems: &[Problem]) -> Vec<String> {
-    problems.iter().map(ToString::to_string).collect()
 }
 
 #[test]
@@ -224,6 +209,7 @@ fn defender_as_code_project_loads_into_the_sdk_types() {
             risk_category: Some("TECHNICAL".into()),
             action_trigger: Some("linked".into()),
             action_condition: Some("filter".into()),
+            workflow_trigger: None,
         }
     );
     assert!(m.skip_abi_validation);
@@ -272,7 +258,7 @@ fn the_stage_selects_the_files_and_values() {
 
 #[test]
 fn legacy_defender_serverless_project_loads() {
-    let e = env(&[("RELAYER_1_PASSWORD", "pw")]);
+    let e = env_map(&[("RELAYER_1_PASSWORD", "pw")]);
     let p = validate(&project("legacy"), None, &e).unwrap_or_else(|e| panic!("{:#?}", lines(&e)));
     assert_eq!(p.format, ProjectFormat::LegacyServerless);
     // No stackName: `<service>-<stage>`, as defender-as-code computed it.
@@ -374,21 +360,11 @@ fn defenders_exported_json_imports_with_ids_mapped_to_keys() {
     );
 }
 
-fn write_project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
-
 const CONFIG: &str = "networks:\n  sepolia: { rpc: http://127.0.0.1:8545 }\n";
 
 #[test]
 fn invalid_project_reports_every_problem_with_path_and_line() {
-    let dir = write_project(&[
+    let dir = write_files(&[
         ("defender-host.yml", CONFIG),
         ("code/index.js", "exports.handler = async () => 1;"),
         (
@@ -459,9 +435,9 @@ resources:
             "serverless.yml:22: resources.monitors.m1: no notification channel, action trigger or action condition: the monitor would do nothing",
             "serverless.yml:33: resources.monitors.m1.conditions.event[0].expression: condition `value >` is invalid: expected a value, found end of input at 7..7 (``)",
             "serverless.yml:37: resources.monitors.m1.conditions.function[0].signature: `transfer(address` is not a valid signature: parser error:\ntransfer(address\n                ^\nexpected `)`",
-            "serverless.yml:41: resources.monitors.forta.type: `type: FORTA` is not supported yet: Forta alerts are not read, only blocks",
+            "serverless.yml:40: resources.monitors.forta: a Forta monitor needs bot ids (`agent-ids`) or alert ids",
+            "serverless.yml:40: resources.monitors.forta: no notification channel, action trigger or action condition: the monitor would do nothing",
             "serverless.yml:43: resources.categories: `categories` is not supported yet: notification categories are not supported yet: list channels in each monitor's `notify-config.channels`",
-            "serverless.yml:45: resources.workflows: `workflows` is not supported yet: workflows are not supported yet",
         ]
     );
 }
@@ -470,7 +446,7 @@ resources:
 fn file_variables_cannot_leave_the_project() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("secret.yml"), "key: stolen\n").unwrap();
-    let dir = write_project(&[(
+    let dir = write_files(&[(
         "serverless.yml",
         "service: s\nprovider: { name: defender, stackName: s }\ncustom:\n  a: ${file(../../etc/passwd)}\n  b: ${file(/etc/passwd)}\nresources: {}\n",
     )]);
@@ -505,7 +481,7 @@ fn file_variables_cannot_leave_the_project() {
 
 #[test]
 fn variables_cycles_unknown_sources_and_missing_values_are_problems() {
-    let dir = write_project(&[
+    let dir = write_files(&[
         ("defender-host.yml", CONFIG),
         (
             "values.yml",
@@ -546,7 +522,7 @@ resources: {}
 
 #[test]
 fn nested_and_partial_variables_resolve() {
-    let dir = write_project(&[
+    let dir = write_files(&[
         ("defender-host.yml", CONFIG),
         (
             "values.yml",
@@ -588,7 +564,7 @@ resources:
 
 #[test]
 fn the_host_config_is_checked_with_paths_and_lines() {
-    let dir = write_project(&[
+    let dir = write_files(&[
         ("code/index.js", "exports.handler = async () => 1;"),
         (
             "serverless.yml",
@@ -618,7 +594,7 @@ colour: blue
 "#,
         ),
     ]);
-    let e = env(&[("TOKEN", "0123456789abcdef0123")]);
+    let e = env_map(&[("TOKEN", "0123456789abcdef0123")]);
     let problems = validate(dir.path(), None, &e).unwrap_err();
     assert_eq!(
         lines(&problems),
@@ -631,6 +607,80 @@ colour: blue
             "defender-host.yml:0: smtp: email channel `mail` needs an SMTP server: add `smtp` (host, from) to defender-host.yml",
             "defender-host.yml:0: webhooks.a: action `a` has no webhook trigger",
             "defender-host.yml:0: secrets: secret `declared` has no value in the project and none from defender-host.yml's `secrets` source",
+        ]
+    );
+}
+
+#[test]
+fn execution_limits_and_the_code_size_rule_load() {
+    use defender_engine::{ExecutionLimits, QuotaPeriod};
+    // 6 MB of JavaScript that compresses well: over 5 MB raw, as Defender accepted it.
+    let line = "// a generated bundle repeats itself a lot, and compresses well\n";
+    let big = format!(
+        "exports.handler = async () => 1;\n{}",
+        line.repeat(6 * 1024 * 1024 / line.len())
+    );
+    let dir = write_files(&[
+        ("defender-host.yml", CONFIG),
+        ("code/index.js", "exports.handler = async () => 1;"),
+        ("big.js", &big),
+        (
+            "serverless.yml",
+            r#"service: s
+provider: { name: defender, stackName: s }
+resources:
+  actions:
+    limited:
+      name: Limited
+      path: ./code
+      trigger: { type: webhook }
+      max-concurrency: 2
+      quotas: { per-minute: 10, per-hour: 120, per-month: 10000 }
+    big:
+      name: Big
+      path: ./big.js
+      trigger: { type: webhook }
+"#,
+        ),
+    ]);
+    let p =
+        validate(dir.path(), None, &BTreeMap::new()).unwrap_or_else(|e| panic!("{:#?}", lines(&e)));
+    assert_eq!(
+        p.actions["limited"].spec.limits,
+        ExecutionLimits::default()
+            .max_concurrency(2)
+            .quota(10, QuotaPeriod::Minute)
+            .quota(120, QuotaPeriod::Hour)
+            .quota(10000, QuotaPeriod::Month)
+    );
+    assert_eq!(p.actions["big"].spec.limits, ExecutionLimits::default());
+    assert!(p.actions["big"].spec.code.size() > defender_core::MAX_CODE_BYTES);
+
+    let dir = write_files(&[
+        ("defender-host.yml", CONFIG),
+        ("code/index.js", "exports.handler = async () => 1;"),
+        (
+            "serverless.yml",
+            r#"service: s
+provider: { name: defender, stackName: s }
+resources:
+  actions:
+    a:
+      name: A
+      path: ./code
+      trigger: { type: webhook }
+      max-concurrency: -1
+      quotas: { per-week: 3, per-hour: many }
+"#,
+        ),
+    ]);
+    let problems = lines(&validate(dir.path(), None, &BTreeMap::new()).unwrap_err());
+    assert_eq!(
+        problems,
+        [
+            "serverless.yml:9: resources.actions.a.max-concurrency: expected a non-negative integer, found -1",
+            "serverless.yml:10: resources.actions.a.quotas.per-hour: expected a non-negative integer, found many",
+            "serverless.yml:10: resources.actions.a.quotas.per-week: unknown key `per-week`",
         ]
     );
 }

@@ -2,8 +2,11 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use defender_core::state::{check_batch, check_key, Space, StateError, StateOp, StateStore};
+use defender_core::state::{
+    check_batch, check_key, fence_key, ttl_ms, Lease, Space, StateError, StateOp, StateStore,
+};
 use redis::aio::ConnectionManager;
+use std::time::Duration;
 
 /// A batch: every precondition, then every write. KEYS: a (hash, index) pair per space of the
 /// batch. ARGV[1]: the number of operations; then four per operation: kind (`p` put, `d`
@@ -72,6 +75,45 @@ end
 return out
 ";
 
+/// Acquires a lease. KEYS: the lease's expiring key, the values hash and index of the leases
+/// space. ARGV: fence field, holder, time to live in ms. The expiring key holds the fence
+/// value while the lease lasts (Redis ends it: `PX`); the fence field keeps the last holder's
+/// value, so a new holder's token follows it. Returns the fence value, or false when another
+/// holder's lease lasts.
+const ACQUIRE_SCRIPT: &str = r"
+local live = redis.call('GET', KEYS[1])
+local fence = redis.call('HGET', KEYS[2], ARGV[1])
+if live then
+  if live == fence and string.sub(live, 22) == ARGV[2] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    return live
+  end
+  return false
+end
+local token = 0
+if fence then token = tonumber(string.sub(fence, 1, 20)) or 0 end
+if token >= 9007199254740991 then return redis.error_reply('lease token exhausted') end
+local value = string.format('%020d', token + 1) .. '/' .. ARGV[2]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], value)
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+return value
+";
+
+/// Renews a lease whose fence is still the holder's. KEYS: expiring key, values hash. ARGV:
+/// fence field, fence value, time to live in ms. Returns 1, or 0 when the lease passed on.
+const RENEW_SCRIPT: &str = r"
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+";
+
+/// Ends a lease still held by the holder. KEYS: expiring key. ARGV: fence value.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+";
+
 /// The most keys one scan script returns (Lua's `unpack` has a stack limit of a few
 /// thousand values).
 const SCAN_SCRIPT_PAGE: usize = 1000;
@@ -110,6 +152,9 @@ pub struct RedisStateStore {
     apply_script: redis::Script,
     increment_script: redis::Script,
     scan_script: redis::Script,
+    acquire_script: redis::Script,
+    renew_script: redis::Script,
+    release_script: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStateStore {
@@ -163,6 +208,9 @@ impl RedisStateStore {
             apply_script: redis::Script::new(APPLY_SCRIPT),
             increment_script: redis::Script::new(INCREMENT_SCRIPT),
             scan_script: redis::Script::new(SCAN_SCRIPT),
+            acquire_script: redis::Script::new(ACQUIRE_SCRIPT),
+            renew_script: redis::Script::new(RENEW_SCRIPT),
+            release_script: redis::Script::new(RELEASE_SCRIPT),
         }
     }
 
@@ -179,6 +227,11 @@ impl RedisStateStore {
     /// The sorted set of a space's keys.
     fn index_key(&self, space: Space) -> String {
         format!("{}k:{}", self.prefix, space.name())
+    }
+
+    /// The expiring key of a lease: it exists while the lease lasts.
+    fn lease_key(&self, name: &str) -> String {
+        format!("{}lease:{name}", self.prefix)
     }
 }
 
@@ -339,6 +392,63 @@ impl StateStore for RedisStateStore {
             }),
             _ => Err(corrupt("unexpected reply of the counter script")),
         }
+    }
+
+    /// With Redis's own expiring keys (`SET .. PX`), timed by the server's clock: processes
+    /// sharing the store need no synchronised clocks. The fence stays in the leases space.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StateError> {
+        let fence = fence_key(name);
+        check_key(&fence)?;
+        let mut conn = self.conn.clone();
+        let value: Option<Vec<u8>> = self
+            .acquire_script
+            .key(self.lease_key(name))
+            .key(self.values_key(Space::LEASES))
+            .key(self.index_key(Space::LEASES))
+            .arg(&fence)
+            .arg(holder)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        match value {
+            None => Ok(None),
+            Some(v) => Lease::from_fence(name, &v)
+                .map(Some)
+                .ok_or_else(|| corrupt("a lease fence in Redis is not one")),
+        }
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StateError> {
+        let mut conn = self.conn.clone();
+        let renewed: i64 = self
+            .renew_script
+            .key(self.lease_key(lease.name()))
+            .key(self.values_key(Space::LEASES))
+            .arg(fence_key(lease.name()))
+            .arg(lease.fence_value().as_ref())
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(renewed == 1)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StateError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .release_script
+            .key(self.lease_key(lease.name()))
+            .arg(lease.fence_value().as_ref())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 }
 

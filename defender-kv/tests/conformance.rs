@@ -1,10 +1,9 @@
 //! Every backend passes the `KvStore` conformance suite of defender-core, directly and
 //! through `Box<dyn KvStore>` and `Arc<dyn KvStore>` (`run_suite` does all three).
 
-mod support;
-
 use defender_core::kv::conformance;
 use defender_kv::{InMemoryKvStore, JsonFileKvStore, KvOptions, RedbKvStore, RedisKvStore};
+use defender_testkit::RedisServer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -50,7 +49,7 @@ async fn json_file_passes_the_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_passes_the_suite() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let url = server.url.clone();

@@ -3,54 +3,12 @@
 //! acknowledged put must be there with its exact value, and no value may be torn.
 #![cfg(unix)]
 
+mod support;
+
 use defender_kv::{JsonFileKvStore, KvStore, RedbKvStore};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-const KILLS: usize = 20;
-
-#[path = "../src/crash_value.rs"]
-mod crash_value;
-use crash_value::value_of;
-
-/// Starts the writer at `first`, kills it with SIGKILL after a random delay, and returns the
-/// indexes it acknowledged (complete lines only).
-fn run_and_kill(backend: &str, path: &Path, first: u64) -> Vec<u64> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_defender-kv-crash-writer"))
-        .args([backend, &path.display().to_string(), &first.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the writer");
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut acked = Vec::new();
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) if line.ends_with(b"\n") => {
-                    let text = std::str::from_utf8(&line[..line.len() - 1]).expect("utf-8");
-                    acked.push(text.parse::<u64>().expect("an index"));
-                }
-                Ok(_) => break, // a line cut by the kill was not acknowledged
-            }
-        }
-        acked
-    });
-    std::thread::sleep(Duration::from_millis(fastrand::u64(20..400)));
-    child.kill().expect("SIGKILL the writer"); // Child::kill sends SIGKILL on Unix.
-    let status = child.wait().expect("wait for the writer");
-    assert!(
-        status.code().is_none(),
-        "the writer exited by itself: {status}"
-    );
-    reader.join().expect("reader thread")
-}
+use support::crash_value::value_of;
+use support::{run_and_kill, KILLS};
 
 /// Checks the reopened store against what was acknowledged; returns the next first index.
 async fn verify(store: &dyn KvStore, acked_ever: &[u64]) -> u64 {
@@ -91,7 +49,10 @@ async fn crash_test(backend: &str, file: &str) {
     let mut next = 0;
     let mut kills_with_acks = 0;
     for round in 0..KILLS {
-        let acked = run_and_kill(backend, &path, next);
+        let acked = run_and_kill(
+            Path::new(env!("CARGO_BIN_EXE_defender-kv-crash-writer")),
+            &[backend, &path.display().to_string(), &next.to_string()],
+        );
         if !acked.is_empty() {
             kills_with_acks += 1;
         }

@@ -1,9 +1,8 @@
 //! The Redis backend against a real redis-server: native expiry, key layout, prefixes,
 //! sharing between processes' connections, and an unreachable server.
 
-mod support;
-
 use defender_kv::{KvError, KvLimits, KvOptions, KvStore, ManualClock, RedisKvStore};
+use defender_testkit::RedisServer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
 
 #[tokio::test]
 async fn sets_native_expiry_and_keeps_the_documented_layout() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let store = RedisKvStore::connect(&server.url).await.expect("connect");
@@ -102,7 +101,7 @@ async fn sets_native_expiry_and_keeps_the_documented_layout() {
 
 #[tokio::test]
 async fn redis_reclaims_expired_entries_by_itself() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let options = KvOptions::default().with_limits(KvLimits {
@@ -132,7 +131,7 @@ async fn redis_reclaims_expired_entries_by_itself() {
 
 #[tokio::test]
 async fn prefixes_isolate_stores_and_connections_share_data() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let clock = Arc::new(ManualClock::default());
@@ -158,7 +157,7 @@ async fn prefixes_isolate_stores_and_connections_share_data() {
 
 #[tokio::test]
 async fn list_treats_glob_characters_in_prefixes_literally() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let store = RedisKvStore::connect_with(&server.url, "g[1]*?:", KvOptions::default())

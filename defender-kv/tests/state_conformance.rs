@@ -2,11 +2,10 @@
 //! history and secrets built on them pass the `RunStore` and `SecretStore` suites (each
 //! directly and through `Box<dyn _>` and `Arc<dyn _>`).
 
-mod support;
-
 use defender_core::conformance;
 use defender_core::state::{SecretsKey, StateRunStore, StateSecretStore, StateStore};
 use defender_kv::{RedbStateStore, RedisStateStore};
+use defender_testkit::RedisServer;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,7 +42,7 @@ async fn redb_passes_the_state_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_passes_the_state_suite() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let url = server.url.clone();
@@ -81,7 +80,7 @@ async fn secrets_on_redb_pass_the_secret_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn run_history_and_secrets_on_redis_pass_their_suites() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let url = server.url.clone();

@@ -2,14 +2,13 @@
 //! rest (the plaintext is nowhere in the file or on the server), a wrong key fails clearly,
 //! and the Redis layout keeps engine state apart from the actions' key-value store.
 
-mod support;
-
 use bytes::Bytes;
 use defender_core::state::{
     SealedSecretError, SecretsKey, StateRunStore, StateSecretStore, StateStore,
 };
 use defender_core::{RunRecord, RunStatus, RunStore, SecretError, SecretStore, Trigger};
 use defender_kv::{KvStore, RedbStateStore, RedisKvStore, RedisStateStore, Space};
+use defender_testkit::RedisServer;
 use std::sync::Arc;
 
 const PLAINTEXT: &str = "very-secret-plaintext-0xdeadbeef";
@@ -173,7 +172,7 @@ async fn a_value_moved_to_another_name_does_not_decrypt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_keeps_state_apart_from_the_kv_store_and_secrets_sealed() {
-    let Some(server) = support::RedisServer::start() else {
+    let Some(server) = RedisServer::start() else {
         return;
     };
     let kv = RedisKvStore::connect(&server.url).await.expect("kv");

@@ -19,6 +19,12 @@
 //! | `events`, `functions` | the match reasons of type `event`, and `function` |
 //! | `matchReasonsFormatted` | every reason as Markdown, as Defender's default message shows them |
 //! | `value`, `from`, `to` | shortcuts for the first named `value`/`from`/`to` param, else the transaction's `from`/`to` |
+//! | `severity`, `severityLevel`, `monitor.severity`, `monitor.severityLevel` | the monitor's severity: `LOW`, `MEDIUM` or `HIGH`; empty when it has none |
+//! | `riskCategory`, `monitor.riskCategory` | the monitor's risk category (`TECHNICAL`, `FINANCIAL`...); empty when it has none |
+//!
+//! Defender's documentation lists no placeholder for the severity or the risk category; these
+//! follow the names of its monitor API (`severityLevel`, `riskCategory`), plus the short
+//! `severity`. `sentinel.*` has the same fields as `monitor.*`.
 //!
 //! Defender's own placeholder spellings work too: `{{ events.0.params.value }}` and
 //! `{{ events.[0].params.value }}` (the `.[N]` form is rewritten to `[N]`). A missing variable
@@ -136,6 +142,7 @@ impl TemplateFormatter {
             block.map_or_else(|| Value::String(alert.block_number.clone()), Value::from),
         );
         ctx.insert("network".into(), Value::String(network));
+        insert_severity(&mut ctx, alert);
         let iso = i64::try_from(alert.timestamp)
             .ok()
             .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
@@ -222,6 +229,29 @@ impl AlertFormatter for TemplateFormatter {
     }
 }
 
+/// The monitor's severity and risk category: at the top (`severity`, `severityLevel`,
+/// `riskCategory`) and in `monitor`/`sentinel` (where `severityLevel` and `riskCategory`
+/// already are when set, `severity` is added). Unset ones are absent, so they render empty.
+fn insert_severity(ctx: &mut Map<String, Value>, alert: &MonitorMatch) {
+    let severity = alert
+        .monitor
+        .severity_level
+        .and_then(|s| serde_json::to_value(s).ok());
+    let risk = alert.monitor.risk_category.clone().map(Value::String);
+    if let Some(s) = &severity {
+        ctx.insert("severity".into(), s.clone());
+        ctx.insert("severityLevel".into(), s.clone());
+        for key in ["monitor", "sentinel"] {
+            if let Some(Value::Object(m)) = ctx.get_mut(key) {
+                m.insert("severity".into(), s.clone());
+            }
+        }
+    }
+    if let Some(r) = risk {
+        ctx.insert("riskCategory".into(), r);
+    }
+}
+
 /// Rewrites Defender's `.[N]` index spelling to `[N]` inside `{{ }}` and `{% %}`.
 fn defender_placeholders(template: &str) -> String {
     if !template.contains(".[") {
@@ -285,6 +315,8 @@ pub fn format_match_reasons(alert: &MonitorMatch) -> String {
             defender_core::MatchReasonType::Function => "Function",
             defender_core::MatchReasonType::Transaction => "Transaction",
             defender_core::MatchReasonType::InternalFunction => "Internal Function",
+            defender_core::MatchReasonType::AlertId => "Alert ID",
+            defender_core::MatchReasonType::Severity => "Severity",
         };
         out.push_str(&format!("**Match Reason {}**\n\n_Type:_ {kind}", i + 1));
         if !r.address.is_empty() {
@@ -295,6 +327,9 @@ pub fn format_match_reasons(alert: &MonitorMatch) -> String {
         }
         if let Some(c) = &r.condition {
             out.push_str(&format!("\n\n_Condition:_ {c}"));
+        }
+        if let Some(v) = &r.value {
+            out.push_str(&format!("\n\n_Value:_ {v}"));
         }
         if !r.params.is_empty() {
             out.push_str("\n\n_Params:_\n");
@@ -407,6 +442,27 @@ from: 0x1111111111111111111111111111111111111111\nto: 0x222222222222222222222222
         );
         assert_eq!(r("{{ monitor.name | upper }}"), "LARGE TRANSFER");
         assert_eq!(r("{{ '1.5' | telegram_escape }}"), r"1\.5");
+    }
+
+    #[test]
+    fn severity_and_risk_category_render_and_are_empty_when_unset() {
+        let f = TemplateFormatter::new();
+        let t = "{{ severity }}|{{ severityLevel }}|{{ monitor.severity }}|\
+{{ monitor.severityLevel }}|{{ sentinel.severity }}|{{ riskCategory }}|{{ monitor.riskCategory }}";
+        assert_eq!(f.render(t, &f.context(&alert())).expect("r"), "||||||");
+        let mut a = alert();
+        for m in [&mut a.monitor, &mut a.sentinel] {
+            m.severity_level = Some(defender_core::Severity::High);
+            m.risk_category = Some("FINANCIAL".into());
+        }
+        assert_eq!(
+            f.render(t, &f.context(&a)).expect("r"),
+            "HIGH|HIGH|HIGH|HIGH|HIGH|FINANCIAL|FINANCIAL"
+        );
+        let m = f
+            .format(&a, Some("[{{ severity }}] {{ monitor.name }}"), None)
+            .expect("format");
+        assert_eq!(m.subject, "[HIGH] Large transfer");
     }
 
     #[test]

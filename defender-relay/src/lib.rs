@@ -9,11 +9,15 @@ pub mod store;
 mod ws;
 
 pub use chain::RpcBlockSource;
-pub use relayer::{eip712_digest, message_bytes, RelayerConfig, ResubmitAfter, RpcRelayer};
+pub use relayer::{
+    balance_change, eip712_digest, low_balance_message, message_bytes, pick_member, BalanceChange,
+    BalanceWatch, BalanceWatchConfig, GroupMember, GroupNotifications, MemberLoad, RelayerConfig,
+    RelayerGroup, ResubmitAfter, RpcRelayer,
+};
 pub use rpc::{RetryConfig, RpcClient, RpcError};
 pub use signer::{LocalSigner, RelayerSigner, Signer, SignerError, TxSigner};
 pub use store::{
-    InMemoryRelayerStore, KvRelayerStore, RelayerStore, StateRelayerStore, StoreError,
-    StoredTransaction,
+    InMemoryRelayerStore, KvRelayerStore, NonceReservation, RelayerStore, StateRelayerStore,
+    StoreError, StoredTransaction,
 };
 pub use ws::{block_source, WsBlockSource, WsConfig};

@@ -7,15 +7,17 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use defender_core::state::{
-    decode_counter, encode_counter, MemoryStateStore, Space, StateError, StateStore, StateStoreExt,
-    MAX_COUNTER,
+    decode_counter, encode_counter, MemoryStateStore, Space, StateError, StateOp, StateStore,
+    StateStoreExt, MAX_COUNTER,
 };
 use defender_core::wire::RelayerTransaction;
 use defender_core::{KvError, KvStore};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// Errors of every [`RelayerStore`].
@@ -101,6 +103,80 @@ pub trait RelayerStore: Debug + Send + Sync + 'static {
     async fn put_transaction(&self, tx: &StoredTransaction) -> Result<(), StoreError>;
     /// Every transaction.
     async fn transactions(&self) -> Result<Vec<StoredTransaction>, StoreError>;
+
+    /// Every transaction whose id `known` does not accept (those a relayer instance does not
+    /// hold yet), without decoding the others where the store can tell ids apart first.
+    async fn transactions_unknown(
+        &self,
+        known: &(dyn for<'k> Fn(&'k str) -> bool + Send + Sync),
+    ) -> Result<Vec<StoredTransaction>, StoreError> {
+        let mut all = self.transactions().await?;
+        all.retain(|t| !known(&t.tx.transaction_id));
+        Ok(all)
+    }
+
+    /// One transaction by id. By default, looked up in [`transactions`](Self::transactions).
+    async fn transaction(&self, id: &str) -> Result<Option<StoredTransaction>, StoreError> {
+        Ok(self
+            .transactions()
+            .await?
+            .into_iter()
+            .find(|t| t.tx.transaction_id == id))
+    }
+
+    /// Reserves the next nonce (at least `floor`) for a new transaction, which
+    /// [`commit_new`](Self::commit_new) then stores. By default the nonce is taken at once
+    /// ([`allocate_nonce`](Self::allocate_nonce)).
+    async fn reserve_nonce(&self, floor: u64) -> Result<NonceReservation, StoreError> {
+        Ok(NonceReservation::Taken(self.allocate_nonce(floor).await?))
+    }
+
+    /// Stores a new transaction signed at a reserved nonce; for a reservation not yet taken,
+    /// takes the nonce in the same atomic step, or returns `Ok(false)` (nothing written) when
+    /// another relayer took it meanwhile: reserve again. So no crash can leave a nonce taken
+    /// without its transaction (a gap no one would fill).
+    async fn commit_new(
+        &self,
+        reservation: &NonceReservation,
+        tx: &StoredTransaction,
+    ) -> Result<bool, StoreError> {
+        let _ = reservation;
+        self.put_transaction(tx).await?;
+        Ok(true)
+    }
+
+    /// Whether this relayer instance is to run the lifecycle (follow, resubmit, expire) now,
+    /// for at least `ttl`: with a store shared by several processes, one instance at a time.
+    /// By default always (one instance per store).
+    async fn lifecycle_turn(&self, ttl: Duration) -> Result<bool, StoreError> {
+        let _ = ttl;
+        Ok(true)
+    }
+}
+
+/// A nonce reserved by [`RelayerStore::reserve_nonce`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NonceReservation {
+    /// Taken already: [`RelayerStore::commit_new`] only stores the transaction.
+    Taken(u64),
+    /// Free while the stored next nonce is still `stored` (`None`: not stored yet):
+    /// [`RelayerStore::commit_new`] takes it with the transaction.
+    IfUnchanged {
+        /// The nonce.
+        nonce: u64,
+        /// The stored next nonce it was read from.
+        stored: Option<Bytes>,
+    },
+}
+
+impl NonceReservation {
+    /// The reserved nonce.
+    pub fn nonce(&self) -> u64 {
+        match self {
+            NonceReservation::Taken(n) | NonceReservation::IfUnchanged { nonce: n, .. } => *n,
+        }
+    }
 }
 
 /// State in memory: lost on restart.
@@ -236,7 +312,16 @@ pub struct StateRelayerStore {
     relayer_id: String,
     tx_prefix: String,
     legacy: Option<KvRelayerStore>,
+    /// This instance's name in the lifecycle lease.
+    instance: String,
+    /// The next nonce as this instance last stored or read it ([`NO_HINT`]: unknown), so that
+    /// [`RelayerStore::reserve_nonce`] need not read it again: a stale hint only fails the
+    /// commit's check (another instance moved it), and the next reservation reads.
+    next_hint: Arc<AtomicU64>,
 }
+
+/// [`StateRelayerStore`]'s `next_hint` when the stored next nonce is not known.
+const NO_HINT: u64 = u64::MAX;
 
 impl StateRelayerStore {
     /// State of relayer `relayer_id` in `state`.
@@ -246,7 +331,29 @@ impl StateRelayerStore {
             relayer_id: relayer_id.to_owned(),
             tx_prefix: format!("{}:{relayer_id}/", relayer_id.len()),
             legacy: None,
+            instance: uuid::Uuid::new_v4().to_string(),
+            next_hint: Arc::new(AtomicU64::new(NO_HINT)),
         }
+    }
+
+    /// Names this instance among the processes sharing the store (default: random), in the
+    /// lease of the relayer's lifecycle (`relayer/<relayer id>` in
+    /// [`Space::LEASES`]): a process restarted under its former name takes the lifecycle
+    /// back at once instead of waiting for its lease to expire. Must be unique among live
+    /// processes.
+    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = instance.into();
+        self
+    }
+
+    /// Remembers the stored next nonce (`None`: unknown).
+    fn hint(&self, next: Option<u64>) {
+        self.next_hint
+            .store(next.unwrap_or(NO_HINT), Ordering::Release);
+    }
+
+    fn tx_key(&self, id: &str) -> String {
+        format!("{}{id}", self.tx_prefix)
     }
 
     /// State in memory, lost with the store: for tests and short-lived programs.
@@ -346,10 +453,12 @@ impl RelayerStore for StateRelayerStore {
     }
 
     async fn set_next_nonce(&self, nonce: u64) -> Result<(), StoreError> {
-        Ok(self
-            .state
+        self.hint(None);
+        self.state
             .put(Space::NONCES, &self.relayer_id, encode_nonce(nonce)?)
-            .await?)
+            .await?;
+        self.hint(Some(nonce));
+        Ok(())
     }
 
     async fn allocate_nonce(&self, floor: u64) -> Result<u64, StoreError> {
@@ -362,6 +471,7 @@ impl RelayerStore for StateRelayerStore {
                 .compare_and_swap(Space::NONCES, &self.relayer_id, stored, Some(after))
                 .await?
             {
+                self.hint(nonce.checked_add(1));
                 return Ok(nonce);
             }
         }
@@ -372,7 +482,8 @@ impl RelayerStore for StateRelayerStore {
         let Some(after) = nonce.checked_add(1) else {
             return Ok(false);
         };
-        Ok(self
+        self.hint(None);
+        let released = self
             .state
             .compare_and_swap(
                 Space::NONCES,
@@ -380,29 +491,131 @@ impl RelayerStore for StateRelayerStore {
                 Some(encode_nonce(after)?),
                 Some(encode_nonce(nonce)?),
             )
-            .await?)
+            .await?;
+        if released {
+            self.hint(Some(nonce));
+        }
+        Ok(released)
     }
 
     async fn put_transaction(&self, tx: &StoredTransaction) -> Result<(), StoreError> {
-        let key = format!("{}{}", self.tx_prefix, tx.tx.transaction_id);
+        let key = self.tx_key(&tx.tx.transaction_id);
         Ok(self.state.put_json(Space::TRANSACTIONS, &key, tx).await?)
     }
 
+    async fn transaction(&self, id: &str) -> Result<Option<StoredTransaction>, StoreError> {
+        if self.unread_legacy().await?.is_some() {
+            return Ok(self
+                .transactions()
+                .await?
+                .into_iter()
+                .find(|t| t.tx.transaction_id == id));
+        }
+        let key = self.tx_key(id);
+        match self.state.get(Space::TRANSACTIONS, &key).await? {
+            None => Ok(None),
+            Some(value) => serde_json::from_slice(&value)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("{key}: {e}"))),
+        }
+    }
+
+    async fn reserve_nonce(&self, floor: u64) -> Result<NonceReservation, StoreError> {
+        let hint = self.next_hint.load(Ordering::Acquire);
+        if hint != NO_HINT {
+            // No read: if another instance moved the nonce, `commit_new` says so.
+            return Ok(NonceReservation::IfUnchanged {
+                nonce: hint.max(floor),
+                stored: Some(encode_nonce(hint)?),
+            });
+        }
+        let (stored, current) = self.stored_nonce().await?;
+        Ok(NonceReservation::IfUnchanged {
+            nonce: current.unwrap_or(0).max(floor),
+            stored,
+        })
+    }
+
+    /// The nonce and the transaction in one batch of the engine state.
+    async fn commit_new(
+        &self,
+        reservation: &NonceReservation,
+        tx: &StoredTransaction,
+    ) -> Result<bool, StoreError> {
+        let NonceReservation::IfUnchanged { nonce, stored } = reservation else {
+            self.put_transaction(tx).await?;
+            return Ok(true);
+        };
+        let key = self.tx_key(&tx.tx.transaction_id);
+        let batch = vec![
+            StateOp::expect(Space::NONCES, self.relayer_id.clone(), stored.clone()),
+            StateOp::put(
+                Space::NONCES,
+                self.relayer_id.clone(),
+                encode_nonce(nonce.saturating_add(1))?,
+            ),
+            StateOp::put_json(Space::TRANSACTIONS, key, tx)?,
+        ];
+        self.hint(None);
+        match self.state.apply(batch).await {
+            Ok(()) => {
+                self.hint(nonce.checked_add(1));
+                Ok(true)
+            }
+            Err(StateError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The lease `relayer/<relayer id>` of the engine state, acquired or renewed.
+    async fn lifecycle_turn(&self, ttl: Duration) -> Result<bool, StoreError> {
+        let name = format!("relayer/{}", self.relayer_id);
+        Ok(self
+            .state
+            .acquire_lease(&name, &self.instance, ttl)
+            .await?
+            .is_some())
+    }
+
     async fn transactions(&self) -> Result<Vec<StoredTransaction>, StoreError> {
+        self.transactions_unknown(&|_| false).await
+    }
+
+    /// The key names the transaction: the others are not decoded.
+    async fn transactions_unknown(
+        &self,
+        known: &(dyn for<'k> Fn(&'k str) -> bool + Send + Sync),
+    ) -> Result<Vec<StoredTransaction>, StoreError> {
         let mut out = Vec::new();
-        let mut known = std::collections::HashSet::new();
+        let legacy = self.unread_legacy().await?;
+        // With legacy state to move over: the ids the engine state has, which it keeps.
+        let mut seen = std::collections::HashSet::new();
         for (key, value) in self
             .state
             .scan_all(Space::TRANSACTIONS, &self.tx_prefix)
             .await?
         {
+            if let Some(id) = key.strip_prefix(&self.tx_prefix) {
+                if legacy.is_some() {
+                    seen.insert(id.to_owned());
+                }
+                if known(id) {
+                    continue;
+                }
+            }
             let tx: StoredTransaction = serde_json::from_slice(&value)
                 .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
-            known.insert(tx.tx.transaction_id.clone());
+            seen.insert(tx.tx.transaction_id.clone());
             out.push(tx);
         }
-        if let Some(legacy) = self.unread_legacy().await? {
-            self.migrate(legacy, &mut known, &mut out).await?;
+        if let Some(legacy) = legacy {
+            let mut migrated = Vec::new();
+            self.migrate(legacy, &mut seen, &mut migrated).await?;
+            out.extend(
+                migrated
+                    .into_iter()
+                    .filter(|t| !known(&t.tx.transaction_id)),
+            );
         }
         Ok(out)
     }
@@ -477,6 +690,30 @@ mod tests {
         assert_eq!(a.next_nonce().await.unwrap(), Some(8));
         assert_eq!(a.transactions().await.unwrap()[0].tx.nonce, 6);
         assert_eq!(ab.transactions().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stale_nonce_hint_fails_the_commit_and_the_next_reservation_reads() {
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        let one = StateRelayerStore::new(state.clone(), "r");
+        let two = StateRelayerStore::new(state, "r");
+        let first = one.reserve_nonce(3).await.unwrap();
+        assert!(one.commit_new(&first, &tx("a", 3)).await.unwrap());
+        // `two` takes 4 while `one` believes 4 is still next.
+        let other = two.reserve_nonce(0).await.unwrap();
+        assert_eq!(other.nonce(), 4);
+        assert!(two.commit_new(&other, &tx("b", 4)).await.unwrap());
+        let stale = one.reserve_nonce(0).await.unwrap();
+        assert_eq!(stale.nonce(), 4, "from the hint, without a read");
+        assert!(!one.commit_new(&stale, &tx("c", 4)).await.unwrap());
+        let fresh = one.reserve_nonce(0).await.unwrap();
+        assert_eq!(fresh.nonce(), 5);
+        assert!(one.commit_new(&fresh, &tx("c", 5)).await.unwrap());
+        assert_eq!(two.next_nonce().await.unwrap(), Some(6));
+        assert_eq!(one.transactions().await.unwrap().len(), 3);
+        let unknown = one.transactions_unknown(&|id| id != "c").await.unwrap();
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].tx.nonce, 5);
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
 //! Loading code bundles from a directory or a zip archive.
 
 use bytes::Bytes;
-use defender_core::{CodeSource, MAX_CODE_BYTES};
+use defender_core::{
+    check_archive_size, check_code_size, CodeSizeError, CodeSource, MAX_UNCOMPRESSED_CODE_BYTES,
+};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -16,12 +18,10 @@ pub enum BundleError {
     /// The archive is not a valid zip file.
     #[error("invalid zip archive: {0}")]
     Zip(String),
-    /// The bundle is larger than [`MAX_CODE_BYTES`].
-    #[error("bundle is over the {limit}-byte limit")]
-    TooLarge {
-        /// The limit.
-        limit: usize,
-    },
+    /// The bundle is over Defender's size rule (5 MB once zipped and base64-encoded), or
+    /// over [`MAX_UNCOMPRESSED_CODE_BYTES`] uncompressed.
+    #[error("bundle too large: {0}")]
+    TooLarge(#[from] CodeSizeError),
     /// There is no `index.js` at the bundle's root.
     #[error("bundle has no index.js at its root")]
     NoIndex,
@@ -50,17 +50,12 @@ fn finish(files: BTreeMap<String, Bytes>) -> Result<CodeSource, BundleError> {
     if !files.contains_key("index.js") {
         return Err(BundleError::NoIndex);
     }
-    let source = CodeSource::Bundle(files);
-    if source.size() > MAX_CODE_BYTES {
-        return Err(BundleError::TooLarge {
-            limit: MAX_CODE_BYTES,
-        });
-    }
-    Ok(source)
+    Ok(CodeSource::Bundle(files))
 }
 
 /// Loads every file under `dir` into a [`CodeSource::Bundle`]; `dir/index.js` must exist and
-/// the total must be at most [`MAX_CODE_BYTES`]. Symbolic links are not followed.
+/// the bundle must pass Defender's size rule ([`check_code_size`]: at most 5 MB once zipped
+/// and base64-encoded). Symbolic links are not followed.
 pub fn load_bundle_dir(dir: &Path) -> Result<CodeSource, BundleError> {
     let mut files = BTreeMap::new();
     let mut total = 0usize;
@@ -78,29 +73,30 @@ pub fn load_bundle_dir(dir: &Path) -> Result<CodeSource, BundleError> {
                     .map_err(|_| BundleError::InvalidPath(path.display().to_string()))?;
                 let rel = clean_path(&rel.to_string_lossy())?;
                 let content = std::fs::read(&path)?;
-                total += rel.len() + content.len();
-                if total > MAX_CODE_BYTES {
-                    return Err(BundleError::TooLarge {
-                        limit: MAX_CODE_BYTES,
-                    });
+                total = total.saturating_add(rel.len() + content.len());
+                if total > MAX_UNCOMPRESSED_CODE_BYTES {
+                    return Err(CodeSizeError::UncompressedTooLarge {
+                        uncompressed: total,
+                        limit: MAX_UNCOMPRESSED_CODE_BYTES,
+                    }
+                    .into());
                 }
                 files.insert(rel, Bytes::from(content));
             }
         }
     }
-    finish(files)
+    let source = finish(files)?;
+    check_code_size(&source)?;
+    Ok(source)
 }
 
 /// Loads a zip archive (as Defender's API accepted it) into a [`CodeSource::Bundle`].
 ///
-/// Both the archive and its uncompressed content must be at most [`MAX_CODE_BYTES`], so a
-/// zip bomb is refused without being inflated.
+/// Defender's size rule applies to the archive as given: its base64 encoding is at most 5 MB
+/// ([`check_archive_size`]). Its uncompressed content must be at most
+/// [`MAX_UNCOMPRESSED_CODE_BYTES`], so a zip bomb is refused without being inflated.
 pub fn load_bundle_zip(archive: &[u8]) -> Result<CodeSource, BundleError> {
-    if archive.len() > MAX_CODE_BYTES {
-        return Err(BundleError::TooLarge {
-            limit: MAX_CODE_BYTES,
-        });
-    }
+    check_archive_size(archive.len())?;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive))
         .map_err(|e| BundleError::Zip(e.to_string()))?;
     let mut files = BTreeMap::new();
@@ -113,16 +109,18 @@ pub fn load_bundle_zip(archive: &[u8]) -> Result<CodeSource, BundleError> {
             continue;
         }
         let name = clean_path(file.name())?;
-        let budget = MAX_CODE_BYTES.saturating_sub(total + name.len());
+        let budget = MAX_UNCOMPRESSED_CODE_BYTES.saturating_sub(total + name.len());
         let mut content = Vec::new();
         // Read one byte past the budget to detect an oversized entry without inflating it all.
         (&mut file)
             .take(budget as u64 + 1)
             .read_to_end(&mut content)?;
         if content.len() > budget {
-            return Err(BundleError::TooLarge {
-                limit: MAX_CODE_BYTES,
-            });
+            return Err(CodeSizeError::UncompressedTooLarge {
+                uncompressed: total + name.len() + content.len(),
+                limit: MAX_UNCOMPRESSED_CODE_BYTES,
+            }
+            .into());
         }
         total += name.len() + content.len();
         files.insert(name, Bytes::from(content));

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use defender_core::redact::Redactor;
 use defender_core::{
-    ActionCode, ActionRuntime, CodeSource, RunError, RunOutcome, RunRequest, MAX_CODE_BYTES,
+    ActionCode, ActionRuntime, CodeSource, RunError, RunOutcome, RunRequest,
+    MAX_UNCOMPRESSED_CODE_BYTES,
 };
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -432,11 +433,13 @@ impl Drop for CancelOnDrop {
 }
 
 fn bundle_of(source: &CodeSource) -> Result<Arc<BTreeMap<String, Bytes>>, RunError> {
+    // The cheap bound, on every run; Defender's rule on the zipped size is checked where code
+    // is registered (`defender_core::check_code_size` zips it, too slow for every run).
     let size = source.size();
-    if size > MAX_CODE_BYTES {
+    if size > MAX_UNCOMPRESSED_CODE_BYTES {
         return Err(RunError::CodeTooLarge {
             size,
-            limit: MAX_CODE_BYTES,
+            limit: MAX_UNCOMPRESSED_CODE_BYTES,
         });
     }
     match source {

@@ -147,6 +147,7 @@ pub(crate) use {reach, share};
 
 // After the macros, which the suites use.
 pub mod chain;
+pub mod leases;
 pub mod notify;
 pub mod relayer;
 pub mod runs;

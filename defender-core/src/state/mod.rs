@@ -14,6 +14,7 @@
 mod counter;
 mod error;
 mod keys;
+mod lease;
 mod memory;
 mod runs;
 mod secrets;
@@ -21,6 +22,7 @@ mod secrets;
 pub use counter::{decode_counter, encode_counter, next_counter, MAX_COUNTER};
 pub use error::StateError;
 pub use keys::{check_batch, check_key, Space, StateOp, MAX_KEY_BYTES};
+pub use lease::{fence_key, ttl_ms, until_key, Lease};
 pub use memory::MemoryStateStore;
 pub use runs::StateRunStore;
 pub use secrets::{SealedSecretError, SecretsKey, SecretsKeyError, StateSecretStore};
@@ -31,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Dynamic state store, as the engine holds it.
 pub type DynStateStore = dyn StateStore;
@@ -76,6 +79,11 @@ fn encode_json<T: Serialize + ?Sized>(
 ///   result past [`MAX_COUNTER`] with [`StateError::CounterOverflow`]; both change nothing.
 ///   Concurrent increments by 1 from any number of tasks or processes return distinct,
 ///   contiguous values.
+/// - **Leases** ([`acquire_lease`](Self::acquire_lease), [`renew_lease`](Self::renew_lease),
+///   [`release_lease`](Self::release_lease)): at most one holder of a lease name at a time
+///   among every task and process sharing the store, until it expires or is released; each
+///   new holder gets a larger fencing token, and [`Lease::fence`] in a batch makes the batch
+///   fail once the lease has passed to another holder.
 /// - **Durability.** Once a write returns `Ok`, every later read sees it or a newer value,
 ///   also after a restart or a crash for durable backends. [`StateError::Unavailable`] means
 ///   the backend failed: the operation may or may not have happened.
@@ -170,6 +178,85 @@ pub trait StateStore: fmt::Debug + Send + Sync + 'static {
 
     /// Adds `by` to the counter `key` of `space` and returns its new value.
     async fn increment(&self, space: Space, key: &str, by: u64) -> Result<u64, StateError>;
+
+    /// Acquires the lease `name` for `holder` for `ttl`, unless another holder has it and it
+    /// has not expired: `Ok(None)` then. A holder acquiring a lease it still holds keeps its
+    /// token and renews it; a new holder gets a larger token than any before (see
+    /// [`Lease`]).
+    ///
+    /// By default, entries `fence/<name>` and `until/<name>` of [`Space::LEASES`] written with
+    /// [`apply`](Self::apply), the end measured by the system clock (processes sharing the
+    /// store need synchronised clocks); a store with expiring keys overrides the three lease
+    /// methods to use them.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StateError> {
+        let fence = fence_key(name);
+        let until = until_key(name);
+        let stored_fence = self.get(Space::LEASES, &fence).await?;
+        let stored_until = self.get(Space::LEASES, &until).await?;
+        let current = stored_fence
+            .as_deref()
+            .and_then(|v| Lease::from_fence(name, v));
+        let until_ms = stored_until
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
+            .unwrap_or(0);
+        let now = lease::wall_ms();
+        let lease = match lease::decide(current.as_ref(), until_ms, holder, now) {
+            lease::Acquire::Busy => return Ok(None),
+            lease::Acquire::Keep(lease) => lease,
+            lease::Acquire::Take(token) => Lease::new(name, holder, token),
+        };
+        let end = now.saturating_add(ttl_ms(ttl));
+        let batch = vec![
+            StateOp::expect(Space::LEASES, fence.clone(), stored_fence),
+            StateOp::expect(Space::LEASES, until.clone(), stored_until),
+            StateOp::put(Space::LEASES, fence, lease.fence_value()),
+            StateOp::put(Space::LEASES, until, Bytes::from(end.to_string())),
+        ];
+        match self.apply(batch).await {
+            Ok(()) => Ok(Some(lease)),
+            Err(StateError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Extends a lease held by `lease`'s holder for `ttl` from now; `Ok(false)` when another
+    /// holder has acquired it since (an expired lease nobody took is renewed).
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StateError> {
+        let end = lease::wall_ms().saturating_add(ttl_ms(ttl));
+        let batch = vec![
+            lease.fence(),
+            StateOp::put(
+                Space::LEASES,
+                until_key(lease.name()),
+                Bytes::from(end.to_string()),
+            ),
+        ];
+        match self.apply(batch).await {
+            Ok(()) => Ok(true),
+            Err(StateError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends a lease now, if its holder still has it, so that another process acquires it
+    /// without waiting for it to expire. The fence stays, so the next holder's token is
+    /// larger.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StateError> {
+        let batch = vec![
+            lease.fence(),
+            StateOp::put(Space::LEASES, until_key(lease.name()), Bytes::from("0")),
+        ];
+        match self.apply(batch).await {
+            Ok(()) | Err(StateError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 macro_rules! forward_state_store {
@@ -208,6 +295,20 @@ macro_rules! forward_state_store {
             }
             async fn increment(&self, space: Space, key: &str, by: u64) -> Result<u64, StateError> {
                 (**self).increment(space, key, by).await
+            }
+            async fn acquire_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                ttl: Duration,
+            ) -> Result<Option<Lease>, StateError> {
+                (**self).acquire_lease(name, holder, ttl).await
+            }
+            async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StateError> {
+                (**self).renew_lease(lease, ttl).await
+            }
+            async fn release_lease(&self, lease: &Lease) -> Result<(), StateError> {
+                (**self).release_lease(lease).await
             }
         }
     };

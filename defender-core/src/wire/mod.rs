@@ -5,6 +5,7 @@
 //! written alongside the current ones and accepted on input.
 
 mod action;
+mod forta;
 mod monitor;
 mod notification;
 mod quantity;
@@ -13,6 +14,10 @@ mod relayer;
 pub use action::{
     encode_logs, ActionEvent, ActionRequest, ErrorType, LogEntry, LogLevel, PreviousRun, RunRecord,
     RunStatus, Trigger, WebhookResponse,
+};
+pub use forta::{
+    forta_severity_rank, FortaAlert, FortaBlock, FortaBot, FortaConditions, FortaMonitorDefinition,
+    FortaSource, FORTA_NETWORKS, FORTA_SEVERITIES,
 };
 pub use monitor::{
     AlertThreshold, ConfirmLevel, DefinitionError, EthLog, EthReceipt, EventCondition, FilterMatch,

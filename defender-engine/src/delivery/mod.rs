@@ -5,7 +5,8 @@
 //! at start, then told of each new one) and starts attempts as they come due:
 //!
 //! - **Per target, in order, bounded**: each notification channel alias takes one delivery at
-//!   a time, oldest first (as a queue); each linked action up to 16 runs at a time; at most
+//!   a time, oldest first (as a queue); each linked action (and each workflow) up to 16 runs
+//!   at a time; at most
 //!   256 attempts run at once in all. A dead or slow channel holds only its own slot, so it
 //!   never delays another channel, a linked action, or blocks (the monitor path only writes
 //!   to the outbox).
@@ -25,12 +26,13 @@ mod scheduler;
 pub(crate) use scheduler::Workers;
 
 use crate::actions::Actions;
-use crate::outbox::{AlertRecord, Claimed, DeliveryTarget, Outbox};
+use crate::outbox::{AlertRecord, Claim, Claimed, DeliveryTarget, Outbox, Owed};
 use crate::run::Runner;
+use crate::workflows::{WorkflowError, WorkflowTrigger};
 use defender_core::state::StateError;
 use defender_core::{ActionRequest, Message, NotifyError, RunStatus, Trigger};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Timeouts and retry policy of deliveries.
@@ -56,6 +58,11 @@ impl DeliveryLimits {
             .max(self.first_retry.min(self.max_retry))
     }
 }
+
+/// How much longer than its longest attempt a claim lasts.
+const CLAIM_MARGIN: Duration = Duration::from_secs(5);
+/// A workflow's claim lasts this many action run timeouts.
+const WORKFLOW_CLAIM_RUNS: u32 = 10;
 
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -96,6 +103,22 @@ impl Deliverer {
         self.runner.clock.now().timestamp_millis()
     }
 
+    /// How long a claim lasts: past the longest attempt (a channel's delivery timeout, an
+    /// action's run timeout, a workflow's) with a margin, so that only a dead engine's claim
+    /// expires.
+    fn claim_ms(&self, target: &DeliveryTarget) -> i64 {
+        let longest = match target {
+            DeliveryTarget::Channel(_) => self.limits.timeout,
+            DeliveryTarget::Action(_) => self.runner.limits.timeout,
+            _ => self
+                .runner
+                .limits
+                .timeout
+                .saturating_mul(WORKFLOW_CLAIM_RUNS),
+        };
+        millis(longest.saturating_add(CLAIM_MARGIN))
+    }
+
     /// One attempt at the delivery under `key`: when it is due next, or `None` once it is
     /// done, dead or gone. A failing store is retried after the first retry delay.
     pub(crate) async fn attempt(&self, key: &str) -> Option<i64> {
@@ -112,8 +135,13 @@ impl Deliverer {
     }
 
     async fn try_attempt(&self, key: &str) -> Result<Option<i64>, StateError> {
-        let Some(claimed) = self.outbox.claim(key, &self.owner).await? else {
-            return Ok(None);
+        let now = self.now_ms();
+        let until = |target: &DeliveryTarget| now.saturating_add(self.claim_ms(target));
+        let claimed = match self.outbox.claim(key, &self.owner, now, until).await? {
+            Claim::Mine(claimed) => claimed,
+            // Another engine works on it: look again once its claim ends.
+            Claim::Busy(until) => return Ok(Some(until.saturating_add(1))),
+            Claim::Gone => return Ok(None),
         };
         // Done already under the same key (the alert was owed twice: a block handled again
         // after a reorg, or a replay).
@@ -131,6 +159,7 @@ impl Deliverer {
                     self.run_action(id, record, &claimed.owed.idempotency_key)
                         .await
                 }
+                DeliveryTarget::Workflow(id) => self.run_workflow(id, record, &claimed.owed).await,
             },
         };
         self.settle(&claimed, sent).await
@@ -184,6 +213,10 @@ impl Deliverer {
             idempotency_key: Some(key.to_owned()),
         };
         let metrics = &self.runner.metrics;
+        let severity = message
+            .alert
+            .as_ref()
+            .and_then(|a| a.monitor.severity_level);
         let sent = tokio::time::timeout(
             self.limits.timeout,
             self.runner.notifiers.send(alias, &message),
@@ -192,7 +225,7 @@ impl Deliverer {
         match sent {
             Ok(Ok(report)) => {
                 for (_, result) in &report.results {
-                    metrics.notification(alias, result.is_ok());
+                    metrics.notification(alias, severity, result.is_ok());
                 }
                 if report.all_delivered() {
                     return Sent::Done;
@@ -208,11 +241,11 @@ impl Deliverer {
                 Sent::Done
             }
             Ok(Err(e)) => {
-                metrics.notification(alias, false);
+                metrics.notification(alias, severity, false);
                 Sent::Failed(e.to_string())
             }
             Err(_) => {
-                metrics.notification(alias, false);
+                metrics.notification(alias, severity, false);
                 Sent::Failed(format!(
                     "no answer within {} ms",
                     self.limits.timeout.as_millis()
@@ -248,6 +281,39 @@ impl Deliverer {
             return Sent::Failed(run.message.unwrap_or_else(|| "run throttled".into()));
         }
         Sent::Done
+    }
+}
+
+impl Deliverer {
+    /// Runs the monitor's workflow with the match as its input. A run that happened is done,
+    /// whatever its outcome (recorded in the workflow's history); an unknown workflow or a
+    /// run the engine state cut short is retried. Every attempt is the same run (its id
+    /// and start come from the delivery), so a run done again replaces its record.
+    async fn run_workflow(&self, workflow_id: &str, record: AlertRecord, owed: &Owed) -> Sent {
+        let Some(workflows) = self.runner.workflows.get().and_then(Weak::upgrade) else {
+            return Sent::Failed("the engine is shutting down".into());
+        };
+        let input = match serde_json::to_value(&record.alert) {
+            Ok(input) => input,
+            Err(e) => return Sent::Failed(format!("match not serializable: {e}")),
+        };
+        let trigger = WorkflowTrigger::Monitor {
+            monitor_id: record.monitor_id,
+        };
+        let run_id = run_id_for(&owed.idempotency_key);
+        match workflows
+            .run_as(workflow_id, trigger, input, run_id, owed.since_ms)
+            .await
+        {
+            Ok(run) => {
+                tracing::info!(workflow_id, status = ?run.status, "monitor's workflow ran");
+                Sent::Done
+            }
+            Err(WorkflowError::Unknown(_)) => Sent::Failed(format!(
+                "the monitor's workflow `{workflow_id}` does not exist"
+            )),
+            Err(e) => Sent::Failed(e.to_string()),
+        }
     }
 }
 

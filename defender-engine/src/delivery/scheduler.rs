@@ -22,6 +22,9 @@ const MAX_IN_FLIGHT: usize = 256;
 /// Longest sleep of the scheduler: it looks at the clock at least this often (a test clock
 /// may jump).
 const MAX_IDLE: Duration = Duration::from_secs(1);
+/// How often the outbox is read again for deliveries owed by other engines sharing the state
+/// (or left by one that died).
+const RESCAN_EVERY: Duration = Duration::from_secs(2);
 /// How often markers of old deliveries are deleted.
 const MARKER_SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// How long a stop waits for the attempts under way before it cancels them (they stay owed,
@@ -160,10 +163,15 @@ impl Scheduler {
             return;
         }
         let mut next_sweep = tokio::time::Instant::now();
+        let mut next_rescan = tokio::time::Instant::now() + RESCAN_EVERY;
         loop {
             if tokio::time::Instant::now() >= next_sweep {
                 self.sweep_markers().await;
                 next_sweep = tokio::time::Instant::now() + MARKER_SWEEP_EVERY;
+            }
+            if tokio::time::Instant::now() >= next_rescan {
+                self.rescan().await;
+                next_rescan = tokio::time::Instant::now() + RESCAN_EVERY;
             }
             let now = self.deliverer.now_ms();
             self.promote(now);
@@ -216,6 +224,15 @@ impl Scheduler {
                 _ = stop.wait_for(|s| *s) => return false,
                 _ = tokio::time::sleep(MAX_IDLE) => {}
             }
+        }
+    }
+
+    /// Adds the deliveries owed in the outbox that the index does not have: written by
+    /// another engine, or left by one that died (their claims are taken over once expired).
+    async fn rescan(&mut self) {
+        match self.deliverer.outbox.pending().await {
+            Ok(pending) => pending.into_iter().for_each(|p| self.add(p)),
+            Err(e) => tracing::warn!(error = %e, "outbox not read again"),
         }
     }
 
@@ -272,7 +289,7 @@ impl Scheduler {
         for target in targets {
             let limit = match target {
                 DeliveryTarget::Channel(_) => CHANNEL_CONCURRENCY,
-                DeliveryTarget::Action(_) => ACTION_CONCURRENCY,
+                DeliveryTarget::Action(_) | DeliveryTarget::Workflow(_) => ACTION_CONCURRENCY,
             };
             loop {
                 let busy = self.running.get(&target).copied().unwrap_or(0);

@@ -177,6 +177,13 @@ impl AlertGate {
         Ok(())
     }
 
+    /// Reads the stored state of `monitor` again, dropping the one in memory: when this
+    /// process takes over a network from another, whose gate moved on meanwhile.
+    pub(crate) async fn reload(&self, monitor: &str) -> Result<(), StateError> {
+        self.lock_states().remove(monitor);
+        self.load(monitor).await
+    }
+
     fn lock_states(&self) -> std::sync::MutexGuard<'_, HashMap<String, GateState>> {
         self.shared.states.lock().unwrap_or_else(|e| e.into_inner())
     }

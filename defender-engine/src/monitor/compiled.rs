@@ -310,6 +310,9 @@ impl CompiledMonitor {
             abi: abi_json.map(std::sync::Arc::new),
             confirm_blocks: level,
             address: None,
+            severity_level: def.severity_level,
+            risk_category: def.risk_category.clone(),
+            agents: Vec::new(),
         };
         let legacy_summary = MonitorSummary {
             address: summary.addresses.first().cloned(),

@@ -33,15 +33,28 @@ impl AlertFormatter for PlainAlertFormatter {
             .map(|n| n.to_string())
             .unwrap_or_else(|_| alert.block_number.clone());
         let _ = writeln!(body, "**Block:** {block}");
-        let _ = writeln!(body, "**Transaction:** `{}`", alert.hash);
+        match &alert.alert {
+            Some(forta) => {
+                let _ = writeln!(body, "**Forta alert:** {} ({})", forta.name, forta.alert_id);
+                let _ = writeln!(body, "**Description:** {}", forta.description);
+                let _ = writeln!(body, "**Hash:** `{}`", alert.hash);
+            }
+            None => {
+                let _ = writeln!(body, "**Transaction:** `{}`", alert.hash);
+            }
+        }
         for reason in &alert.match_reasons {
             let kind = match reason.kind {
                 MatchReasonType::Event => "Event",
                 MatchReasonType::Function => "Function",
                 MatchReasonType::Transaction => "Transaction",
                 MatchReasonType::InternalFunction => "Internal function",
+                MatchReasonType::AlertId => "Alert id",
+                MatchReasonType::Severity => "Severity",
             };
-            let what = if reason.signature.is_empty() {
+            let what = if let Some(value) = &reason.value {
+                value.clone()
+            } else if reason.signature.is_empty() {
                 reason.condition.clone().unwrap_or_default()
             } else {
                 reason.signature.clone()

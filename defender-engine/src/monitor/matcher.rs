@@ -4,6 +4,7 @@ use super::compiled::{CompiledMonitor, TxEnv};
 use super::error::MonitorError;
 use super::fasthash::FastMap;
 use super::payload::{abi_reason, eth_receipt, lower, tx_reason, Checksums};
+use super::trace::{BlockCalls, InternalCall};
 use super::values::ArgsEnv;
 use alloy_primitives::Address;
 use defender_core::{Block, Transaction};
@@ -27,7 +28,8 @@ type AddressMap<V> = FastMap<Address, V>;
 /// Matching follows Defender's Sentinel rules: a transaction whose `to`, `from` or a log's
 /// address is watched; then the transaction condition; then, if events or functions are
 /// selected, at least one selected event emitted by a watched address (or one selected function
-/// called directly on a watched address) whose condition holds. No events or functions
+/// called on a watched address: by the transaction itself, or by a contract when the block's
+/// internal calls are given, see [`Matcher::match_block_traced`]) whose condition holds. No events or functions
 /// selected means every transaction touching a watched address (that passes the transaction
 /// condition) matches. A condition that fails to evaluate (an overflow, a missing value) does
 /// not match.
@@ -35,7 +37,8 @@ type AddressMap<V> = FastMap<Address, V>;
 /// # Payload choices
 /// - One [`MonitorMatch`] per monitor and transaction, in transaction order.
 /// - `matchReasons`: one `event` reason per matching log, one `function` reason per matching
-///   selected function, then a `transaction` reason when the monitor has a transaction
+///   selected function, one `internal-function` reason per matching internal call (its
+///   `address` the called contract), then a `transaction` reason when the monitor has a transaction
 ///   condition or selects no events or functions. `signature` is the canonical signature
 ///   (`Transfer(address,address,uint256)`); `address` is checksummed.
 /// - `args`/`params`: numbers as decimal strings, addresses checksummed (as ethers decoded
@@ -160,15 +163,41 @@ impl Matcher {
 
     /// Matches a block against every monitor that is not paused.
     pub fn match_block(&self, block: &Block) -> Vec<MonitorMatch> {
-        self.match_inner(block, None)
+        self.match_inner(block, None, None)
     }
 
     /// Matches a block against the monitors that wait for `level` confirmations.
     pub fn match_block_at(&self, block: &Block, level: ConfirmLevel) -> Vec<MonitorMatch> {
-        self.match_inner(block, Some(level))
+        self.match_inner(block, Some(level), None)
     }
 
-    fn match_inner(&self, block: &Block, level: Option<ConfirmLevel>) -> Vec<MonitorMatch> {
+    /// Matches a block and its internal calls (see [`TraceSource`](super::TraceSource))
+    /// against the monitors of `level` (every level when `None`): a selected function called
+    /// by a contract on a watched address matches too, with an `internal-function` reason.
+    pub fn match_block_traced(
+        &self,
+        block: &Block,
+        level: Option<ConfirmLevel>,
+        calls: &BlockCalls,
+    ) -> Vec<MonitorMatch> {
+        self.match_inner(block, level, Some(calls))
+    }
+
+    /// Whether a monitor of `level` that is not paused selects functions: the blocks it sees
+    /// need their internal calls.
+    pub fn watches_functions(&self, level: ConfirmLevel) -> bool {
+        self.slots
+            .iter()
+            .flatten()
+            .any(|m| !m.def.paused && m.level == level && !m.functions.is_empty())
+    }
+
+    fn match_inner(
+        &self,
+        block: &Block,
+        level: Option<ConfirmLevel>,
+        calls: Option<&BlockCalls>,
+    ) -> Vec<MonitorMatch> {
         let mut out = Vec::new();
         let mut candidates: Vec<u32> = Vec::new();
         let mut checksums = Checksums::default();
@@ -191,6 +220,13 @@ impl Matcher {
                     last = Some(&log.address);
                 }
             }
+            let internal = calls.map_or(&[][..], |c| c.of(tx.index));
+            for call in internal {
+                if last != Some(&call.to) {
+                    add(&call.to);
+                    last = Some(&call.to);
+                }
+            }
             if candidates.is_empty() {
                 continue;
             }
@@ -205,7 +241,8 @@ impl Matcher {
                 if m.def.paused || level.is_some_and(|l| l != m.level) {
                     continue;
                 }
-                if let Some(found) = match_tx(m, block, tx, &mut receipt, &mut checksums) {
+                if let Some(found) = match_tx(m, block, tx, internal, &mut receipt, &mut checksums)
+                {
                     out.push(found);
                 }
             }
@@ -218,6 +255,7 @@ fn match_tx(
     m: &CompiledMonitor,
     block: &Block,
     tx: &Transaction,
+    internal: &[InternalCall],
     receipt: &mut Option<EthReceipt>,
     checksums: &mut Checksums,
 ) -> Option<MonitorMatch> {
@@ -282,6 +320,38 @@ fn match_tx(
             }
         }
     }
+    // The watched addresses a selected function was called on by a contract.
+    let mut called: Vec<Address> = Vec::new();
+    if !m.functions.is_empty() {
+        for call in internal {
+            if call.input.len() < 4 || !m.addresses.contains(&call.to) {
+                continue;
+            }
+            for sel in m.functions_for(&call.input[..4]) {
+                let Some(args) = sel.decode(&call.input) else {
+                    continue;
+                };
+                let env = ArgsEnv {
+                    names: &sel.names,
+                    args: &args,
+                };
+                if sel.condition.as_ref().is_none_or(|c| c.holds(&env)) {
+                    reasons.push(abi_reason(
+                        MatchReasonType::InternalFunction,
+                        &sel.signature,
+                        sel.condition.as_ref().map(|c| c.source.as_str()),
+                        &call.to,
+                        &sel.names,
+                        &args,
+                        checksums,
+                    ));
+                    if !called.contains(&call.to) {
+                        called.push(call.to);
+                    }
+                }
+            }
+        }
+    }
     if selects && reasons.is_empty() {
         return None;
     }
@@ -292,6 +362,7 @@ fn match_tx(
             tx.from == **a
                 || tx.to.as_ref() == Some(*a)
                 || tx.receipt.logs.iter().any(|l| l.address == **a)
+                || called.contains(a)
         })
         .collect();
     let first = matched.first().copied()?;
@@ -308,6 +379,7 @@ fn match_tx(
         transaction: receipt
             .get_or_insert_with(|| eth_receipt(block, tx))
             .clone(),
+        alert: None,
         match_reasons: reasons,
         matched_addresses: matched.iter().map(|a| lower(a)).collect(),
         matched_checksum_addresses: matched.iter().map(|a| checksums.get(a)).collect(),

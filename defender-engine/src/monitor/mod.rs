@@ -13,6 +13,8 @@
 //! - [`BlockWatcher`]: a cursor and a matcher in a loop that hands each block's matches to a
 //!   [`MatchSink`], for programs that do their own alerting.
 //! - [`test_conditions`]: Defender's "test conditions" tool.
+//! - [`TraceSource`]: a network's internal calls (`trace_block` or `debug_traceBlockByNumber`),
+//!   so that functions called by contracts match too ([`Matcher::match_block_traced`]).
 //!
 //! ```
 //! use defender_engine::monitor::Matcher;
@@ -45,6 +47,7 @@ mod format;
 mod matcher;
 mod payload;
 mod test_conditions;
+mod trace;
 mod values;
 mod watcher;
 
@@ -54,6 +57,10 @@ pub use format::PlainAlertFormatter;
 pub use matcher::Matcher;
 pub use payload::eth_receipt;
 pub use test_conditions::{test_conditions, TestScope, MAX_TEST_BLOCKS};
+pub use trace::{
+    BlockCalls, InternalCall, RpcTraceSource, TraceMethod, TraceSource, MAX_BLOCK_CALLS,
+    MAX_TRACE_RESPONSE_BYTES,
+};
 pub use watcher::{
     checkpoint_key, legacy_checkpoint_key, BlockCursor, BlockWatcher, Checkpoint, MatchSink,
     StartAt, WatcherConfig,

@@ -93,6 +93,7 @@ pub(crate) fn abi_reason(
         address: checksums.get(address),
         args: values,
         params,
+        value: None,
     }
 }
 
@@ -109,5 +110,6 @@ pub(crate) fn tx_reason(
         address: checksums.get(address),
         args: Vec::new(),
         params: Map::new(),
+        value: None,
     }
 }

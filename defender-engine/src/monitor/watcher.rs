@@ -185,6 +185,14 @@ impl BlockCursor {
         self
     }
 
+    /// Reads the checkpoint from the state again on the next [`next`](Self::next): another
+    /// process may have moved it.
+    pub fn reread_checkpoint(&mut self) {
+        self.checkpoint = None;
+        self.target = None;
+        self.rereads = 0;
+    }
+
     /// The key of this cursor's checkpoint in [`Space::CHECKPOINTS`].
     pub fn checkpoint_key(&self) -> String {
         checkpoint_key(&self.config.network, self.config.level)

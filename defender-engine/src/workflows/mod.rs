@@ -2,6 +2,12 @@
 //! parallel, started by hand or by a monitor's match, each run recorded in the engine state
 //! (space `workflow-runs`) with its steps, each action's run (result, error, logs) and its
 //! outcome. How a run moves on is the pure `advance`; this module runs the items.
+//!
+//! A monitor whose definition names a workflow (`workflowTrigger`) owes a run of it for each
+//! alert, in the outbox beside its notifications and linked action (module `delivery`): the
+//! run happens at least once, even across a crash. A run cut short by a crash is run again
+//! from its first step under the same run id and record, so the history keeps one record per
+//! alert.
 
 mod advance;
 mod model;
@@ -57,6 +63,15 @@ pub(crate) struct Workflows {
     actions: Arc<Actions>,
     proposals: Arc<Proposals>,
     defs: RwLock<HashMap<String, Arc<Workflow>>>,
+}
+
+impl Workflow {
+    /// Checks what [`Engine::add_workflow`] refuses: the id's characters, 1 to
+    /// [`MAX_WORKFLOW_STEPS`] steps, 1 to [`MAX_STEP_ITEMS`] items in each. The error says
+    /// what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        check(self)
+    }
 }
 
 fn check(w: &Workflow) -> Result<(), String> {
@@ -119,11 +134,26 @@ impl Workflows {
         trigger: WorkflowTrigger,
         input: Value,
     ) -> Result<WorkflowRun, WorkflowError> {
+        let started_ms = self.runner.clock.now().timestamp_millis();
+        self.run_as(id, trigger, input, new_run_id(), started_ms)
+            .await
+    }
+
+    /// Runs workflow `id` as run `run_id`, recorded in the history as started at `started_ms`
+    /// (milliseconds since the epoch): the same two give the same record, which a run done
+    /// again replaces.
+    pub(crate) async fn run_as(
+        &self,
+        id: &str,
+        trigger: WorkflowTrigger,
+        input: Value,
+        run_id: String,
+        started_ms: i64,
+    ) -> Result<WorkflowRun, WorkflowError> {
         let workflow = self.get(id)?;
         let now = self.runner.clock.now();
-        let run_id = new_run_id();
         // Newest first in key order.
-        let order = u64::MAX - u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let order = u64::MAX - u64::try_from(started_ms).unwrap_or(0);
         let key = format!("{id}/{order:020}-{run_id}");
         let mut run = WorkflowRun {
             workflow_run_id: run_id,

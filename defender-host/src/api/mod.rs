@@ -22,9 +22,15 @@
 //!
 //! Errors are `{ "message", "code" }` with the status Defender used (404 unknown, 409 paused,
 //! 400 invalid).
+//!
+//! Beside it, outside its key, the [`relayer`] API: each relayer reached with its own API key
+//! and secret, as Defender's relay API was by `@openzeppelin/defender-sdk`.
 
 mod actions;
 mod monitors;
+pub mod relayer;
+
+pub use relayer::RelayerAccess;
 
 use crate::config::Secret;
 use axum::extract::{Request, State};
@@ -47,6 +53,9 @@ pub struct ApiState {
     pub api_key: Option<Secret>,
     /// The server's base URL (`http://127.0.0.1:8080`), for webhook URLs.
     pub base_url: String,
+    /// The relayers the relayer API reaches, by API key (its routes are open to those keys,
+    /// not to the management key).
+    pub relayers: RelayerAccess,
 }
 
 /// An error answer: `{ "message", "code" }`.
@@ -100,6 +109,7 @@ impl From<EngineError> for ApiError {
             | EngineError::UnknownDeadLetter(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             EngineError::Paused(_) => (StatusCode::CONFLICT, "ACTION_PAUSED"),
             EngineError::InvalidAction { .. }
+            | EngineError::CodeTooLarge { .. }
             | EngineError::InvalidMonitor { .. }
             | EngineError::MonitorDefinition { .. }
             | EngineError::InvalidWebhookToken { .. } => {
@@ -148,7 +158,8 @@ async fn authorize(State(state): State<ApiState>, req: Request, next: Next) -> R
 
 /// The management API's router (to merge with the webhook router).
 pub fn router(state: ApiState) -> Router {
-    let code_limit = defender_core::MAX_CODE_BYTES / 3 * 4 + 64 * 1024;
+    // A script (`code`) may be as large as uncompressed code may be, plus its JSON escapes.
+    let code_limit = defender_core::MAX_UNCOMPRESSED_CODE_BYTES / 8 * 9;
     Router::new()
         .route("/actions", get(actions::list))
         .route("/autotasks", get(actions::list))
@@ -189,7 +200,8 @@ pub fn router(state: ApiState) -> Router {
             state.clone(),
             authorize,
         ))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(relayer::router(state.relayers))
 }
 
 async fn webhooks(State(state): State<ApiState>) -> Json<serde_json::Value> {

@@ -7,7 +7,7 @@ use crate::read::fields;
 use crate::refs::Refs;
 use crate::yaml::{Node, Value};
 use defender_core::CodeSource;
-use defender_engine::{ActionSpec, ActionTrigger, Schedule};
+use defender_engine::{ActionSpec, ActionTrigger, ExecutionLimits, QuotaPeriod, Schedule};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -69,6 +69,7 @@ pub(crate) fn read(
             );
         }
     }
+    let limits = execution_limits(&mut f, p);
     let (triggers, monitor_link) = match f.get("trigger") {
         Some(t) => trigger(t, &f.key_path("trigger"), p),
         None => {
@@ -85,6 +86,7 @@ pub(crate) fn read(
     spec.triggers = triggers;
     spec.relayer_id = relayer;
     spec.paused = paused;
+    spec.limits = limits;
     Some(Action {
         spec,
         code_path: full,
@@ -93,6 +95,41 @@ pub(crate) fn read(
         monitor_link,
         webhook_token: None,
     })
+}
+
+/// An action's execution limits (our keys, in defender-as-code's style): `max-concurrency`
+/// (runs in progress at once) and `quotas` (`per-minute`, `per-hour`, `per-day`,
+/// `per-month`: runs started per calendar window).
+fn execution_limits(f: &mut crate::read::Fields<'_>, p: &mut Problems) -> ExecutionLimits {
+    let mut limits = ExecutionLimits::default();
+    if let Some(n) = f.uint("max-concurrency", p) {
+        match u32::try_from(n) {
+            Ok(n) => limits.max_concurrency = Some(n),
+            Err(_) => {
+                if let Some(node) = f.get("max-concurrency") {
+                    let path = f.key_path("max-concurrency");
+                    p.at(&node.pos, &path, format!("at most {}", u32::MAX));
+                }
+            }
+        }
+    }
+    if let Some(node) = f.get("quotas") {
+        let path = f.key_path("quotas");
+        if let Some(mut q) = crate::read::fields(node, &path, p) {
+            for (key, period) in [
+                ("per-minute", QuotaPeriod::Minute),
+                ("per-hour", QuotaPeriod::Hour),
+                ("per-day", QuotaPeriod::Day),
+                ("per-month", QuotaPeriod::Month),
+            ] {
+                if let Some(runs) = q.uint(key, p) {
+                    limits = limits.quota(u64::try_from(runs).unwrap_or(u64::MAX), period);
+                }
+            }
+            q.finish(p, &[]);
+        }
+    }
+    limits
 }
 
 /// An action's code: a folder (a bundle with `index.js`), a `.zip` bundle, or one `.js` file.
@@ -124,14 +161,10 @@ pub(crate) fn load_code(
             .and_then(|bytes| defender_runtime::load_bundle_zip(&bytes).map_err(|e| e.to_string()))
     } else {
         crate::files::read_bounded(&full).and_then(|s| {
-            if s.len() > defender_core::MAX_CODE_BYTES {
-                Err(format!(
-                    "the code is over the {}-byte limit",
-                    defender_core::MAX_CODE_BYTES
-                ))
-            } else {
-                Ok(CodeSource::Script(s))
-            }
+            let code = CodeSource::Script(s);
+            defender_core::check_code_size(&code)
+                .map(|_| code)
+                .map_err(|e| e.to_string())
         })
     };
     match loaded {

@@ -7,18 +7,21 @@
 //! alias). The Defender names (`name:`) are kept for display.
 
 mod action;
+mod forta;
 mod monitor;
 mod notification;
 mod relayer;
 mod resources;
+mod workflow;
 
 use defender_core::MonitorDefinition;
-use defender_engine::ActionSpec;
+use defender_engine::{ActionSpec, Workflow};
 use defender_notify::ChannelDefinition;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub(crate) use resources::read_project;
+pub(crate) use workflow::proposal_networks;
 
 /// Which input the project was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,12 @@ pub struct Project {
     pub actions: BTreeMap<String, Action>,
     /// Monitors by resource key.
     pub monitors: BTreeMap<String, Monitor>,
+    /// Forta monitors (`type: FORTA`) by resource key: channels and linked actions resolved
+    /// to resource keys.
+    pub forta_monitors: BTreeMap<String, defender_core::FortaMonitorDefinition>,
+    /// Workflows by resource key (their id in the engine), in the engine's own type: each
+    /// step's actions (resource keys) and proposals.
+    pub workflows: BTreeMap<String, Workflow>,
     /// Notification channels by resource key.
     pub notifications: BTreeMap<String, Notification>,
     /// Relayers by resource key.
@@ -123,7 +132,8 @@ pub struct Action {
 pub struct Monitor {
     /// The SDK's definition: addresses (also from `contracts`), ABI, conditions, channels
     /// (notification resource keys), linked actions (action resource keys), threshold,
-    /// timeout, messages, severity, risk category, confirmation level.
+    /// timeout, messages, severity, risk category, confirmation level, workflow (resource
+    /// key) run on each match.
     pub definition: MonitorDefinition,
     /// `skip-abi-validation`: the ABI may be partial; signatures are not checked against it.
     pub skip_abi_validation: bool,
@@ -173,6 +183,17 @@ pub struct RelayerGroup {
     pub policy: Option<String>,
     /// `api-keys:` labels.
     pub api_keys: Vec<String>,
+    /// `notification-channels:`: which transaction statuses go to which channels.
+    pub notification_channels: Option<GroupNotificationChannels>,
+}
+
+/// A relayer group's `notification-channels`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupNotificationChannels {
+    /// `events:` the transaction statuses notified.
+    pub events: Vec<defender_core::wire::TxStatus>,
+    /// `notification-ids:` the channels (resource keys).
+    pub channels: Vec<String>,
 }
 
 /// A relayer policy.
@@ -184,6 +205,8 @@ pub struct Policy {
     pub whitelist_receivers: Vec<String>,
     /// `eip1559-pricing`.
     pub eip1559_pricing: Option<bool>,
+    /// `private-transactions`: every transaction goes to the network's `private-rpc`.
+    pub private_transactions: bool,
 }
 
 /// A contract of the address book.

@@ -70,12 +70,8 @@ pub(crate) fn read(
     if let Some(k) = &kind {
         if k != "BLOCK" {
             let at = f.get("type").unwrap_or(node).pos.clone();
-            let why = if k == "FORTA" {
-                "`type: FORTA` is not supported yet: Forta alerts are not read, only blocks"
-                    .to_owned()
-            } else {
-                format!("unknown monitor type `{k}`: expected BLOCK")
-            };
+            // `type: FORTA` monitors are read by `super::forta`.
+            let why = format!("unknown monitor type `{k}`: expected BLOCK or FORTA");
             // The whole monitor is refused: its other keys are not looked at.
             p.at(&at, &f.key_path("type"), why);
             return None;
@@ -137,6 +133,10 @@ pub(crate) fn read(
     let action_trigger = f
         .get(keys.action_trigger)
         .and_then(|n| refs.resolve(Kind::Action, n, &f.key_path(keys.action_trigger), p));
+    // Not in Defender's YAML: workflows had none (module `workflow`).
+    let workflow_trigger = f
+        .get("workflow-trigger")
+        .and_then(|n| refs.resolve(Kind::Workflow, n, &f.key_path("workflow-trigger"), p));
     let confirm_level = f
         .get("confirm-level")
         .and_then(|n| confirm_level(n, &f.key_path("confirm-level"), p));
@@ -174,6 +174,7 @@ pub(crate) fn read(
         risk_category,
         action_trigger,
         action_condition,
+        workflow_trigger,
     };
     match f.get("notify-config") {
         Some(n) => notify_config(n, &f.key_path("notify-config"), refs, &mut def, p),
@@ -200,7 +201,7 @@ pub(crate) fn read(
     })
 }
 
-fn threshold(node: &Node, path: &str, p: &mut Problems) -> Option<AlertThreshold> {
+pub(crate) fn threshold(node: &Node, path: &str, p: &mut Problems) -> Option<AlertThreshold> {
     let mut f = fields(node, path, p)?;
     let amount = f.uint("amount", p);
     let window = f.uint("window-seconds", p);
@@ -233,7 +234,7 @@ fn confirm_level(node: &Node, path: &str, p: &mut Problems) -> Option<ConfirmLev
     level
 }
 
-fn notify_config(
+pub(crate) fn notify_config(
     node: &Node,
     path: &str,
     refs: &Refs<'_>,

@@ -1,11 +1,12 @@
 //! Relayers, relayer groups, policies, contracts and tenant networks.
 
-use super::{Contract, Policy, Relayer, RelayerGroup, TenantNetwork};
+use super::{Contract, GroupNotificationChannels, Policy, Relayer, RelayerGroup, TenantNetwork};
 use crate::problem::{index_path, Problems};
 use crate::read::fields;
-use crate::refs::Refs;
+use crate::refs::{Kind, Refs};
 use crate::yaml::Node;
 use alloy_primitives::Address;
+use defender_core::wire::TxStatus;
 
 /// Reads a checksummed address; a problem when it is not 20 bytes of hex.
 pub(crate) fn address(s: &str, node: &Node, path: &str, p: &mut Problems) -> Option<String> {
@@ -39,24 +40,31 @@ pub(crate) fn policy(node: &Node, path: &str, p: &mut Problems) -> Option<Policy
         }
     }
     let eip1559_pricing = f.bool("eip1559-pricing", p);
-    if let Some(v) = f.get("private-transactions") {
-        let private = match &v.value {
-            crate::yaml::Value::Bool(b) => *b,
-            _ => true,
-        };
-        if private {
+    // Sent through the network's `private-rpc` (defender-host.yml), which decides how (a
+    // Flashbots mode is the endpoint's URL); a network without one is a configuration problem.
+    let private_transactions = match f.get("private-transactions").map(|v| (v, &v.value)) {
+        None => false,
+        Some((_, crate::yaml::Value::Bool(b))) => *b,
+        Some((_, crate::yaml::Value::Str(m)))
+            if m == "flashbots-normal" || m == "flashbots-fast" =>
+        {
+            true
+        }
+        Some((v, _)) => {
             p.at(
                 &v.pos,
                 &f.key_path("private-transactions"),
-                "`private-transactions` is not supported yet: transactions go to the public mempool of the configured RPC, so a private policy is refused rather than broken",
+                "`private-transactions` is true, false, flashbots-normal or flashbots-fast",
             );
+            false
         }
-    }
+    };
     f.finish(p, &[]);
     Some(Policy {
         gas_price_cap,
         whitelist_receivers,
         eip1559_pricing,
+        private_transactions,
     })
 }
 
@@ -104,18 +112,15 @@ pub(crate) fn relayer_group(
         .or_else(|| f.get("policies"))
         .and_then(|n| refs.policy(n, &f.key_path("policy"), p));
     let api_keys = f.strings("api-keys", p);
+    let notification_channels = f
+        .get("notification-channels")
+        .and_then(|n| group_channels(n, &f.key_path("notification-channels"), refs, p));
     f.finish(
         p,
-        &[
-            (
-                "user-weight-caps",
-                "a group's relayers are used in turn, with no per-user weights",
-            ),
-            (
-                "notification-channels",
-                "relayer transaction events are not sent to channels",
-            ),
-        ],
+        &[(
+            "user-weight-caps",
+            "sends go to the member with the fewest pending transactions, with no per-user weights",
+        )],
     );
     let relayers = match u32::try_from(relayers) {
         Ok(n) if (1..=100).contains(&n) => n,
@@ -135,7 +140,50 @@ pub(crate) fn relayer_group(
         min_balance,
         policy,
         api_keys,
+        notification_channels,
     })
+}
+
+/// A group's `notification-channels`: `events` (transaction statuses) and `notification-ids`.
+fn group_channels(
+    node: &Node,
+    path: &str,
+    refs: &Refs<'_>,
+    p: &mut Problems,
+) -> Option<GroupNotificationChannels> {
+    let mut f = fields(node, path, p)?;
+    let mut events = Vec::new();
+    let event_node = f.get("events");
+    let ep = f.key_path("events");
+    for (i, e) in f.strings("events", p).iter().enumerate() {
+        match serde_json::from_value::<TxStatus>(serde_json::Value::String(e.clone())) {
+            Ok(s) => events.push(s),
+            Err(_) => p.at(
+                &event_node.unwrap_or(node).pos,
+                &index_path(&ep, i),
+                format!("unknown transaction event `{e}`: expected pending, sent, submitted, inmempool, mined, confirmed, failed or expired"),
+            ),
+        }
+    }
+    let mut channels = Vec::new();
+    let lp = f.key_path("notification-ids");
+    match f.get("notification-ids").map(|n| (n, &n.value)) {
+        Some((_, crate::yaml::Value::Seq(items))) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(k) = refs.resolve(Kind::Notification, item, &index_path(&lp, i), p) {
+                    channels.push(k);
+                }
+            }
+        }
+        Some((n, _)) => p.at(
+            &n.pos,
+            &lp,
+            "`notification-ids` is a list of notification channels",
+        ),
+        None => p.at(&node.pos, &lp, "`notification-ids` is required"),
+    }
+    f.finish(p, &[]);
+    Some(GroupNotificationChannels { events, channels })
 }
 
 pub(crate) fn contract(node: &Node, path: &str, p: &mut Problems) -> Option<Contract> {

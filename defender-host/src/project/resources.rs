@@ -1,7 +1,7 @@
 //! The top level of `serverless.yml` and its `resources`, in both formats.
 
 use super::monitor::{DAC_KEYS, LEGACY_KEYS};
-use super::{action, monitor, notification, relayer, Project, ProjectFormat};
+use super::{action, forta, monitor, notification, relayer, workflow, Project, ProjectFormat};
 use crate::problem::{child_path, Problems};
 use crate::read::{fields, Fields};
 use crate::refs::{Kind, Refs};
@@ -13,8 +13,6 @@ const UNSUPPORTED_RESOURCES: &[(&str, &str)] = &[
     ("categories", "notification categories are not supported yet: list channels in each monitor's `notify-config.channels`"),
     ("block-explorer-api-keys", "contract verification is not part of a self-hosted project"),
     ("deployment-configs", "Defender Deploy is not part of a self-hosted project"),
-    ("workflows", "workflows are not supported yet"),
-    ("proposals", "proposals are not supported yet"),
     ("approval-processes", "approval processes are not supported yet"),
 ];
 
@@ -29,6 +27,8 @@ pub(crate) fn read_project(root: &Node, dir: &Path, stage: &str, p: &mut Problem
         ssot: false,
         actions: BTreeMap::new(),
         monitors: BTreeMap::new(),
+        forta_monitors: BTreeMap::new(),
+        workflows: BTreeMap::new(),
         notifications: BTreeMap::new(),
         relayers: BTreeMap::new(),
         relayer_groups: BTreeMap::new(),
@@ -211,6 +211,16 @@ fn read_resources<'n>(
     }
     let monitors_key = if legacy { "sentinels" } else { "monitors" };
     let monitors_node = res.get(monitors_key);
+    let workflows = if legacy { None } else { res.get("workflows") };
+    if let Some(n) = res.get("proposals") {
+        p.at(
+            &n.pos,
+            &path_of("proposals"),
+            "proposals are not declared: a proposal is a one-off request with its own approvals \
+             and execution; create it through the management API, or as a `proposal` step of a \
+             workflow (created each time the workflow runs)",
+        );
+    }
     let notifications = res.get("notifications");
     let relayers = res.get("relayers");
     let policies = res.get("policies");
@@ -228,9 +238,11 @@ fn read_resources<'n>(
     let mut refs = Refs::default();
     refs.add(Kind::Action, actions_node);
     refs.add(Kind::Relayer, relayers);
+    refs.add(Kind::Relayer, groups);
     refs.add(Kind::Policy, policies);
     refs.add(Kind::Notification, notifications);
     refs.add(Kind::Contract, contracts);
+    refs.add(Kind::Workflow, workflows);
 
     for (k, v, ep) in entries(policies, &path_of("policies"), "policy", p) {
         if let Some(x) = relayer::policy(v, &ep, p) {
@@ -277,9 +289,25 @@ fn read_resources<'n>(
             project.actions.insert(k, x);
         }
     }
+    let known = workflow::Known {
+        refs: &refs,
+        contracts: &project.contracts,
+        relayers: &project.relayers,
+    };
+    let mut read_workflows = BTreeMap::new();
+    for (k, v, ep) in entries(workflows, &path_of("workflows"), "workflow", p) {
+        if let Some(x) = workflow::read(&k, v, &ep, &known, p) {
+            read_workflows.insert(k, x);
+        }
+    }
+    project.workflows = read_workflows;
     let keys = if legacy { &LEGACY_KEYS } else { &DAC_KEYS };
     for (k, v, ep) in entries(monitors_node, &path_of(monitors_key), "monitor", p) {
-        if let Some(x) = monitor::read(&k, v, &ep, keys, &refs, &project.contracts, p) {
+        if forta::is_forta(v) {
+            if let Some(x) = forta::read(v, &ep, keys, &refs, p) {
+                project.forta_monitors.insert(k, x);
+            }
+        } else if let Some(x) = monitor::read(&k, v, &ep, keys, &refs, &project.contracts, p) {
             project.monitors.insert(k, x);
         }
     }

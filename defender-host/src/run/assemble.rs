@@ -1,5 +1,6 @@
 //! Assembling an engine from a project: the stores, the runtime (each action's
-//! `environment-variables` as its `process.env`), relayers, channels, secrets, networks.
+//! `environment-variables` as its `process.env`), relayers, channels, secrets, networks,
+//! workflows.
 
 use super::keys::HostKeys;
 use super::HostError;
@@ -7,14 +8,22 @@ use crate::config::RelayerKey;
 use crate::Project;
 use defender_core::state::{MemoryStateStore, StateStore};
 use defender_core::{InMemoryKvStore, KvStore};
+use defender_core::{Notifier, Relayer};
 use defender_engine::{Engine, EngineBuilder, NetworkSpec, StartAt};
 use defender_kv::{RedbKvStore, RedbStateStore};
-use defender_relay::{LocalSigner, RelayerConfig, RetryConfig, RpcRelayer, StateRelayerStore};
+use defender_relay::{
+    BalanceWatch, BalanceWatchConfig, GroupMember, GroupNotifications, LocalSigner, RelayerConfig,
+    RelayerGroup, RetryConfig, RpcRelayer, StateRelayerStore,
+};
 use defender_runtime::{QuickJsRuntime, RuntimeConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How often a relayer with a `min-balance` has its balance read when it sends nothing (it is
+/// also read after each change of one of its transactions).
+pub(crate) const BALANCE_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The state directory used when the config names none, inside the project.
 pub const DEFAULT_STATE_DIR: &str = ".defender-host";
@@ -79,6 +88,9 @@ pub(crate) struct Parts {
     /// Relayer API key label, relayer, API secret.
     pub(crate) relayer_keys: Vec<(String, String, String)>,
     pub(crate) keys_file: Option<PathBuf>,
+    /// The relayer groups by id, as the engine has them (the relayer API reaches them by
+    /// their API keys too).
+    pub(crate) groups: Vec<(String, Arc<dyn Relayer>)>,
 }
 
 /// The QuickJS runtime, each action's `environment-variables` as its `process.env`.
@@ -106,6 +118,36 @@ pub(crate) fn network_urls(project: &Project, network: &str) -> Vec<String> {
         .collect()
 }
 
+/// The labels of every relayer API key the project declares.
+fn api_key_labels(project: &Project) -> Vec<String> {
+    project
+        .relayers
+        .values()
+        .flat_map(|r| r.api_keys.iter().cloned())
+        .chain(
+            project
+                .relayer_groups
+                .values()
+                .flat_map(|g| g.api_keys.iter().cloned()),
+        )
+        .collect()
+}
+
+/// This process's name and lease time among the processes sharing its state: from the host
+/// config's `cluster:`, else a random name and the engine's default lease time.
+fn cluster_of(project: &Project) -> defender_engine::Cluster {
+    let mut cluster = defender_engine::Cluster::default();
+    if let Some(c) = &project.host.cluster {
+        if let Some(instance) = &c.instance {
+            cluster.instance = instance.clone();
+        }
+        if let Some(ms) = c.lease_ttl_ms {
+            cluster.lease_ttl = std::time::Duration::from_millis(ms);
+        }
+    }
+    cluster
+}
+
 /// Builds the stores and, with `with_relayers`, starts the project's relayers.
 pub(crate) async fn parts(
     project: &Project,
@@ -114,22 +156,31 @@ pub(crate) async fn parts(
     env: &BTreeMap<String, String>,
 ) -> Result<Parts, HostError> {
     let runtime = Arc::new(runtime(project));
+    let cluster = cluster_of(project);
     let (state, kv, keys): (Arc<dyn StateStore>, Arc<dyn KvStore>, Option<HostKeys>) = match mode {
+        StateMode::Durable if project.host.cluster.is_some() => {
+            let dir = state_dir(project);
+            create_state_dir(&dir)?;
+            let keys = HostKeys::load_or_create(&dir, &api_key_labels(project), env)?;
+            let url = project
+                .host
+                .cluster
+                .as_ref()
+                .map(|c| c.redis_url.expose().to_owned())
+                .unwrap_or_default();
+            let redis = |what: &'static str, message: String| HostError::Redis { what, message };
+            let state = defender_kv::RedisStateStore::connect(&url)
+                .await
+                .map_err(|e| redis("engine state", e.to_string()))?;
+            let kv = defender_kv::RedisKvStore::connect(&url)
+                .await
+                .map_err(|e| redis("key-value store", e.to_string()))?;
+            (Arc::new(state), Arc::new(kv), Some(keys))
+        }
         StateMode::Durable => {
             let dir = state_dir(project);
             create_state_dir(&dir)?;
-            let labels: Vec<String> = project
-                .relayers
-                .values()
-                .flat_map(|r| r.api_keys.iter().cloned())
-                .chain(
-                    project
-                        .relayer_groups
-                        .values()
-                        .flat_map(|g| g.api_keys.iter().cloned()),
-                )
-                .collect();
-            let keys = HostKeys::load_or_create(&dir, &labels, env)?;
+            let keys = HostKeys::load_or_create(&dir, &api_key_labels(project), env)?;
             let state = open_state(&dir)?;
             let kv_path = dir.join(KV_FILE);
             let kv = RedbKvStore::open(&kv_path).map_err(|e| HostError::Store {
@@ -146,6 +197,7 @@ pub(crate) async fn parts(
         ),
     };
     let mut builder = Engine::builder(runtime)
+        .cluster(cluster.clone())
         .kv(kv)
         .state(state.clone())
         .alert_formatter(Arc::new(defender_notify::TemplateFormatter::new()));
@@ -154,19 +206,40 @@ pub(crate) async fn parts(
         builder = builder.secrets_key(keys.secrets_key.clone());
         keys_file = Some(keys.path.clone());
     }
+    // The channels, also for relayer alerts (low balance, group transaction events).
+    let mut channels: BTreeMap<String, Arc<dyn Notifier>> = BTreeMap::new();
     for (alias, n) in &project.notifications {
         let notifier =
             defender_notify::build(&n.definition.channel).map_err(|e| HostError::Channel {
                 alias: alias.clone(),
                 message: e.to_string(),
             })?;
-        builder = builder.notifier(alias.clone(), notifier);
+        builder = builder.notifier(alias.clone(), notifier.clone());
+        channels.insert(alias.clone(), notifier);
     }
     let mut relayers = Vec::new();
     let mut relayer_keys = Vec::new();
+    let mut groups = Vec::new();
     if with_relayers {
+        let alerts = RelayerAlerts::new(project, &channels);
         for (id, r) in &project.relayers {
-            let relayer = start_relayer(project, id, state.clone()).await?;
+            let key_of = r.address_from_relayer.as_deref().unwrap_or(id);
+            let key = project
+                .host
+                .relayers
+                .get(key_of)
+                .ok_or_else(|| HostError::Relayer {
+                    id: id.clone(),
+                    message: format!("no key for `{key_of}` in the host config"),
+                })?;
+            let spec = RelayerSpec {
+                id,
+                name: &r.name,
+                network: &r.network,
+                policy: r.policy.as_deref(),
+                key,
+            };
+            let relayer = start_relayer(project, &spec, state.clone(), &cluster.instance).await?;
             tracing::info!(
                 relayer = %id,
                 name = %r.name,
@@ -174,6 +247,10 @@ pub(crate) async fn parts(
                 address = %relayer.address(),
                 "relayer started"
             );
+            if let Some(watch) = alerts.watch(&relayer, r.min_balance) {
+                // The watch stops with the relayer.
+                watch.detach();
+            }
             builder = builder.relayer(id.clone(), relayer.clone());
             relayers.push((id.clone(), relayer));
             for label in &r.api_keys {
@@ -186,23 +263,73 @@ pub(crate) async fn parts(
                 }
             }
         }
-        // Defender emailed when a relayer ran low; this host does not watch balances yet, and
-        // says so rather than letting the setting look honoured.
-        for (id, r) in &project.relayers {
-            if r.min_balance > 0 {
-                tracing::warn!(
-                    relayer = %id,
-                    min_balance = %r.min_balance,
-                    "min-balance is not watched by this host: no low-balance alert will be sent"
-                );
-            }
-        }
         for (id, g) in &project.relayer_groups {
-            tracing::warn!(
+            let group_keys = project.host.relayer_groups.get(id);
+            let mut members = Vec::new();
+            for i in 0..g.relayers as usize {
+                let member_id = group_member_id(id, i);
+                let key = group_keys
+                    .and_then(|k| k.get(i))
+                    .ok_or_else(|| HostError::Relayer {
+                        id: id.clone(),
+                        message: format!(
+                        "no key for relayer {} of {} in the host config (`relayer-groups.{id}`)",
+                        i + 1,
+                        g.relayers
+                    ),
+                    })?;
+                let spec = RelayerSpec {
+                    id: &member_id,
+                    name: &format!("{} #{}", g.name, i + 1),
+                    network: &g.network,
+                    policy: g.policy.as_deref(),
+                    key,
+                };
+                let relayer =
+                    start_relayer(project, &spec, state.clone(), &cluster.instance).await?;
+                let mut member = GroupMember::new(relayer.clone());
+                if let Some(watch) = alerts.watch(&relayer, g.min_balance) {
+                    member = member.with_balance_watch(watch);
+                }
+                members.push(member);
+                relayers.push((member_id, relayer));
+            }
+            let mut group =
+                RelayerGroup::new(id.clone(), g.name.clone(), g.network.clone(), members).map_err(
+                    |e| HostError::Relayer {
+                        id: id.clone(),
+                        message: e.to_string(),
+                    },
+                )?;
+            if let Some(n) = &g.notification_channels {
+                let targets = alerts.channels_of(&n.channels);
+                group =
+                    group.with_notifications(GroupNotifications::new(n.events.clone(), targets));
+            }
+            tracing::info!(
                 group = %id,
                 name = %g.name,
-                "relayer groups are loaded but not run by this host: link actions to relayers"
+                network = %g.network,
+                members = %group
+                    .members()
+                    .iter()
+                    .map(|m| m.relayer().address().to_checksum(None))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "relayer group started"
             );
+            let group: Arc<dyn Relayer> = Arc::new(group);
+            builder = builder.relayer(id.clone(), group.clone());
+            groups.push((id.clone(), group));
+            for label in &g.api_keys {
+                let secret = keys
+                    .as_ref()
+                    .and_then(|k| k.relayer_api_secrets.get(label).cloned());
+                if let Some(secret) = secret {
+                    builder = builder.relayer_api_key(id.clone(), label.clone(), secret.clone());
+                    relayer_keys.push((label.clone(), id.clone(), secret));
+                }
+            }
         }
     }
     Ok(Parts {
@@ -210,51 +337,103 @@ pub(crate) async fn parts(
         relayers,
         relayer_keys,
         keys_file,
+        groups,
     })
+}
+
+/// The id under which relayer `i` of group `group` keeps its state and is listed.
+pub(crate) fn group_member_id(group: &str, i: usize) -> String {
+    format!("{group}#{}", i + 1)
+}
+
+/// Where `min-balance` alerts go: the host config's `low-balance-channels`, paused ones left
+/// out (Defender emailed the team; a self-hosted project names its channels).
+struct RelayerAlerts<'a> {
+    project: &'a Project,
+    channels: &'a BTreeMap<String, Arc<dyn Notifier>>,
+}
+
+impl<'a> RelayerAlerts<'a> {
+    fn new(project: &'a Project, channels: &'a BTreeMap<String, Arc<dyn Notifier>>) -> Self {
+        RelayerAlerts { project, channels }
+    }
+
+    /// The channels of these aliases that exist and are not paused.
+    fn channels_of(&self, aliases: &[String]) -> Vec<(String, Arc<dyn Notifier>)> {
+        aliases
+            .iter()
+            .filter(|a| {
+                self.project
+                    .notifications
+                    .get(*a)
+                    .is_some_and(|n| !n.definition.paused)
+            })
+            .filter_map(|a| self.channels.get(a).map(|c| (a.clone(), c.clone())))
+            .collect()
+    }
+
+    /// A balance watch of `relayer` when its minimum is above zero.
+    fn watch(&self, relayer: &Arc<RpcRelayer>, min_balance: u128) -> Option<BalanceWatch> {
+        if min_balance == 0 {
+            return None;
+        }
+        let targets = self.channels_of(&self.project.host.low_balance_channels);
+        if targets.is_empty() {
+            tracing::warn!(
+                relayer = %relayer.address(),
+                min_balance = %min_balance,
+                "min-balance is set but no low-balance channel is (`low-balance-channels` in the host config): low balances are only logged"
+            );
+        }
+        let mut config = BalanceWatchConfig::new(alloy_primitives::U256::from(min_balance))
+            .with_interval(BALANCE_CHECK_INTERVAL);
+        for (alias, c) in targets {
+            config = config.with_channel(alias, c);
+        }
+        Some(BalanceWatch::start(relayer, config))
+    }
+}
+
+/// What a relayer is started from: a project relayer or one relayer of a group.
+struct RelayerSpec<'a> {
+    id: &'a str,
+    name: &'a str,
+    network: &'a str,
+    policy: Option<&'a str>,
+    key: &'a RelayerKey,
 }
 
 async fn start_relayer(
     project: &Project,
-    id: &str,
+    spec: &RelayerSpec<'_>,
     state: Arc<dyn StateStore>,
+    instance: &str,
 ) -> Result<Arc<RpcRelayer>, HostError> {
+    let id = spec.id;
     let fail = |message: String| HostError::Relayer {
         id: id.to_owned(),
         message,
     };
-    let r = project
-        .relayers
-        .get(id)
-        .ok_or_else(|| fail("not in the project".into()))?;
-    let key_of = r.address_from_relayer.as_deref().unwrap_or(id);
-    let key = project
-        .host
-        .relayers
-        .get(key_of)
-        .ok_or_else(|| fail(format!("no key for `{key_of}` in the host config")))?;
-    let signer = match key {
+    let signer = match spec.key {
         RelayerKey::PrivateKey(k) => LocalSigner::from_private_key(k.expose()),
         RelayerKey::Keystore { path, password } => {
             LocalSigner::from_keystore(path, password.expose())
         }
     }
     .map_err(|e| fail(e.to_string()))?;
-    let urls = network_urls(project, &r.network);
+    let urls = network_urls(project, spec.network);
     if urls.is_empty() {
-        return Err(fail(format!("network `{}` has no RPC URL", r.network)));
+        return Err(fail(format!("network `{}` has no RPC URL", spec.network)));
     }
+    let network = project.host.networks.get(spec.network);
     let mut config = RelayerConfig::new(id, urls)
-        .with_name(r.name.clone())
-        .with_network(r.network.clone());
-    if let Some(chain_id) = project
-        .host
-        .networks
-        .get(&r.network)
-        .and_then(|n| n.chain_id)
-    {
+        .with_name(spec.name)
+        .with_network(spec.network)
+        .with_private_url(network.and_then(|n| n.private_rpc.clone()));
+    if let Some(chain_id) = network.and_then(|n| n.chain_id) {
         config.chain_id = Some(chain_id);
     }
-    if let Some(policy) = r.policy.as_ref().and_then(|p| project.policies.get(p)) {
+    if let Some(policy) = spec.policy.and_then(|p| project.policies.get(p)) {
         let whitelist = policy
             .whitelist_receivers
             .iter()
@@ -263,16 +442,58 @@ async fn start_relayer(
                     .map_err(|_| fail(format!("`{a}` is not an address")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if policy.private_transactions && config.private_url.is_none() {
+            return Err(fail(format!(
+                "the `private-transactions` policy needs a private endpoint: add `networks.{}.private-rpc` to the host config",
+                spec.network
+            )));
+        }
         config = config
             .with_gas_price_cap(policy.gas_price_cap)
             .with_whitelist((!whitelist.is_empty()).then_some(whitelist))
-            .with_eip1559(policy.eip1559_pricing);
+            .with_eip1559(policy.eip1559_pricing)
+            .with_private_transactions(policy.private_transactions);
     }
-    let store = Arc::new(StateRelayerStore::new(state, id));
+    let store = Arc::new(StateRelayerStore::new(state, id).with_instance(instance));
     RpcRelayer::start(config, Arc::new(signer), store)
         .await
         .map(Arc::new)
         .map_err(|e| fail(e.to_string()))
+}
+
+/// Adds the project's workflows, and the networks their proposal steps call contracts on
+/// (reached at the network's first RPC URL).
+pub(crate) async fn add_workflows(engine: &Engine, project: &Project) -> Result<(), HostError> {
+    for name in crate::project::proposal_networks(project.workflows.values()) {
+        let fail = |message: String| HostError::Network {
+            name: name.clone(),
+            message,
+        };
+        let urls = network_urls(project, &name);
+        let url = urls
+            .first()
+            .ok_or_else(|| fail("no RPC URL for the workflows' proposals".into()))?;
+        let chain_id = engine
+            .add_proposal_network(&name, url)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        tracing::info!(network = %name, chain_id, "network of proposals");
+    }
+    for (id, w) in &project.workflows {
+        engine
+            .add_workflow(w.clone())
+            .map_err(|e| HostError::Workflow {
+                id: id.clone(),
+                message: e.to_string(),
+            })?;
+        tracing::info!(
+            workflow = %id,
+            name = %w.name,
+            steps = w.steps.len(),
+            "workflow"
+        );
+    }
+    Ok(())
 }
 
 /// Adds the network `name` to the engine, watched from its head.
@@ -290,15 +511,27 @@ pub(crate) async fn add_network(
     if urls.is_empty() {
         return Err(fail("no RPC URL".into()));
     }
+    let trace = project
+        .host
+        .networks
+        .get(name)
+        .and_then(|n| n.trace)
+        .zip(urls.first().cloned());
     let source = defender_relay::block_source(urls, RetryConfig::default())
         .await
         .map_err(|e| fail(e.to_string()))?;
+    let mut spec = NetworkSpec {
+        start: StartAt::Head,
+        poll_interval,
+        ..NetworkSpec::new(name, source)
+    };
+    if let Some((method, url)) = trace {
+        spec = spec.with_trace(Arc::new(defender_engine::monitor::RpcTraceSource::new(
+            url, method,
+        )));
+    }
     engine
-        .add_network(NetworkSpec {
-            start: StartAt::Head,
-            poll_interval,
-            ..NetworkSpec::new(name, source)
-        })
+        .add_network(spec)
         .await
         .map_err(|e| fail(e.to_string()))
 }

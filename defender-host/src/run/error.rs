@@ -30,6 +30,14 @@ pub enum HostError {
         /// The failure.
         message: String,
     },
+    /// The cluster's Redis server could not be reached.
+    #[error("{what} on Redis (cluster.redis-url): {message}")]
+    Redis {
+        /// `engine state` or `key-value store`.
+        what: &'static str,
+        /// The failure.
+        message: String,
+    },
     /// The secrets key does not open the secrets sealed in the state.
     #[error("the secrets key does not open the secrets in the engine state: {0} (set DEFENDER_HOST_SECRETS_KEY to the key they were sealed with)")]
     SecretsKey(String),
@@ -82,6 +90,14 @@ pub enum HostError {
         /// The engine's error.
         #[source]
         source: Box<EngineError>,
+    },
+    /// The engine refused a workflow.
+    #[error("workflow `{id}`: {message}")]
+    Workflow {
+        /// Its resource key.
+        id: String,
+        /// The engine's error.
+        message: String,
     },
     /// No such action or monitor in the project.
     #[error("the project has no {kind} `{id}`")]

@@ -183,6 +183,8 @@ impl Host {
             );
         }
         let relayers = parts.relayers;
+        let relayer_access =
+            crate::api::relayer::access(&relayers, &parts.groups, &parts.relayer_keys);
         let engine = parts
             .builder
             .try_build()
@@ -217,6 +219,7 @@ impl Host {
             engine: engine.clone(),
             api_key: project.host.api_key.clone(),
             base_url: base.clone(),
+            relayers: relayer_access,
         });
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(async move {
@@ -288,6 +291,7 @@ impl Host {
             tracing::info!(network = %name, chain_id, "network watched");
         }
         add_actions(engine, project, true).await?;
+        assemble::add_workflows(engine, project).await?;
         // All at once: after a restart, the blocks replayed from a network's checkpoint are
         // matched against every monitor, not only the first one added.
         engine
@@ -306,6 +310,27 @@ impl Host {
                 },
                 source: Box::new(source),
             })?;
+        if let Some(forta) = &project.host.forta {
+            engine.set_forta_api(defender_engine::forta::FortaApi {
+                url: forta.url.clone(),
+                api_key: forta.api_key.as_ref().map(|k| k.expose().to_owned()),
+                poll_interval: forta.poll_interval_ms.map_or(
+                    defender_engine::forta::FortaApi::default().poll_interval,
+                    Duration::from_millis,
+                ),
+                ..defender_engine::forta::FortaApi::default()
+            });
+        }
+        for (id, def) in &project.forta_monitors {
+            engine
+                .add_forta_monitor(id, def.clone())
+                .await
+                .map_err(|source| HostError::Monitor {
+                    id: id.clone(),
+                    source: Box::new(source),
+                })?;
+            tracing::info!(monitor = %id, name = %def.name, bots = def.agent_ids.len(), "Forta monitor");
+        }
         for (id, m) in &project.monitors {
             let d = &m.definition;
             tracing::info!(
@@ -315,6 +340,7 @@ impl Host {
                 paused = d.paused,
                 channels = ?d.notification_channels,
                 action = d.action_trigger.as_deref().unwrap_or("-"),
+                workflow = d.workflow_trigger.as_deref().unwrap_or("-"),
                 "monitor watching {} address(es)",
                 d.addresses.len()
             );

@@ -1,10 +1,15 @@
 //! Opsgenie alerts.
+//!
+//! A monitor alert's priority comes from the monitor's severity ([`priority_of`]): `HIGH` is
+//! `P1`, `MEDIUM` is `P3`, `LOW` is `P4`. The channel's configured `priority` is used for
+//! alerts of monitors with no severity and for the messages actions send (none: Opsgenie's
+//! default, `P3`).
 
 use crate::http::{self, HttpRequest};
 use crate::markdown;
 use crate::retry::RetryPolicy;
 use async_trait::async_trait;
-use defender_core::{Message, Metric, Notifier, NotifyError};
+use defender_core::{Message, Metric, Notifier, NotifyError, Severity};
 use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -23,7 +28,8 @@ pub struct OpsgenieConfig {
     /// `us` (default) or `eu`; ignored when `baseUrl` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_location: Option<String>,
-    /// Alert priority `P1`..`P5`.
+    /// Alert priority `P1`..`P5` of messages that do not come from a monitor with a severity
+    /// (see [`priority_of`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
     /// Tags.
@@ -47,6 +53,16 @@ pub struct OpsgenieConfig {
     /// Retries.
     #[serde(default)]
     pub retry: RetryPolicy,
+}
+
+/// The Opsgenie priority of a monitor severity: `HIGH` is `P1` (critical), `MEDIUM` is `P3`
+/// (moderate, Opsgenie's default), `LOW` is `P4` (low).
+pub fn priority_of(severity: Severity) -> &'static str {
+    match severity {
+        Severity::High => "P1",
+        Severity::Medium => "P3",
+        Severity::Low => "P4",
+    }
 }
 
 /// POSTs an alert to `{base}/v2/alerts`: `message` is the subject (plain, at most 130
@@ -112,10 +128,19 @@ impl OpsgenieChannel {
             );
             details.insert("monitor".into(), Value::String(alert.monitor.name.clone()));
             details.insert("transactionHash".into(), Value::String(alert.hash.clone()));
+            if let Some(r) = &alert.monitor.risk_category {
+                details.insert("riskCategory".into(), Value::String(r.clone()));
+            }
         }
         body.insert("details".into(), Value::Object(details));
-        if let Some(p) = &c.priority {
-            body.insert("priority".into(), Value::String(p.clone()));
+        let priority = message
+            .alert
+            .as_ref()
+            .and_then(|a| a.monitor.severity_level)
+            .map(priority_of)
+            .or(c.priority.as_deref());
+        if let Some(p) = priority {
+            body.insert("priority".into(), Value::String(p.to_owned()));
         }
         if !c.tags.is_empty() {
             body.insert(

@@ -1,10 +1,15 @@
 //! PagerDuty Events API v2.
+//!
+//! A monitor alert's event severity comes from the monitor's severity
+//! ([`severity_of`]): `HIGH` is `critical`, `MEDIUM` is `error`, `LOW` is `warning`. The
+//! channel's configured `severity` is used for alerts of monitors with no severity and for
+//! the messages actions send.
 
 use crate::http::{self, HttpRequest};
 use crate::markdown;
 use crate::retry::RetryPolicy;
 use async_trait::async_trait;
-use defender_core::{Message, Metric, Notifier, NotifyError};
+use defender_core::{Message, Metric, Notifier, NotifyError, Severity};
 use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -21,7 +26,8 @@ pub struct PagerDutyConfig {
     /// `trigger` (default), `acknowledge` or `resolve`.
     #[serde(default = "trigger")]
     pub event_action: String,
-    /// `critical`, `error` (default), `warning` or `info`.
+    /// `critical`, `error` (default), `warning` or `info`: the severity of messages that do
+    /// not come from a monitor with a severity (see [`severity_of`]).
     #[serde(default = "error")]
     pub severity: String,
     /// The event's source; default `defender`.
@@ -52,6 +58,16 @@ fn trigger() -> String {
 }
 fn error() -> String {
     "error".into()
+}
+
+/// The PagerDuty event severity of a monitor severity: `HIGH` is `critical`, `MEDIUM` is
+/// `error`, `LOW` is `warning` (`info` is left to channels configured with it).
+pub fn severity_of(severity: Severity) -> &'static str {
+    match severity {
+        Severity::High => "critical",
+        Severity::Medium => "error",
+        Severity::Low => "warning",
+    }
 }
 
 /// POSTs an event to `{base}/v2/enqueue`: `summary` is the subject (plain text, at most 1,024
@@ -107,7 +123,18 @@ impl PagerDutyChannel {
             );
             details.insert("monitor".into(), Value::String(alert.monitor.name.clone()));
             details.insert("transactionHash".into(), Value::String(alert.hash.clone()));
+            if let Some(r) = &alert.monitor.risk_category {
+                details.insert("riskCategory".into(), Value::String(r.clone()));
+            }
         }
+        let severity = match message
+            .alert
+            .as_ref()
+            .and_then(|a| a.monitor.severity_level)
+        {
+            Some(s) => severity_of(s),
+            None => c.severity.as_str(),
+        };
         let mut summary = markdown::to_plain(&message.subject);
         if summary.trim().is_empty() {
             summary = "Defender notification".into();
@@ -115,7 +142,7 @@ impl PagerDutyChannel {
         let mut payload = json!({
             "summary": super::truncate_chars(&summary, 1024),
             "source": c.source.clone().unwrap_or_else(|| "defender".into()),
-            "severity": c.severity,
+            "severity": severity,
             "timestamp": timestamp,
             "custom_details": details,
         });

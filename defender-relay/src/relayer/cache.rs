@@ -63,7 +63,60 @@ impl TxCache {
     }
 }
 
+/// How far a transaction has come, for [`fresher`].
+fn progress(status: TxStatus) -> u8 {
+    match status {
+        TxStatus::Pending => 0,
+        TxStatus::Sent => 1,
+        TxStatus::Submitted => 2,
+        TxStatus::Inmempool => 3,
+        TxStatus::Mined => 4,
+        TxStatus::Confirmed => 5,
+        TxStatus::Failed | TxStatus::Expired => 6,
+    }
+}
+
+/// The fresher of this instance's view of a transaction and the stored one: the stored one
+/// (another instance may have moved it on), unless it is the same broadcast this instance has
+/// seen further (some steps, such as `sent` to `submitted`, are not stored).
+pub(super) fn fresher(
+    mine: Option<StoredTransaction>,
+    stored: Option<StoredTransaction>,
+) -> Option<StoredTransaction> {
+    match (mine, stored) {
+        (Some(m), Some(s))
+            if m.tx.hash == s.tx.hash && progress(m.tx.status) > progress(s.tx.status) =>
+        {
+            Some(m)
+        }
+        (_, Some(s)) => Some(s),
+        (m, None) => m,
+    }
+}
+
 impl Shared {
+    /// Takes stored transactions into the cache: those it does not have, and with `all`
+    /// (this instance has just taken the lifecycle over) every one fresher than its own.
+    pub(super) fn adopt(&self, stored: Vec<StoredTransaction>, all: bool) {
+        let Ok(mut c) = self.txs.lock() else {
+            return;
+        };
+        for rec in stored {
+            let mine = c.map.get(&rec.tx.transaction_id).cloned();
+            if mine.is_some() && !all {
+                continue;
+            }
+            if let Some(newer) = fresher(mine, Some(rec)) {
+                c.insert(newer);
+            }
+        }
+    }
+
+    /// Whether the cache holds transaction `id`.
+    pub(super) fn knows(&self, id: &str) -> bool {
+        self.txs.lock().is_ok_and(|c| c.map.contains_key(id))
+    }
+
     /// A transaction by id.
     pub(super) fn get(&self, id: &str) -> Option<StoredTransaction> {
         self.txs.lock().ok()?.map.get(id).cloned()

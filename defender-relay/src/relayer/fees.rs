@@ -135,22 +135,26 @@ pub(super) struct Priced {
 impl Shared {
     /// Market fees for a speed (`None`: the default speed), reused for the fee cache's TTL.
     pub(super) async fn market_fees(&self, speed: Option<Speed>) -> Result<Fees, RelayerError> {
-        let ttl = self.config.fee_cache_ttl;
-        if let Some((at, f)) = self
-            .fee_cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&speed).copied())
-        {
-            if at.elapsed() < ttl {
-                return Ok(f);
-            }
+        if let Some(f) = self.cached_fees(speed) {
+            return Ok(f);
+        }
+        // One lookup at a time: the senders that find the cache stale meanwhile take its
+        // answer instead of asking the node again each.
+        let _lookup = self.fee_lookup.lock().await;
+        if let Some(f) = self.cached_fees(speed) {
+            return Ok(f);
         }
         let fees = self.fetch_fees(speed.unwrap_or_default()).await?;
         if let Ok(mut c) = self.fee_cache.lock() {
             c.insert(speed, (Instant::now(), fees));
         }
         Ok(fees)
+    }
+
+    /// The cached fees for a speed, while fresh.
+    fn cached_fees(&self, speed: Option<Speed>) -> Option<Fees> {
+        let (at, f) = self.fee_cache.lock().ok()?.get(&speed).copied()?;
+        (at.elapsed() < self.config.fee_cache_ttl).then_some(f)
     }
 
     /// Forgets every cached fee estimate (the market moved).

@@ -9,17 +9,25 @@
 //! - `submission`: nonces, new transactions, their first broadcast, replacements.
 //! - `lifecycle`: the pure transition function of a transaction's life.
 //! - `poll`: the background pass that observes the chain and carries the transitions out.
+//! - `balance`: the `min-balance` watch and its low-balance alert.
+//! - `group`: relayer groups, several relayers behind one id.
 
+mod balance;
 mod cache;
 mod config;
 mod fees;
+mod group;
 mod lifecycle;
 mod policy;
 mod poll;
 mod signing;
 mod submission;
 
+pub use balance::{
+    balance_change, low_balance_message, BalanceChange, BalanceWatch, BalanceWatchConfig,
+};
 pub use config::{RelayerConfig, ResubmitAfter};
+pub use group::{pick_member, GroupMember, GroupNotifications, MemberLoad, RelayerGroup};
 pub use signing::{eip712_digest, message_bytes};
 
 use crate::hex::{field, u256_of, u64_of};
@@ -28,7 +36,7 @@ use crate::signer::RelayerSigner;
 use crate::store::{RelayerStore, StoredTransaction};
 use alloy_primitives::{Address, U256};
 use async_trait::async_trait;
-use cache::TxCache;
+use cache::{fresher, TxCache};
 use chrono::{DateTime, Utc};
 use defender_core::wire::{
     ListTransactionsQuery, Quantity, RelayerInfo, RelayerStatus, RelayerTransaction,
@@ -101,6 +109,8 @@ struct Shared {
     ops: Mutex<()>,
     events: broadcast::Sender<RelayerTransaction>,
     fee_cache: StdMutex<HashMap<Option<Speed>, (Instant, Fees)>>,
+    /// Held while market fees are looked up, so that one lookup serves every waiting sender.
+    fee_lookup: Mutex<()>,
     balance_cache: StdMutex<Option<(Instant, U256)>>,
 }
 
@@ -185,29 +195,52 @@ impl RpcRelayer {
             ops: Mutex::new(()),
             events,
             fee_cache: StdMutex::new(HashMap::new()),
+            fee_lookup: Mutex::new(()),
             balance_cache: StdMutex::new(None),
         });
         {
             let mut next = shared.nonce.lock().await;
             let stored_next = shared.store.next_nonce().await.map_err(store_err)?;
             let synced = shared.synced_nonce(None).await?;
+            // Alone on the store (holding the lifecycle): the chain decides, down too (nonces
+            // stored but never broadcast are lost). With another instance live, it may have
+            // taken nonces the chain has not seen yet: only move up.
+            let alone = shared
+                .store
+                .lifecycle_turn(shared.lifecycle_ttl())
+                .await
+                .map_err(store_err)?;
+            let synced = if alone {
+                shared
+                    .store
+                    .set_next_nonce(synced)
+                    .await
+                    .map_err(store_err)?;
+                synced
+            } else {
+                let n = shared
+                    .store
+                    .allocate_nonce(synced)
+                    .await
+                    .map_err(store_err)?;
+                if !shared.store.release_nonce(n).await.map_err(store_err)? {
+                    tracing::debug!(nonce = n, "nonce taken by another instance meanwhile");
+                }
+                n
+            };
             *next = synced;
             if stored_next.is_some_and(|s| s != synced) {
                 tracing::info!(stored = ?stored_next, synced, "relayer nonce resynchronised");
             }
-            shared
-                .store
-                .set_next_nonce(synced)
-                .await
-                .map_err(store_err)?;
         }
         let weak = Arc::downgrade(&shared);
         let interval = shared.config.poll_interval;
         let task = tokio::spawn(async move {
+            let mut turn = false;
             loop {
                 tokio::time::sleep(interval).await;
                 let Some(s) = weak.upgrade() else { return };
-                if let Err(e) = s.tick().await {
+                if let Err(e) = s.lifecycle_pass(&mut turn).await {
                     tracing::warn!(error = %e, "relayer lifecycle tick failed");
                 }
             }
@@ -282,9 +315,11 @@ impl Relayer for RpcRelayer {
         self.shared.send(tx).await
     }
 
+    /// From the store, where every instance sharing it keeps its transactions (with this
+    /// instance's own view when it is fresher).
     async fn get_transaction(&self, id: &str) -> Result<RelayerTransaction, RelayerError> {
-        self.shared
-            .get(id)
+        let stored = self.shared.store.transaction(id).await.map_err(store_err)?;
+        fresher(self.shared.get(id), stored)
             .map(|t| t.tx)
             .ok_or_else(|| RelayerError::NotFound(id.to_string()))
     }
@@ -293,10 +328,23 @@ impl Relayer for RpcRelayer {
         &self,
         query: ListTransactionsQuery,
     ) -> Result<Vec<RelayerTransaction>, RelayerError> {
-        let mut out: Vec<RelayerTransaction> = self
+        let mut all: HashMap<String, StoredTransaction> = self
             .shared
-            .all()
+            .store
+            .transactions()
+            .await
+            .map_err(store_err)?
             .into_iter()
+            .map(|t| (t.tx.transaction_id.clone(), t))
+            .collect();
+        for mine in self.shared.all() {
+            let stored = all.remove(&mine.tx.transaction_id);
+            if let Some(t) = fresher(Some(mine), stored) {
+                all.insert(t.tx.transaction_id.clone(), t);
+            }
+        }
+        let mut out: Vec<RelayerTransaction> = all
+            .into_values()
             .map(|t| t.tx)
             .filter(|t| match query.status {
                 None => true,

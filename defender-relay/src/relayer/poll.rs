@@ -15,8 +15,42 @@ use defender_core::wire::{Quantity, Speed, TxStatus};
 use defender_core::RelayerError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::time::Duration;
 
 impl Shared {
+    /// How long one lifecycle turn lasts without renewal: a dead instance's lifecycle is taken
+    /// over within it (plus a poll interval).
+    pub(super) fn lifecycle_ttl(&self) -> Duration {
+        self.config
+            .poll_interval
+            .saturating_mul(4)
+            .max(Duration::from_secs(2))
+    }
+
+    /// One pass of the background task: when it is this instance's turn (one instance at a
+    /// time per store), the transactions other instances stored join the cache (all of them
+    /// again when the turn has just come), then [`tick`](Self::tick).
+    pub(super) async fn lifecycle_pass(&self, turn: &mut bool) -> Result<(), RelayerError> {
+        let mine = self
+            .store
+            .lifecycle_turn(self.lifecycle_ttl())
+            .await
+            .map_err(super::store_err)?;
+        if !mine {
+            *turn = false;
+            return Ok(());
+        }
+        let stored = if *turn {
+            // Only those other instances stored since: the others are not even decoded.
+            self.store.transactions_unknown(&|id| self.knows(id)).await
+        } else {
+            self.store.transactions().await
+        };
+        self.adopt(stored.map_err(super::store_err)?, !*turn);
+        *turn = true;
+        self.tick().await
+    }
+
     /// One pass of the lifecycle.
     pub(super) async fn tick(&self) -> Result<(), RelayerError> {
         let _ops = self.ops.lock().await;
@@ -215,12 +249,12 @@ impl Shared {
                 rec.tx.hash = inclusion.hash;
                 rec.mined_block = Some(inclusion.block);
                 rec.tx.status = TxStatus::Mined;
-                self.save(rec.clone()).await?;
                 if confirmed {
+                    // One store write for both steps; subscribers still see each.
+                    self.save_with(rec.clone(), false).await?;
                     rec.tx.status = TxStatus::Confirmed;
-                    self.save(rec.clone()).await?;
                 }
-                Ok(())
+                self.save(rec.clone()).await
             }
             Action::Fail { inclusion } => {
                 if let Some(i) = inclusion {

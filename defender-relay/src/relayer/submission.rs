@@ -5,7 +5,7 @@ use super::fees::{worst_case_cost, Fees};
 use super::{policy, rpc_to_relayer, store_err, Shared};
 use crate::hex::u64_of;
 use crate::rpc::RpcError;
-use crate::store::StoredTransaction;
+use crate::store::{NonceReservation, StoreError, StoredTransaction};
 use alloy_primitives::{Address, Bytes, U256};
 use defender_core::wire::{Quantity, RelayerTransaction, Speed, TxRequest, TxStatus};
 use defender_core::RelayerError;
@@ -23,6 +23,9 @@ fn fee_too_low(message: &str) -> bool {
     .iter()
     .any(|p| message.contains(p))
 }
+
+/// Most attempts at taking a nonce against other relayers sharing the store.
+const MAX_NONCE_ATTEMPTS: usize = 1000;
 
 impl Shared {
     /// The nonce to continue from: the chain's pending count, above every in-flight nonce
@@ -106,12 +109,15 @@ impl Shared {
                 "private transactions need a private endpoint (RelayerConfig::private_url)".into(),
             ));
         }
-        let priced = self.fees_for(v.pricing).await?;
-        let gas_limit = match v.gas_limit {
-            Some(g) => g,
-            None => self.estimate_gas(v.to, v.value, &v.data).await?,
+        // Independent lookups (each cached, most often answered at once): side by side.
+        let gas = async {
+            match v.gas_limit {
+                Some(g) => Ok(g),
+                None => self.estimate_gas(v.to, v.value, &v.data).await,
+            }
         };
-        let balance = self.balance().await?;
+        let (priced, gas_limit, balance) =
+            tokio::try_join!(self.fees_for(v.pricing), gas, self.balance())?;
         let mut tx = RelayerTransaction {
             transaction_id: uuid::Uuid::new_v4().to_string(),
             hash: String::new(),
@@ -137,34 +143,50 @@ impl Shared {
         let rec = {
             let mut next = self.nonce.lock().await;
             policy::check_funds(balance, self.pending_cost(), worst_case_cost(&tx))?;
-            // Allocated in the store: relayers sharing it never take the same nonce.
-            tx.nonce = self.store.allocate_nonce(*next).await.map_err(store_err)?;
-            let signed = match self.sign_raw(&tx).await {
-                Ok((hash, raw)) => {
-                    tx.hash = hash.clone();
-                    let rec = StoredTransaction {
-                        tx: tx.clone(),
-                        hashes: vec![hash],
-                        raw: Some(raw),
-                        fixed_fees: priced.fixed,
-                        mined_block: None,
-                        noop: false,
-                        settled: false,
-                    };
-                    self.save(rec.clone()).await.map(|()| rec)
-                }
-                Err(e) => Err(e),
-            };
-            let rec = match signed {
-                Ok(rec) => rec,
-                Err(e) => {
-                    // Not used: given back unless another relayer took the next one.
-                    if let Err(release) = self.store.release_nonce(tx.nonce).await {
-                        tracing::warn!(error = %release, "unused nonce not given back");
+            // The nonce is taken in the store together with the signed transaction, so
+            // relayers sharing the store never take the same nonce, and no crash leaves a
+            // nonce taken without its transaction.
+            let mut attempts = 0;
+            let rec = loop {
+                attempts += 1;
+                let reservation = self.store.reserve_nonce(*next).await.map_err(store_err)?;
+                tx.nonce = reservation.nonce();
+                let (hash, raw) = match self.sign_raw(&tx).await {
+                    Ok(signed) => signed,
+                    Err(e) => {
+                        if let NonceReservation::Taken(n) = reservation {
+                            // Not used: given back unless another relayer took the next one.
+                            if let Err(release) = self.store.release_nonce(n).await {
+                                tracing::warn!(error = %release, "unused nonce not given back");
+                            }
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
+                };
+                tx.hash = hash.clone();
+                let rec = StoredTransaction {
+                    tx: tx.clone(),
+                    hashes: vec![hash],
+                    raw: Some(raw),
+                    fixed_fees: priced.fixed,
+                    mined_block: None,
+                    noop: false,
+                    settled: false,
+                };
+                if self
+                    .store
+                    .commit_new(&reservation, &rec)
+                    .await
+                    .map_err(store_err)?
+                {
+                    break rec;
+                }
+                if attempts >= MAX_NONCE_ATTEMPTS {
+                    return Err(store_err(StoreError::Contended));
                 }
             };
+            // Stored already: the cache and subscribers only.
+            self.save_with(rec.clone(), false).await?;
             *next = tx.nonce + 1;
             rec
         };

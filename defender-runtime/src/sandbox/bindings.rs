@@ -281,9 +281,9 @@ pub(super) fn setup<'js>(
         "uuid",
         Function::new(ctx.clone(), || uuid::Uuid::new_v4().to_string())?,
     )?;
-    crypto::install(ctx, &host, state)?;
+    crypto::install(&host, state)?;
     super::intl::install(ctx, &host)?;
-    zlib::install(ctx, &host, state)?;
+    zlib::install(&host, state)?;
     // `process.env` is built when the script first uses a web global, during its run: the
     // run's action picks its own variables.
     let (st, env_cache) = (state.clone(), cache.clone());

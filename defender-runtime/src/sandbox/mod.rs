@@ -22,6 +22,7 @@ mod crypto;
 mod errors;
 mod event_loop;
 mod handles;
+mod host_args;
 mod instance;
 mod intl;
 mod lazy;

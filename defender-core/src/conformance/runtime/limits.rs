@@ -3,6 +3,7 @@
 use super::{
     action_id, event, messages, ok, request, run, run_request, script, SHORT_TIMEOUT, VERSION,
 };
+use crate::code_size::MAX_UNCOMPRESSED_CODE_BYTES;
 use crate::runtime::{ActionCode, ActionRuntime, CodeSource, RunError, MAX_CODE_BYTES};
 use crate::wire::ErrorType;
 use bytes::Bytes;
@@ -61,28 +62,32 @@ pub async fn timeouts(rt: &dyn ActionRuntime) {
     assert_eq!(got, json!("on time"));
 }
 
-/// Code of [`MAX_CODE_BYTES`] runs; one byte more, as a script or a bundle, is
-/// [`RunError::CodeTooLarge`] with its size and the limit, and does not run.
+/// Code over [`MAX_CODE_BYTES`] raw that Defender accepted (6 MB of JavaScript that
+/// compresses well under the limit) runs; code over [`MAX_UNCOMPRESSED_CODE_BYTES`], as a
+/// script or a bundle, is [`RunError::CodeTooLarge`] with its size and that limit, and does
+/// not run.
 pub async fn code_too_large(rt: &dyn ActionRuntime) {
-    let head = "exports.handler = async () => 'fits';\n//";
-    let at_limit = format!("{head}{}", "x".repeat(MAX_CODE_BYTES - head.len()));
-    assert_eq!(at_limit.len(), MAX_CODE_BYTES);
-    let code = script("size", at_limit);
+    let head = "exports.handler = async () => 'fits';\n";
+    let line = "// padding that compresses well, as minified bundles' repeated code does\n";
+    let accepted = format!("{head}{}", line.repeat(6 * 1024 * 1024 / line.len()));
+    assert!(accepted.len() > MAX_CODE_BYTES);
+    let code = script("size", accepted);
     let got = ok(
         run(rt, &code, event("size")).await,
-        "code of MAX_CODE_BYTES",
+        "6 MB of compressible code",
     );
-    assert_eq!(got, json!("fits"), "code of exactly MAX_CODE_BYTES runs");
+    assert_eq!(got, json!("fits"), "code Defender accepted runs");
 
+    let limit = MAX_UNCOMPRESSED_CODE_BYTES;
     let head = "console.log('ran'); exports.handler = async () => 'ran anyway';\n//";
-    let over = format!("{head}{}", "x".repeat(MAX_CODE_BYTES + 1 - head.len()));
+    let over = format!("{head}{}", "x".repeat(limit + 1 - head.len()));
     let index = "console.log('ran'); exports.handler = async () => 'ran anyway';";
-    let padding = MAX_CODE_BYTES + 1 - "index.js".len() - index.len() - "padding.txt".len();
+    let padding = limit + 1 - "index.js".len() - index.len() - "padding.txt".len();
     let bundle = CodeSource::Bundle(BTreeMap::from([
         ("index.js".to_owned(), Bytes::from(index)),
         ("padding.txt".to_owned(), Bytes::from("x".repeat(padding))),
     ]));
-    assert_eq!(bundle.size(), MAX_CODE_BYTES + 1);
+    assert_eq!(bundle.size(), limit + 1);
     for source in [CodeSource::Script(over), bundle] {
         let what = match source {
             CodeSource::Script(_) => "a script",
@@ -95,12 +100,12 @@ pub async fn code_too_large(rt: &dyn ActionRuntime) {
         };
         let outcome = run(rt, &code, event("size")).await;
         match &outcome.result {
-            Err(e @ RunError::CodeTooLarge { size, limit }) => {
-                assert_eq!(*size, MAX_CODE_BYTES + 1, "{what}: the code's size");
-                assert_eq!(*limit, MAX_CODE_BYTES, "{what}: the limit");
+            Err(e @ RunError::CodeTooLarge { size, limit: got }) => {
+                assert_eq!(*size, limit + 1, "{what}: the code's size");
+                assert_eq!(*got, limit, "{what}: the limit");
                 assert_eq!(e.error_type(), ErrorType::Program);
             }
-            other => panic!("{what} of MAX_CODE_BYTES + 1: expected CodeTooLarge, got {other:?}"),
+            other => panic!("{what} over the limit: expected CodeTooLarge, got {other:?}"),
         }
         assert!(
             outcome.logs.is_empty(),

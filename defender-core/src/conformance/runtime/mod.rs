@@ -22,8 +22,9 @@
 //! - [`timeouts`]: a run that waits on a timer, or spins, past its `RunLimits::timeout` ends
 //!   with [`RunError::Timeout`] (carrying at least the limit), soon after the limit, with what
 //!   it logged; the next run works.
-//! - [`code_too_large`]: code (a script or a bundle) of [`MAX_CODE_BYTES`] runs; one byte more
-//!   is [`RunError::CodeTooLarge`] with its size and the limit, and does not run at all.
+//! - [`code_too_large`]: code over [`MAX_CODE_BYTES`] raw that Defender accepted (it
+//!   compresses under the limit) runs; code over [`MAX_UNCOMPRESSED_CODE_BYTES`] (a script or
+//!   a bundle) is [`RunError::CodeTooLarge`] with its size and that limit, and does not run.
 //! - [`secrets_are_redacted`]: every secret value of at least [`MIN_REDACTED_LEN`] characters
 //!   is replaced by [`REDACTED`] in the logs, in the error (message and stack) and in the
 //!   notifications the action sends, while shorter values are left alone and the **returned
@@ -54,6 +55,7 @@
 //!
 //! [`KvStore`]: crate::KvStore
 //! [`MAX_CODE_BYTES`]: crate::runtime::MAX_CODE_BYTES
+//! [`MAX_UNCOMPRESSED_CODE_BYTES`]: crate::MAX_UNCOMPRESSED_CODE_BYTES
 //! [`MIN_REDACTED_LEN`]: crate::redact::MIN_REDACTED_LEN
 //! [`REDACTED`]: crate::redact::REDACTED
 

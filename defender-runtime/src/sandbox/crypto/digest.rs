@@ -8,14 +8,15 @@
 //! run's heap; it is hashed in slices with a look at the run's deadline between them, so a
 //! long input cannot hold the script thread past it.
 
+use super::algorithm;
 use super::algorithms::Algorithm;
-use super::{algorithm, integer};
 use crate::alloc::Charge;
 use crate::sandbox::bytes::with_bytes;
 use crate::sandbox::errors::{interrupted, out_of_memory};
 use crate::sandbox::event_loop::LoopState;
+use crate::sandbox::host_args::{array_buffer, define, integer, short_string};
 use hmac::digest::{Digest, ExtendableOutput, Update, XofReader};
-use rquickjs::{ArrayBuffer, Ctx, Function, Object, Value};
+use rquickjs::{Ctx, Object, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -111,76 +112,68 @@ fn node_digest(alg: Algorithm, data: &[u8], stop: &dyn Fn() -> bool) -> Option<V
 
 /// Adds `host.shimDigest` and `host.shimHmac` to `host`.
 pub(super) fn install<'js>(
-    ctx: &Ctx<'js>,
     host: &Object<'js>,
     state: &Rc<RefCell<LoopState>>,
 ) -> rquickjs::Result<()> {
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "shimDigest",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  name: Value<'js>,
-                  data: Value<'js>,
-                  out_len: rquickjs::function::Opt<Value<'js>>|
-                  -> rquickjs::Result<Value<'js>> {
-                let label = match name.as_string() {
-                    Some(s) => super::text(s, 16)?,
-                    None => String::new(),
+        move |ctx: Ctx<'js>,
+              name: Value<'js>,
+              data: Value<'js>,
+              out_len: rquickjs::function::Opt<Value<'js>>|
+              -> rquickjs::Result<Value<'js>> {
+            let label = short_string(&name, 16)?.unwrap_or_default();
+            let (budget, interrupt) = st.borrow().current_run(&ctx)?.resources();
+            let digest = if let Some(s) = Sponge::from_name(&label) {
+                let out_len = match (s, out_len.0) {
+                    (Sponge::Shake128 | Sponge::Shake256, Some(n)) => {
+                        integer(&ctx, &n, "outputLength", 0.0, MAX_XOF_BYTES as f64)? as usize
+                    }
+                    _ => 0,
                 };
-                let (budget, interrupt) = st.borrow().current_run(&ctx)?.resources();
-                let digest = if let Some(s) = Sponge::from_name(&label) {
-                    let out_len = match (s, out_len.0) {
-                        (Sponge::Shake128 | Sponge::Shake256, Some(n)) => {
-                            integer(&ctx, &n, "outputLength", 0.0, MAX_XOF_BYTES as f64)? as usize
-                        }
-                        _ => 0,
-                    };
-                    let Some(_held) = Charge::of(&budget, out_len) else {
-                        return Err(out_of_memory(&ctx));
-                    };
-                    with_bytes(&ctx, &data, |d| {
-                        sponge(s, d, out_len, &|| interrupt.check())
-                    })?
-                } else if let Some(alg) = algorithm(&name)? {
-                    with_bytes(&ctx, &data, |d| node_digest(alg, d, &|| interrupt.check()))?
-                } else {
-                    return Ok(Value::new_null(ctx));
+                let Some(_held) = Charge::of(&budget, out_len) else {
+                    return Err(out_of_memory(&ctx));
                 };
-                match digest {
-                    Some(d) => ArrayBuffer::new_copy(ctx, d).map(|b| b.into_value()),
-                    None => Err(interrupted(&ctx)),
-                }
-            },
-        )?,
+                with_bytes(&ctx, &data, |d| {
+                    sponge(s, d, out_len, &|| interrupt.check())
+                })?
+            } else if let Some(alg) = algorithm(&name)? {
+                with_bytes(&ctx, &data, |d| node_digest(alg, d, &|| interrupt.check()))?
+            } else {
+                return Ok(Value::new_null(ctx));
+            };
+            match digest {
+                Some(d) => array_buffer(&ctx, &d),
+                None => Err(interrupted(&ctx)),
+            }
+        },
     )?;
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "shimHmac",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  name: Value<'js>,
-                  key: Value<'js>,
-                  data: Value<'js>|
-                  -> rquickjs::Result<Value<'js>> {
-                let Some(alg) = algorithm(&name)? else {
-                    return Ok(Value::new_null(ctx));
-                };
-                let interrupt = st.borrow().current_run(&ctx)?.resources().1;
-                let Some(mut mac) = with_bytes(&ctx, &key, |k| alg.hmac(k))? else {
-                    return Ok(Value::new_null(ctx));
-                };
-                let fed = with_bytes(&ctx, &data, |d| {
-                    feed_slices(d, &|| interrupt.check(), |c| mac.feed(c))
-                })?;
-                if !fed {
-                    return Err(interrupted(&ctx));
-                }
-                ArrayBuffer::new_copy(ctx, mac.finish()).map(|b| b.into_value())
-            },
-        )?,
+        move |ctx: Ctx<'js>,
+              name: Value<'js>,
+              key: Value<'js>,
+              data: Value<'js>|
+              -> rquickjs::Result<Value<'js>> {
+            let Some(alg) = algorithm(&name)? else {
+                return Ok(Value::new_null(ctx));
+            };
+            let interrupt = st.borrow().current_run(&ctx)?.resources().1;
+            let Some(mut mac) = with_bytes(&ctx, &key, |k| alg.hmac(k))? else {
+                return Ok(Value::new_null(ctx));
+            };
+            let fed = with_bytes(&ctx, &data, |d| {
+                feed_slices(d, &|| interrupt.check(), |c| mac.feed(c))
+            })?;
+            if !fed {
+                return Err(interrupted(&ctx));
+            }
+            array_buffer(&ctx, &mac.finish())
+        },
     )
 }
 

@@ -20,15 +20,15 @@ mod digest;
 mod scrypt;
 mod secp256k1;
 
-use super::bindings::text;
 use super::bytes::{with_buffer, with_bytes};
 use super::errors::{interrupted, out_of_memory};
 use super::event_loop::LoopState;
 use super::handles::Handles;
+use super::host_args::{array_buffer, define, integer, short_string};
 use crate::alloc::Charge;
 use algorithms::{Algorithm, Stopped, NAMES};
 use rquickjs::function::Opt;
-use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
+use rquickjs::{ArrayBuffer, Ctx, Exception, Object, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 use subtle::ConstantTimeEq;
@@ -50,25 +50,7 @@ const MAX_NAME_BYTES: usize = 64;
 
 /// The algorithm a script named; `None` when it is not supported (or not a string).
 fn algorithm(name: &Value<'_>) -> rquickjs::Result<Option<Algorithm>> {
-    let Some(s) = name.as_string() else {
-        return Ok(None);
-    };
-    let name = text(s, MAX_NAME_BYTES + 1)?;
-    if name.len() > MAX_NAME_BYTES {
-        return Ok(None);
-    }
-    Ok(Algorithm::from_name(&name))
-}
-
-/// An integral plain number from `min` to `max`; a RangeError otherwise.
-fn integer(ctx: &Ctx<'_>, v: &Value<'_>, name: &str, min: f64, max: f64) -> rquickjs::Result<f64> {
-    match v.as_number() {
-        Some(n) if n.fract() == 0.0 && n >= min && n <= max => Ok(n),
-        _ => Err(Exception::throw_range(
-            ctx,
-            &format!("\"{name}\" must be an integer from {min} to {max}"),
-        )),
-    }
+    Ok(short_string(name, MAX_NAME_BYTES)?.and_then(|name| Algorithm::from_name(&name)))
 }
 
 fn gone<T>(ctx: &Ctx<'_>) -> rquickjs::Result<T> {
@@ -101,173 +83,154 @@ fn keep(
 
 /// Adds the host functions of this module to `host`.
 pub(super) fn install<'js>(
-    ctx: &Ctx<'js>,
     host: &Object<'js>,
     state: &Rc<RefCell<LoopState>>,
 ) -> rquickjs::Result<()> {
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "hashNew",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, name: Value<'js>, key: Opt<Value<'js>>| -> rquickjs::Result<f64> {
-                // 0: the algorithm is not supported (js/node_crypto.js throws Node's error).
-                let Some(alg) = algorithm(&name)? else {
-                    return Ok(0.0);
-                };
-                let hasher = match key.0 {
-                    None => alg.hash(),
-                    Some(key) if key.is_undefined() => alg.hash(),
-                    Some(key) => match with_bytes(&ctx, &key, |k| alg.hmac(k))? {
-                        Some(h) => h,
-                        None => return Err(Exception::throw_type(&ctx, "invalid HMAC key")),
-                    },
-                };
-                keep(&ctx, &st, hasher)
-            },
-        )?,
+        move |ctx: Ctx<'js>, name: Value<'js>, key: Opt<Value<'js>>| -> rquickjs::Result<f64> {
+            // 0: the algorithm is not supported (js/node_crypto.js throws Node's error).
+            let Some(alg) = algorithm(&name)? else {
+                return Ok(0.0);
+            };
+            let hasher = match key.0 {
+                None => alg.hash(),
+                Some(key) if key.is_undefined() => alg.hash(),
+                Some(key) => match with_bytes(&ctx, &key, |k| alg.hmac(k))? {
+                    Some(h) => h,
+                    None => return Err(Exception::throw_type(&ctx, "invalid HMAC key")),
+                },
+            };
+            keep(&ctx, &st, hasher)
+        },
     )?;
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "hashCopy",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: Value<'js>| -> rquickjs::Result<f64> {
-                let copy = {
-                    let s = st.borrow();
-                    match s.hashes.get(&id) {
-                        Some(h) => h.duplicate(),
-                        None => return gone(&ctx),
-                    }
-                };
-                keep(&ctx, &st, copy)
-            },
-        )?,
-    )?;
-    let st = state.clone();
-    host.set(
-        "hashUpdate",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: Value<'js>, data: Value<'js>| -> rquickjs::Result<()> {
-                let fed = with_bytes(&ctx, &data, |bytes| {
-                    let mut s = st.borrow_mut();
-                    match s.hashes.get_mut(&id) {
-                        Some(h) => {
-                            h.feed(bytes);
-                            true
-                        }
-                        None => false,
-                    }
-                })?;
-                if fed {
-                    Ok(())
-                } else {
-                    gone(&ctx)
+        move |ctx: Ctx<'js>, id: Value<'js>| -> rquickjs::Result<f64> {
+            let copy = {
+                let s = st.borrow();
+                match s.hashes.get(&id) {
+                    Some(h) => h.duplicate(),
+                    None => return gone(&ctx),
                 }
-            },
-        )?,
+            };
+            keep(&ctx, &st, copy)
+        },
     )?;
     let st = state.clone();
-    host.set(
+    define(
+        host,
+        "hashUpdate",
+        move |ctx: Ctx<'js>, id: Value<'js>, data: Value<'js>| -> rquickjs::Result<()> {
+            let fed = with_bytes(&ctx, &data, |bytes| {
+                let mut s = st.borrow_mut();
+                match s.hashes.get_mut(&id) {
+                    Some(h) => {
+                        h.feed(bytes);
+                        true
+                    }
+                    None => false,
+                }
+            })?;
+            if fed {
+                Ok(())
+            } else {
+                gone(&ctx)
+            }
+        },
+    )?;
+    let st = state.clone();
+    define(
+        host,
         "hashDigest",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: Value<'js>| -> rquickjs::Result<ArrayBuffer<'js>> {
-                let hasher = {
-                    let mut s = st.borrow_mut();
-                    let Some((_, h)) = s.hashes.remove(&id) else {
-                        return gone(&ctx);
-                    };
-                    if let Some(run) = s.run.as_ref() {
-                        run.budget.uncharge(h.held());
-                    }
-                    h
+        move |ctx: Ctx<'js>, id: Value<'js>| -> rquickjs::Result<ArrayBuffer<'js>> {
+            let hasher = {
+                let mut s = st.borrow_mut();
+                let Some((_, h)) = s.hashes.remove(&id) else {
+                    return gone(&ctx);
                 };
-                // In the engine's heap, where the run's memory limit counts it.
-                ArrayBuffer::new_copy(ctx, hasher.finish())
-            },
-        )?,
+                if let Some(run) = s.run.as_ref() {
+                    run.budget.uncharge(h.held());
+                }
+                h
+            };
+            // In the engine's heap, where the run's memory limit counts it.
+            ArrayBuffer::new_copy(ctx, hasher.finish())
+        },
     )?;
-    host.set(
-        "hashNames",
-        Function::new(ctx.clone(), || {
-            let mut names: Vec<&'static str> = NAMES
-                .iter()
-                .filter(|(_, _, listed)| *listed)
-                .map(|(n, _, _)| *n)
-                .collect();
-            names.sort_unstable();
-            names
-        })?,
-    )?;
+    define(host, "hashNames", || {
+        let mut names: Vec<&'static str> = NAMES
+            .iter()
+            .filter(|(_, _, listed)| *listed)
+            .map(|(n, _, _)| *n)
+            .collect();
+        names.sort_unstable();
+        names
+    })?;
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "pbkdf2",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  password: Value<'js>,
-                  salt: Value<'js>,
-                  iterations: Value<'js>,
-                  keylen: Value<'js>,
-                  digest: Value<'js>|
-                  -> rquickjs::Result<Value<'js>> {
-                let iterations = integer(
-                    &ctx,
-                    &iterations,
-                    "iterations",
-                    1.0,
-                    f64::from(MAX_PBKDF2_ITERATIONS),
-                )? as u32;
-                let keylen =
-                    integer(&ctx, &keylen, "keylen", 0.0, MAX_PBKDF2_KEYLEN as f64)? as usize;
-                // null: the digest is not supported (js/node_crypto.js throws Node's error).
-                let Some(alg) = algorithm(&digest)? else {
-                    return Ok(Value::new_null(ctx));
-                };
-                let (budget, interrupt) = st.borrow().current_run(&ctx)?.resources();
-                let Some(_held) = Charge::of(&budget, keylen) else {
-                    return Err(out_of_memory(&ctx));
-                };
-                let mut out = vec![0u8; keylen];
-                let mut stop = || interrupt.check();
-                let derived = with_bytes(&ctx, &password, |password| {
-                    with_bytes(&ctx, &salt, |salt| {
-                        alg.pbkdf2(password, salt, iterations, &mut out, &mut stop)
-                    })
-                });
-                let result = match derived {
-                    Ok(Ok(Ok(()))) => {
-                        ArrayBuffer::new_copy(ctx.clone(), &out).map(|b| b.into_value())
-                    }
-                    Ok(Ok(Err(Stopped))) => Err(interrupted(&ctx)),
-                    Ok(Err(e)) | Err(e) => Err(e),
-                };
-                drop(out);
-                result
-            },
-        )?,
+        move |ctx: Ctx<'js>,
+              password: Value<'js>,
+              salt: Value<'js>,
+              iterations: Value<'js>,
+              keylen: Value<'js>,
+              digest: Value<'js>|
+              -> rquickjs::Result<Value<'js>> {
+            let iterations = integer(
+                &ctx,
+                &iterations,
+                "iterations",
+                1.0,
+                f64::from(MAX_PBKDF2_ITERATIONS),
+            )? as u32;
+            let keylen = integer(&ctx, &keylen, "keylen", 0.0, MAX_PBKDF2_KEYLEN as f64)? as usize;
+            // null: the digest is not supported (js/node_crypto.js throws Node's error).
+            let Some(alg) = algorithm(&digest)? else {
+                return Ok(Value::new_null(ctx));
+            };
+            let (budget, interrupt) = st.borrow().current_run(&ctx)?.resources();
+            let Some(_held) = Charge::of(&budget, keylen) else {
+                return Err(out_of_memory(&ctx));
+            };
+            let mut out = vec![0u8; keylen];
+            let mut stop = || interrupt.check();
+            let derived = with_bytes(&ctx, &password, |password| {
+                with_bytes(&ctx, &salt, |salt| {
+                    alg.pbkdf2(password, salt, iterations, &mut out, &mut stop)
+                })
+            });
+            let result = match derived {
+                Ok(Ok(Ok(()))) => array_buffer(&ctx, &out),
+                Ok(Ok(Err(Stopped))) => Err(interrupted(&ctx)),
+                Ok(Err(e)) | Err(e) => Err(e),
+            };
+            drop(out);
+            result
+        },
     )?;
-    host.set(
+    define(
+        host,
         "timingSafeEqual",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| -> rquickjs::Result<i32> {
-                // 1: equal, 0: different, -1: of different lengths (Node's RangeError).
-                with_buffer(&ctx, &a, |a| {
-                    with_buffer(&ctx, &b, |b| {
-                        if a.len() != b.len() {
-                            -1
-                        } else {
-                            i32::from(bool::from(a.ct_eq(b)))
-                        }
-                    })
-                })?
-            },
-        )?,
+        |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| -> rquickjs::Result<i32> {
+            // 1: equal, 0: different, -1: of different lengths (Node's RangeError).
+            with_buffer(&ctx, &a, |a| {
+                with_buffer(&ctx, &b, |b| {
+                    if a.len() != b.len() {
+                        -1
+                    } else {
+                        i32::from(bool::from(a.ct_eq(b)))
+                    }
+                })
+            })?
+        },
     )?;
-    digest::install(ctx, host, state)?;
-    secp256k1::install(ctx, host)?;
-    scrypt::install(ctx, host, state)
+    digest::install(host, state)?;
+    secp256k1::install(host)?;
+    scrypt::install(host, state)
 }

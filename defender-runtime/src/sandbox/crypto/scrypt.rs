@@ -11,7 +11,8 @@ use crate::alloc::Charge;
 use crate::sandbox::bytes::with_bytes;
 use crate::sandbox::errors::{interrupted, out_of_memory};
 use crate::sandbox::event_loop::LoopState;
-use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
+use crate::sandbox::host_args::{array_buffer, define, integer_in};
+use rquickjs::{Ctx, Exception, Object, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -64,95 +65,94 @@ fn check(n: u64, r: u64, p: u64, maxmem: u64) -> Result<(u64, u8), Refusal> {
 
 /// A number the script passed, as an integer from 0 to `max`.
 fn count(v: &Value<'_>, max: f64) -> Option<u64> {
-    let n = v.as_number()?;
-    (n.fract() == 0.0 && n >= 0.0 && n <= max).then_some(n as u64)
+    integer_in(v, 0.0, max).map(|n| n as u64)
+}
+
+/// The answer that names a refusal (js/node_crypto.js turns it into Node's error).
+fn refused<'js>(ctx: &Ctx<'js>, why: Refusal) -> rquickjs::Result<Value<'js>> {
+    let why = match why {
+        Refusal::Invalid => "invalid",
+        Refusal::Memory => "memory",
+        Refusal::TooCostly => "costly",
+    };
+    Ok(rquickjs::String::from_str(ctx.clone(), why)?.into_value())
 }
 
 /// Adds `host.scrypt(password, salt, keylen, N, r, p, maxmem)`: an ArrayBuffer, or a string
 /// naming the refusal (`invalid`, `memory`, `costly`).
 pub(super) fn install<'js>(
-    ctx: &Ctx<'js>,
     host: &Object<'js>,
     state: &Rc<RefCell<LoopState>>,
 ) -> rquickjs::Result<()> {
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "scrypt",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  password: Value<'js>,
-                  salt: Value<'js>,
-                  keylen: Value<'js>,
-                  cost: rquickjs::function::Rest<Value<'js>>|
-                  -> rquickjs::Result<Value<'js>> {
-                let keylen = count(&keylen, MAX_KEYLEN as f64).ok_or_else(|| {
-                    Exception::throw_range(&ctx, &format!("keylen must be at most {MAX_KEYLEN}"))
-                })? as usize;
-                let arg = |i: usize, max: f64| cost.0.get(i).and_then(|v| count(v, max));
-                let (Some(n), Some(r), Some(p), Some(maxmem)) = (
-                    arg(0, 2f64.powi(53)),
-                    arg(1, 2f64.powi(32)),
-                    arg(2, 2f64.powi(32)),
-                    arg(3, 2f64.powi(53)),
-                ) else {
-                    return Ok(rquickjs::String::from_str(ctx, "invalid")?.into_value());
-                };
-                let (memory, log_n) = match check(n, r, p, maxmem) {
-                    Ok(c) => c,
-                    Err(why) => {
-                        let why = match why {
-                            Refusal::Invalid => "invalid",
-                            Refusal::Memory => "memory",
-                            Refusal::TooCostly => "costly",
-                        };
-                        return Ok(rquickjs::String::from_str(ctx, why)?.into_value());
-                    }
-                };
-                let params = match scrypt::Params::new(log_n, r as u32, p as u32) {
-                    Ok(params) => params,
-                    Err(_) => return Ok(rquickjs::String::from_str(ctx, "invalid")?.into_value()),
-                };
-                let (budget, interrupt, handle) = {
-                    let s = st.borrow();
-                    let run = s.current_run(&ctx)?;
-                    let (budget, interrupt) = run.resources();
-                    (budget, interrupt, run.handle.clone())
-                };
-                // The inputs are copied for the derivation's thread: charged with the rest.
-                let (password, salt) = (
-                    with_bytes(&ctx, &password, <[u8]>::to_vec)?,
-                    with_bytes(&ctx, &salt, <[u8]>::to_vec)?,
-                );
-                let held = usize::try_from(memory)
-                    .unwrap_or(usize::MAX)
-                    .saturating_add(keylen)
-                    .saturating_add(password.len())
-                    .saturating_add(salt.len());
-                let Some(charge) = Charge::of(&budget, held) else {
-                    return Err(out_of_memory(&ctx));
-                };
-                let (tx, rx) = mpsc::channel();
-                handle.spawn_blocking(move || {
-                    let mut out = vec![0u8; keylen];
-                    let derived = scrypt::scrypt(&password, &salt, &params, &mut out);
-                    let _ = tx.send(derived.map(|()| out));
-                });
-                let result = loop {
-                    match rx.recv_timeout(POLL) {
-                        Ok(r) => break Some(r),
-                        Err(mpsc::RecvTimeoutError::Timeout) if !interrupt.check() => {}
-                        Err(_) => break None,
-                    }
-                };
-                drop(charge);
-                match result {
-                    Some(Ok(key)) => ArrayBuffer::new_copy(ctx, key).map(|b| b.into_value()),
-                    Some(Err(_)) => Ok(rquickjs::String::from_str(ctx, "invalid")?.into_value()),
-                    None => Err(interrupted(&ctx)),
+        move |ctx: Ctx<'js>,
+              password: Value<'js>,
+              salt: Value<'js>,
+              keylen: Value<'js>,
+              cost: rquickjs::function::Rest<Value<'js>>|
+              -> rquickjs::Result<Value<'js>> {
+            let keylen = count(&keylen, MAX_KEYLEN as f64).ok_or_else(|| {
+                Exception::throw_range(&ctx, &format!("keylen must be at most {MAX_KEYLEN}"))
+            })? as usize;
+            let arg = |i: usize, max: f64| cost.0.get(i).and_then(|v| count(v, max));
+            let (Some(n), Some(r), Some(p), Some(maxmem)) = (
+                arg(0, 2f64.powi(53)),
+                arg(1, 2f64.powi(32)),
+                arg(2, 2f64.powi(32)),
+                arg(3, 2f64.powi(53)),
+            ) else {
+                return refused(&ctx, Refusal::Invalid);
+            };
+            let (memory, log_n) = match check(n, r, p, maxmem) {
+                Ok(c) => c,
+                Err(why) => return refused(&ctx, why),
+            };
+            let params = match scrypt::Params::new(log_n, r as u32, p as u32) {
+                Ok(params) => params,
+                Err(_) => return refused(&ctx, Refusal::Invalid),
+            };
+            let (budget, interrupt, handle) = {
+                let s = st.borrow();
+                let run = s.current_run(&ctx)?;
+                let (budget, interrupt) = run.resources();
+                (budget, interrupt, run.handle.clone())
+            };
+            // The inputs are copied for the derivation's thread: charged with the rest.
+            let (password, salt) = (
+                with_bytes(&ctx, &password, <[u8]>::to_vec)?,
+                with_bytes(&ctx, &salt, <[u8]>::to_vec)?,
+            );
+            let held = usize::try_from(memory)
+                .unwrap_or(usize::MAX)
+                .saturating_add(keylen)
+                .saturating_add(password.len())
+                .saturating_add(salt.len());
+            let Some(charge) = Charge::of(&budget, held) else {
+                return Err(out_of_memory(&ctx));
+            };
+            let (tx, rx) = mpsc::channel();
+            handle.spawn_blocking(move || {
+                let mut out = vec![0u8; keylen];
+                let derived = scrypt::scrypt(&password, &salt, &params, &mut out);
+                let _ = tx.send(derived.map(|()| out));
+            });
+            let result = loop {
+                match rx.recv_timeout(POLL) {
+                    Ok(r) => break Some(r),
+                    Err(mpsc::RecvTimeoutError::Timeout) if !interrupt.check() => {}
+                    Err(_) => break None,
                 }
-            },
-        )?,
+            };
+            drop(charge);
+            match result {
+                Some(Ok(key)) => array_buffer(&ctx, &key),
+                Some(Err(_)) => refused(&ctx, Refusal::Invalid),
+                None => Err(interrupted(&ctx)),
+            }
+        },
     )
 }
 

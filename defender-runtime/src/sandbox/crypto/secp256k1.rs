@@ -11,6 +11,7 @@
 //! those inputs.
 
 use crate::sandbox::bytes::with_buffer;
+use crate::sandbox::host_args::{array_buffer_or_null, define, integer_in};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
 use k256::elliptic_curve::bigint::{Encoding, Limb, U256};
@@ -19,7 +20,7 @@ use k256::elliptic_curve::point::DecompressPoint;
 use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use k256::elliptic_curve::{Curve, PrimeField};
 use k256::{AffinePoint, EncodedPoint, FieldBytes, ProjectivePoint, Scalar, Secp256k1};
-use rquickjs::{ArrayBuffer, Ctx, Function, Object, Value};
+use rquickjs::{Ctx, Object, Value};
 
 /// The bytes of a value that must be exactly `N` long; `None` otherwise (a TypeError for a
 /// value that holds no bytes).
@@ -54,13 +55,6 @@ fn message(bytes: &[u8; 32]) -> Scalar {
 fn uncompressed(p: ProjectivePoint) -> Option<[u8; 65]> {
     let encoded = p.to_affine().to_encoded_point(false);
     <[u8; 65]>::try_from(encoded.as_bytes()).ok()
-}
-
-fn answer<'js>(ctx: &Ctx<'js>, bytes: Option<&[u8]>) -> rquickjs::Result<Value<'js>> {
-    match bytes {
-        Some(b) => ArrayBuffer::new_copy(ctx.clone(), b).map(|b| b.into_value()),
-        None => Ok(Value::new_null(ctx.clone())),
-    }
 }
 
 /// The public key of a private key, uncompressed.
@@ -128,92 +122,78 @@ fn verify(digest: &[u8; 32], sig: &[u8; 64], key: &AffinePoint) -> Option<bool> 
 }
 
 /// Adds the host functions of this module to `host`.
-pub(super) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> rquickjs::Result<()> {
-    host.set(
+pub(super) fn install<'js>(host: &Object<'js>) -> rquickjs::Result<()> {
+    define(
+        host,
         "secp256k1Public",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, private: Value<'js>| {
+        |ctx: Ctx<'js>, private: Value<'js>| {
             let key = exact::<32>(&ctx, &private)?.and_then(|d| public_key(&d));
-            answer(&ctx, key.as_ref().map(|k| &k[..]))
-        })?,
+            array_buffer_or_null(&ctx, key.as_ref().map(|k| &k[..]))
+        },
     )?;
-    host.set(
+    define(
+        host,
         "secp256k1Sign",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, private: Value<'js>, digest: Value<'js>| {
-                let (private, digest) = (exact::<32>(&ctx, &private)?, exact::<32>(&ctx, &digest)?);
-                let sig = private.zip(digest).and_then(|(d, m)| sign(&d, &m));
-                answer(&ctx, sig.as_ref().map(|s| &s[..]))
-            },
-        )?,
+        |ctx: Ctx<'js>, private: Value<'js>, digest: Value<'js>| {
+            let (private, digest) = (exact::<32>(&ctx, &private)?, exact::<32>(&ctx, &digest)?);
+            let sig = private.zip(digest).and_then(|(d, m)| sign(&d, &m));
+            array_buffer_or_null(&ctx, sig.as_ref().map(|s| &s[..]))
+        },
     )?;
-    host.set(
+    define(
+        host,
         "secp256k1Recover",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, digest: Value<'js>, sig: Value<'js>, recid: Value<'js>| {
-                let recid = recid
-                    .as_number()
-                    .filter(|n| n.fract() == 0.0 && (0.0..=3.0).contains(n));
-                let (digest, sig) = (exact::<32>(&ctx, &digest)?, exact::<64>(&ctx, &sig)?);
-                let key = match (digest, sig, recid) {
-                    (Some(m), Some(s), Some(id)) => recover(&m, &s, id as u8),
-                    _ => None,
-                };
-                answer(&ctx, key.as_ref().map(|k| &k[..]))
-            },
-        )?,
+        |ctx: Ctx<'js>, digest: Value<'js>, sig: Value<'js>, recid: Value<'js>| {
+            let recid = integer_in(&recid, 0.0, 3.0);
+            let (digest, sig) = (exact::<32>(&ctx, &digest)?, exact::<64>(&ctx, &sig)?);
+            let key = match (digest, sig, recid) {
+                (Some(m), Some(s), Some(id)) => recover(&m, &s, id as u8),
+                _ => None,
+            };
+            array_buffer_or_null(&ctx, key.as_ref().map(|k| &k[..]))
+        },
     )?;
-    host.set(
+    define(
+        host,
         "secp256k1Verify",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, digest: Value<'js>, sig: Value<'js>, key: Value<'js>| {
-                let (digest, sig) = (exact::<32>(&ctx, &digest)?, exact::<64>(&ctx, &sig)?);
-                let key = point(&ctx, &key)?;
-                let valid = match (digest, sig, key) {
-                    (Some(m), Some(s), Some(k)) => verify(&m, &s, &k),
-                    _ => None,
-                };
-                Ok::<_, rquickjs::Error>(match valid {
-                    Some(v) => Value::new_bool(ctx, v),
-                    None => Value::new_null(ctx),
-                })
-            },
-        )?,
+        |ctx: Ctx<'js>, digest: Value<'js>, sig: Value<'js>, key: Value<'js>| {
+            let (digest, sig) = (exact::<32>(&ctx, &digest)?, exact::<64>(&ctx, &sig)?);
+            let key = point(&ctx, &key)?;
+            let valid = match (digest, sig, key) {
+                (Some(m), Some(s), Some(k)) => verify(&m, &s, &k),
+                _ => None,
+            };
+            Ok::<_, rquickjs::Error>(match valid {
+                Some(v) => Value::new_bool(ctx, v),
+                None => Value::new_null(ctx),
+            })
+        },
     )?;
-    host.set(
-        "secp256k1Point",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, key: Value<'js>| {
-            let p = point(&ctx, &key)?.and_then(|p| uncompressed(p.into()));
-            answer(&ctx, p.as_ref().map(|p| &p[..]))
-        })?,
-    )?;
-    host.set(
+    define(host, "secp256k1Point", |ctx: Ctx<'js>, key: Value<'js>| {
+        let p = point(&ctx, &key)?.and_then(|p| uncompressed(p.into()));
+        array_buffer_or_null(&ctx, p.as_ref().map(|p| &p[..]))
+    })?;
+    define(
+        host,
         "secp256k1Add",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| {
-                let (a, b) = (point(&ctx, &a)?, point(&ctx, &b)?);
-                let sum = a
-                    .zip(b)
-                    .and_then(|(a, b)| uncompressed(ProjectivePoint::from(a) + b));
-                answer(&ctx, sum.as_ref().map(|p| &p[..]))
-            },
-        )?,
+        |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| {
+            let (a, b) = (point(&ctx, &a)?, point(&ctx, &b)?);
+            let sum = a
+                .zip(b)
+                .and_then(|(a, b)| uncompressed(ProjectivePoint::from(a) + b));
+            array_buffer_or_null(&ctx, sum.as_ref().map(|p| &p[..]))
+        },
     )?;
-    host.set(
+    define(
+        host,
         "secp256k1Mul",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, p: Value<'js>, k: Value<'js>| {
-                let (p, k) = (point(&ctx, &p)?, exact::<32>(&ctx, &k)?);
-                let product = p
-                    .zip(k.as_ref().and_then(nonzero_scalar))
-                    .and_then(|(p, k)| uncompressed(ProjectivePoint::from(p) * k));
-                answer(&ctx, product.as_ref().map(|p| &p[..]))
-            },
-        )?,
+        |ctx: Ctx<'js>, p: Value<'js>, k: Value<'js>| {
+            let (p, k) = (point(&ctx, &p)?, exact::<32>(&ctx, &k)?);
+            let product = p
+                .zip(k.as_ref().and_then(nonzero_scalar))
+                .and_then(|(p, k)| uncompressed(ProjectivePoint::from(p) * k));
+            array_buffer_or_null(&ctx, product.as_ref().map(|p| &p[..]))
+        },
     )?;
     Ok(())
 }

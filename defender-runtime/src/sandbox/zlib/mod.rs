@@ -20,8 +20,9 @@ use super::bytes::with_bytes;
 use super::errors::{interrupted, out_of_memory};
 use super::event_loop::LoopState;
 use super::handles::Handles;
+use super::host_args::{array_buffer, define, integer_in, number_in};
 use codec::{Codec, Mode, ZlibError, MAX_OUTPUT};
-use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
+use rquickjs::{Ctx, Exception, Object, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -39,9 +40,7 @@ fn mode_and_level(
     level: &Value<'_>,
 ) -> rquickjs::Result<(Mode, i32)> {
     let mode = mode.as_number().and_then(Mode::from_number);
-    let level = level
-        .as_number()
-        .filter(|l| l.fract() == 0.0 && (-1.0..=9.0).contains(l));
+    let level = integer_in(level, -1.0, 9.0);
     match (mode, level) {
         (Some(m), Some(l)) => Ok((m, l as i32)),
         _ => Err(Exception::throw_range(ctx, "invalid zlib mode or level")),
@@ -54,7 +53,7 @@ fn mode_and_level(
 /// run's deadline and memory limit end it with an uncatchable error.
 fn answer<'js>(ctx: &Ctx<'js>, r: Result<Vec<u8>, ZlibError>) -> rquickjs::Result<Value<'js>> {
     let (code, errno, message) = match r {
-        Ok(bytes) => return ArrayBuffer::new_copy(ctx.clone(), bytes).map(|b| b.into_value()),
+        Ok(bytes) => return array_buffer(ctx, &bytes),
         Err(ZlibError::Zlib {
             code,
             errno,
@@ -73,113 +72,100 @@ fn answer<'js>(ctx: &Ctx<'js>, r: Result<Vec<u8>, ZlibError>) -> rquickjs::Resul
 
 /// A byte count the script passed (`maxOutputLength`), from 1 to [`MAX_OUTPUT`].
 fn max_output(v: &Value<'_>) -> usize {
-    match v.as_number() {
-        Some(n) if n >= 1.0 && n < MAX_OUTPUT as f64 => n as usize,
-        _ => MAX_OUTPUT,
-    }
+    number_in(v, 1.0, MAX_OUTPUT as f64).map_or(MAX_OUTPUT, |n| n as usize)
 }
 
 /// Adds the host functions of this module to `host`.
 pub(super) fn install<'js>(
-    ctx: &Ctx<'js>,
     host: &Object<'js>,
     state: &Rc<RefCell<LoopState>>,
 ) -> rquickjs::Result<()> {
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "zlibSync",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  mode: Value<'js>,
-                  input: Value<'js>,
-                  level: Value<'js>,
-                  max: Value<'js>|
-                  -> rquickjs::Result<Value<'js>> {
-                let (mode, level) = mode_and_level(&ctx, &mode, &level)?;
-                let max = max_output(&max);
-                let (budget, interrupt) = st.borrow().current_run(&ctx)?.resources();
-                let Some(mut codec) = Codec::new(mode, level, &budget) else {
-                    return Err(out_of_memory(&ctx));
-                };
-                let mut stop = || interrupt.check();
-                let r = with_bytes(&ctx, &input, |bytes| {
-                    codec.process(bytes, false, true, max, &mut stop)
-                })?;
-                answer(&ctx, r)
-            },
-        )?,
+        move |ctx: Ctx<'js>,
+              mode: Value<'js>,
+              input: Value<'js>,
+              level: Value<'js>,
+              max: Value<'js>|
+              -> rquickjs::Result<Value<'js>> {
+            let (mode, level) = mode_and_level(&ctx, &mode, &level)?;
+            let max = max_output(&max);
+            let (budget, interrupt) = st.borrow().current_run(&ctx)?.resources();
+            let Some(mut codec) = Codec::new(mode, level, &budget) else {
+                return Err(out_of_memory(&ctx));
+            };
+            let mut stop = || interrupt.check();
+            let r = with_bytes(&ctx, &input, |bytes| {
+                codec.process(bytes, false, true, max, &mut stop)
+            })?;
+            answer(&ctx, r)
+        },
     )?;
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "zlibOpen",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, mode: Value<'js>, level: Value<'js>| -> rquickjs::Result<f64> {
-                let (mode, level) = mode_and_level(&ctx, &mode, &level)?;
-                let mut s = st.borrow_mut();
-                let budget = s.current_run(&ctx)?.budget.clone();
-                let streams = &mut s.zlib_streams;
-                if streams.len() >= MAX_STREAMS {
-                    return Err(Exception::throw_range(
-                        &ctx,
-                        &format!("at most {MAX_STREAMS} zlib streams at once"),
-                    ));
-                }
-                let Some(codec) = Codec::new(mode, level, &budget) else {
-                    return Err(out_of_memory(&ctx));
-                };
-                match streams.insert(codec) {
-                    Some(id) => Ok(id as f64),
-                    None => Err(Exception::throw_range(&ctx, "too many zlib streams")),
-                }
-            },
-        )?,
+        move |ctx: Ctx<'js>, mode: Value<'js>, level: Value<'js>| -> rquickjs::Result<f64> {
+            let (mode, level) = mode_and_level(&ctx, &mode, &level)?;
+            let mut s = st.borrow_mut();
+            let budget = s.current_run(&ctx)?.budget.clone();
+            let streams = &mut s.zlib_streams;
+            if streams.len() >= MAX_STREAMS {
+                return Err(Exception::throw_range(
+                    &ctx,
+                    &format!("at most {MAX_STREAMS} zlib streams at once"),
+                ));
+            }
+            let Some(codec) = Codec::new(mode, level, &budget) else {
+                return Err(out_of_memory(&ctx));
+            };
+            match streams.insert(codec) {
+                Some(id) => Ok(id as f64),
+                None => Err(Exception::throw_range(&ctx, "too many zlib streams")),
+            }
+        },
     )?;
     let st = state.clone();
-    host.set(
+    define(
+        host,
         "zlibWrite",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  id: Value<'js>,
-                  input: Value<'js>,
-                  flush: Value<'js>|
-                  -> rquickjs::Result<Value<'js>> {
-                // Node's flush flags: 2 (`Z_SYNC_FLUSH`) and 3 (`Z_FULL_FLUSH`) flush, 4
-                // (`Z_FINISH`) ends the stream; anything else (`Z_NO_FLUSH`) neither.
-                let flush = flush.as_number().unwrap_or(0.0);
-                let finish = flush == 4.0;
-                let flush = flush == 2.0 || flush == 3.0;
-                let (_, interrupt) = st.borrow().current_run(&ctx)?.resources();
-                // Out of the state while it works: no JavaScript runs meanwhile, but the
-                // state is not borrowed across the engine's calls.
-                let Some((id, mut codec)) = st.borrow_mut().zlib_streams.remove(&id) else {
-                    return Err(Exception::throw_message(&ctx, "this zlib stream is closed"));
-                };
-                let mut stop = || interrupt.check();
-                let r = if input.is_undefined() || input.is_null() {
-                    codec.process(&[], flush, finish, MAX_OUTPUT, &mut stop)
-                } else {
-                    with_bytes(&ctx, &input, |bytes| {
-                        codec.process(bytes, flush, finish, MAX_OUTPUT, &mut stop)
-                    })?
-                };
-                // A stream that ended or failed is dropped (its memory given back).
-                if r.is_ok() && !finish {
-                    st.borrow_mut().zlib_streams.restore(id, codec);
-                }
-                answer(&ctx, r)
-            },
-        )?,
+        move |ctx: Ctx<'js>,
+              id: Value<'js>,
+              input: Value<'js>,
+              flush: Value<'js>|
+              -> rquickjs::Result<Value<'js>> {
+            // Node's flush flags: 2 (`Z_SYNC_FLUSH`) and 3 (`Z_FULL_FLUSH`) flush, 4
+            // (`Z_FINISH`) ends the stream; anything else (`Z_NO_FLUSH`) neither.
+            let flush = flush.as_number().unwrap_or(0.0);
+            let finish = flush == 4.0;
+            let flush = flush == 2.0 || flush == 3.0;
+            let (_, interrupt) = st.borrow().current_run(&ctx)?.resources();
+            // Out of the state while it works: no JavaScript runs meanwhile, but the
+            // state is not borrowed across the engine's calls.
+            let Some((id, mut codec)) = st.borrow_mut().zlib_streams.remove(&id) else {
+                return Err(Exception::throw_message(&ctx, "this zlib stream is closed"));
+            };
+            let mut stop = || interrupt.check();
+            let r = if input.is_undefined() || input.is_null() {
+                codec.process(&[], flush, finish, MAX_OUTPUT, &mut stop)
+            } else {
+                with_bytes(&ctx, &input, |bytes| {
+                    codec.process(bytes, flush, finish, MAX_OUTPUT, &mut stop)
+                })?
+            };
+            // A stream that ended or failed is dropped (its memory given back).
+            if r.is_ok() && !finish {
+                st.borrow_mut().zlib_streams.restore(id, codec);
+            }
+            answer(&ctx, r)
+        },
     )?;
     let st = state.clone();
-    host.set(
-        "zlibClose",
-        Function::new(ctx.clone(), move |id: Value<'js>| {
-            let codec = st.borrow_mut().zlib_streams.remove(&id);
-            drop(codec);
-        })?,
-    )?;
+    define(host, "zlibClose", move |id: Value<'js>| {
+        let codec = st.borrow_mut().zlib_streams.remove(&id);
+        drop(codec);
+    })?;
     Ok(())
 }

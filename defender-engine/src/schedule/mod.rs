@@ -2,18 +2,13 @@
 //! phase across restarts in the engine state ([`Space::SCHEDULES`]).
 //!
 //! The decisions are pure functions of the stored tick, the time and the policy
-//! ([`plan_interval`], [`plan_cron`]), tested by tables; the task in [`spawn`] only reads and
-//! writes the state, sleeps and fires.
+//! ([`plan_interval`], [`plan_cron`]), tested by tables; the task (module `task`, [`spawn`])
+//! only holds the schedule's lease, reads and writes the state, sleeps and fires.
 
-use crate::run::{new_run_id, ActionEntry, Runner};
 use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds};
-use defender_core::state::{Space, StateStoreExt};
-use defender_core::Trigger;
 use serde::{Deserialize, Serialize};
-use std::sync::Weak;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 
 /// When a scheduled action runs.
 ///
@@ -42,6 +37,13 @@ impl Schedule {
             Schedule::Interval(_) => Ok(()),
             Schedule::Cron(expr) => parse_cron(expr).map(|_| ()),
         }
+    }
+
+    /// The run id of action `action_id`'s run at `tick` on this schedule: the same in every
+    /// engine and for every attempt, so a tick run again (its engine died during the run,
+    /// see [`Cluster`](crate::Cluster)) keeps its id, and a receiver can drop the repeat.
+    pub fn run_id(&self, action_id: &str, tick: DateTime<Utc>) -> String {
+        tick_run_id(&state_key(action_id, self), tick.timestamp_millis())
     }
 
     /// What the stored state of this schedule is for: a changed schedule starts a new phase.
@@ -152,6 +154,10 @@ pub(crate) struct ScheduleState {
     pub(crate) last_tick_ms: i64,
     /// The next tick planned, in ms since the Unix epoch.
     pub(crate) next_tick_ms: i64,
+    /// The tick whose run has started and not yet been recorded: a holder that finds one
+    /// left by another (dead) holder runs it again, under the same run id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) running_tick_ms: Option<i64>,
 }
 
 /// The key of an action's schedule in [`Space::SCHEDULES`]: the JSON array `[action id,
@@ -160,147 +166,25 @@ pub(crate) fn state_key(action_id: &str, schedule: &Schedule) -> String {
     serde_json::to_string(&[action_id, &schedule.fingerprint()]).unwrap_or_default()
 }
 
-/// Longest single sleep: a wall clock that jumps is noticed within this.
-const MAX_SLEEP: Duration = Duration::from_secs(60);
-
-/// Starts the task that runs `entry` on `schedule`; it ends once the runner or the action is
-/// gone.
-pub(crate) fn spawn(
-    runner: Weak<Runner>,
-    entry: Weak<ActionEntry>,
-    schedule: Schedule,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let cron = match &schedule {
-            Schedule::Interval(_) => None,
-            Schedule::Cron(expr) => match parse_cron(expr) {
-                Ok(cron) => Some(cron),
-                Err(_) => return,
-            },
-        };
-        let plan_at = |anchor: DateTime<Utc>, now: DateTime<Utc>, policy: MissedRuns| match (
-            &schedule, &cron,
-        ) {
-            (Schedule::Interval(period), _) => Some(plan_interval(anchor, *period, now, policy)),
-            (_, Some(cron)) => plan_cron(cron, anchor, now, policy),
-            _ => None,
-        };
-        let (key, policy, now, stored) = {
-            let (Some(r), Some(e)) = (runner.upgrade(), entry.upgrade()) else {
-                return;
-            };
-            let key = state_key(&e.id, &schedule);
-            drop(e);
-            let stored = load(&r, &key, &schedule).await;
-            (key, r.missed_runs, r.clock.now(), stored)
-        };
-        let Some(plan) = plan_at(stored.unwrap_or(now), now, policy) else {
-            return;
-        };
-        if plan.catch_up && !fire(&runner, &entry).await {
-            return;
-        }
-        // The plan is written once the catch-up run (if any) is recorded.
-        let (mut last, mut next) = (plan.last, plan.next);
-        if !save(&runner, &key, &schedule, last, next).await {
-            return;
-        }
-        loop {
-            // Sleeps until `next` by the engine's clock, in bounded steps.
-            loop {
-                let Some(now) = runner.upgrade().map(|r| r.clock.now()) else {
-                    return;
-                };
-                let Ok(wait) = next.signed_duration_since(now).to_std() else {
-                    break;
-                };
-                if wait.is_zero() {
-                    break;
-                }
-                tokio::time::sleep(wait.min(MAX_SLEEP)).await;
-            }
-            let due = next;
-            let Some(now) = runner.upgrade().map(|r| r.clock.now()) else {
-                return;
-            };
-            // The tick is stored before the run: a crash during it does not count it missed.
-            let Some(planned) = plan_at(due, now, MissedRuns::Skip) else {
-                return;
-            };
-            if !save(&runner, &key, &schedule, due, planned.next).await
-                || !fire(&runner, &entry).await
-            {
-                return;
-            }
-            let Some(now) = runner.upgrade().map(|r| r.clock.now()) else {
-                return;
-            };
-            // A run that outlasted its interval skips the ticks it overlapped.
-            let Some(after) = plan_at(due, now, MissedRuns::Skip) else {
-                return;
-            };
-            last = after.last.max(last);
-            next = after.next;
-            if next != planned.next && !save(&runner, &key, &schedule, last, next).await {
-                return;
-            }
-        }
-    })
+/// The run id of the run of schedule `key` at tick `tick_ms`: the same in every process and
+/// for every attempt, so a tick run again after its holder died replaces its record.
+pub(crate) fn tick_run_id(key: &str, tick_ms: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(b"schedule\0");
+    digest.update(key.as_bytes());
+    digest.update(tick_ms.to_be_bytes());
+    let digest = digest.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
-/// The stored last tick of this schedule, if the state holds one for it.
-async fn load(runner: &Runner, key: &str, schedule: &Schedule) -> Option<DateTime<Utc>> {
-    match runner
-        .state
-        .get_json::<ScheduleState>(Space::SCHEDULES, key)
-        .await
-    {
-        Ok(Some(s)) if s.schedule == schedule.fingerprint() => {
-            DateTime::from_timestamp_millis(s.last_tick_ms)
-        }
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "schedule state unreadable; the schedule starts a new phase");
-            None
-        }
-    }
-}
+mod task;
 
-/// Stores the phase; false once the engine is gone. A failed write is logged and the
-/// schedule goes on (it may then restart its phase after a restart).
-async fn save(
-    runner: &Weak<Runner>,
-    key: &str,
-    schedule: &Schedule,
-    last: DateTime<Utc>,
-    next: DateTime<Utc>,
-) -> bool {
-    let Some(runner) = runner.upgrade() else {
-        return false;
-    };
-    let state = ScheduleState {
-        schedule: schedule.fingerprint(),
-        last_tick_ms: last.timestamp_millis(),
-        next_tick_ms: next.timestamp_millis(),
-    };
-    if let Err(e) = runner.state.put_json(Space::SCHEDULES, key, &state).await {
-        tracing::warn!(error = %e, "schedule state not saved");
-    }
-    true
-}
-
-/// Runs the action once unless paused; returns false once the engine or the action is gone.
-async fn fire(runner: &Weak<Runner>, entry: &Weak<ActionEntry>) -> bool {
-    let (Some(runner), Some(entry)) = (runner.upgrade(), entry.upgrade()) else {
-        return false;
-    };
-    if !entry.is_paused() {
-        runner
-            .execute(&entry, Trigger::Schedule, None, new_run_id())
-            .await;
-    }
-    true
-}
+pub(crate) use task::spawn;
 
 #[cfg(test)]
 mod tests {

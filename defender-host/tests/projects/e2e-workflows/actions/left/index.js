@@ -1,0 +1,3 @@
+exports.handler = async function (event) {
+  return 'left ' + event.request.body.monitor.name;
+};
