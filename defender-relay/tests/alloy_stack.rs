@@ -3,19 +3,21 @@
 //! endpoint, and a remote signer over HTTP through alloy's signer traits.
 
 mod common;
+mod relay_support;
 
 use alloy::consensus::SignableTransaction;
 use alloy::network::EthereumWallet;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::signers::SignerSync;
 use alloy_primitives::{Address, Signature, B256};
+use common::servers::*;
 use common::*;
 use defender_core::wire::{SignMessagePayload, TxRequest, TxStatus};
 use defender_core::{BlockRef, BlockSource, BlockTag, Relayer, RelayerError};
 use defender_relay::{
-    message_bytes, InMemoryRelayerStore, RelayerConfig, RelayerSigner, ResubmitAfter, RpcRelayer,
-    Signer, TxSigner, WsBlockSource, WsConfig,
+    message_bytes, RelayerConfig, RelayerSigner, Signer, TxSigner, WsBlockSource, WsConfig,
 };
+use relay_support::*;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,24 +25,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-fn config(urls: Vec<String>) -> RelayerConfig {
-    RelayerConfig::new("alloy-stack", urls)
-        .with_network("anvil")
-        .with_retry(quick_retry())
-        .with_poll_interval(Duration::from_millis(100))
-        .with_confirmations(1)
-        .with_resubmit_after(ResubmitAfter::all(Duration::from_secs(3600)))
+/// This file's relayer: confirmed after one block.
+fn stack_config(urls: Vec<String>) -> RelayerConfig {
+    config_for("alloy-stack", urls).with_confirmations(1)
 }
 
-fn transfer(value: u64, private: bool) -> TxRequest {
-    serde_json::from_value(json!({
+/// A fast transfer of `value` wei to [`OTHER`], private or not.
+fn transfer_with(value: u64, private: bool) -> TxRequest {
+    req(json!({
         "to": OTHER, "value": value, "speed": "fast", "gasLimit": 21000, "isPrivate": private
     }))
-    .expect("request")
-}
-
-async fn wait_status(r: &RpcRelayer, id: &str, want: TxStatus) -> bool {
-    wait_for(|| async { r.get_transaction(id).await.expect("known").status == want }).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,49 +171,6 @@ async fn ws_source_sees_every_block_in_order_across_a_dropped_connection() {
 // ---------------------------------------------------------------------------------------------
 // Private transactions
 
-/// A JSON-RPC proxy on 127.0.0.1 that forwards everything to `upstream` and counts the
-/// `eth_sendRawTransaction` requests it forwards.
-async fn counting_proxy(upstream: String) -> (String, Arc<AtomicUsize>) {
-    let raw_sends = Arc::new(AtomicUsize::new(0));
-    let count = raw_sends.clone();
-    let http = reqwest::Client::new();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let (http, upstream, count) = (http.clone(), upstream.clone(), count.clone());
-            async move {
-                let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let methods: Vec<Value> = match req {
-                    Value::Array(items) => items.iter().map(|r| r["method"].clone()).collect(),
-                    one => vec![one["method"].clone()],
-                };
-                let raw = methods
-                    .iter()
-                    .filter(|m| *m == "eth_sendRawTransaction")
-                    .count();
-                count.fetch_add(raw, Ordering::SeqCst);
-                let answer = http
-                    .post(&upstream)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("upstream")
-                    .bytes()
-                    .await
-                    .expect("upstream body");
-                ([("content-type", "application/json")], answer.to_vec())
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, raw_sends)
-}
-
 #[tokio::test]
 async fn private_transactions_go_through_the_private_endpoint_and_are_followed() {
     let Some(anvil) = Anvil::start(&["--no-mining"]).await else {
@@ -227,17 +178,15 @@ async fn private_transactions_go_through_the_private_endpoint_and_are_followed()
     };
     // The public node, and a private relay that forwards to the block builder (here the same
     // anvil, as Flashbots Protect forwards to builders): each behind a counter.
-    let (public, public_sends) = counting_proxy(anvil.url.clone()).await;
-    let (private, private_sends) = counting_proxy(anvil.url.clone()).await;
-    let signer = LocalSignerFixture::key();
-    let relayer = RpcRelayer::start(
-        config(vec![public.clone()]).with_private_url(Some(private.clone())),
-        signer.clone(),
-        Arc::new(InMemoryRelayerStore::default()),
-    )
-    .await
-    .unwrap();
-    let tx = relayer.send_transaction(transfer(1, true)).await.unwrap();
+    let (public, public_sends) = counting_proxy(anvil.url.clone(), "eth_sendRawTransaction").await;
+    let (private, private_sends) =
+        counting_proxy(anvil.url.clone(), "eth_sendRawTransaction").await;
+    let relayer =
+        start(stack_config(vec![public.clone()]).with_private_url(Some(private.clone()))).await;
+    let tx = relayer
+        .send_transaction(transfer_with(1, true))
+        .await
+        .unwrap();
     assert_eq!(tx.is_private, Some(true));
     assert_eq!(private_sends.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -252,15 +201,21 @@ async fn private_transactions_go_through_the_private_endpoint_and_are_followed()
         .await;
     assert_eq!(receipt["status"], "0x1");
     // A replacement of a private transaction is private too.
-    let second = relayer.send_transaction(transfer(2, true)).await.unwrap();
+    let second = relayer
+        .send_transaction(transfer_with(2, true))
+        .await
+        .unwrap();
     relayer
-        .replace_transaction_by_id(&second.transaction_id, transfer(3, true))
+        .replace_transaction_by_id(&second.transaction_id, transfer_with(3, true))
         .await
         .unwrap();
     assert_eq!(private_sends.load(Ordering::SeqCst), 3);
     assert_eq!(public_sends.load(Ordering::SeqCst), 0);
     // A public one goes to the public node.
-    let public_tx = relayer.send_transaction(transfer(4, false)).await.unwrap();
+    let public_tx = relayer
+        .send_transaction(transfer_with(4, false))
+        .await
+        .unwrap();
     assert_eq!(public_tx.is_private, None);
     assert_eq!(public_sends.load(Ordering::SeqCst), 1);
     anvil.mine(1).await;
@@ -269,16 +224,16 @@ async fn private_transactions_go_through_the_private_endpoint_and_are_followed()
     drop(relayer);
 
     // The `private-transactions` policy makes every transaction private.
-    let relayer = RpcRelayer::start(
-        config(vec![public.clone()])
+    let relayer = start(
+        stack_config(vec![public.clone()])
             .with_private_url(Some(private.clone()))
             .with_private_transactions(true),
-        signer.clone(),
-        Arc::new(InMemoryRelayerStore::default()),
     )
-    .await
-    .unwrap();
-    let tx = relayer.send_transaction(transfer(5, false)).await.unwrap();
+    .await;
+    let tx = relayer
+        .send_transaction(transfer_with(5, false))
+        .await
+        .unwrap();
     assert_eq!(tx.is_private, Some(true));
     assert_eq!(private_sends.load(Ordering::SeqCst), 4);
     assert_eq!(public_sends.load(Ordering::SeqCst), 1);
@@ -287,27 +242,13 @@ async fn private_transactions_go_through_the_private_endpoint_and_are_followed()
     drop(relayer);
 
     // Without a private endpoint, a private transaction is refused before it takes a nonce.
-    let relayer = RpcRelayer::start(
-        config(vec![public]),
-        signer,
-        Arc::new(InMemoryRelayerStore::default()),
-    )
-    .await
-    .unwrap();
+    let relayer = start(stack_config(vec![public])).await;
     let nonce = relayer.next_nonce().await;
     assert!(matches!(
-        relayer.send_transaction(transfer(6, true)).await,
+        relayer.send_transaction(transfer_with(6, true)).await,
         Err(RelayerError::Configuration(m)) if m.contains("private endpoint")
     ));
     assert_eq!(relayer.next_nonce().await, nonce);
-}
-
-struct LocalSignerFixture;
-
-impl LocalSignerFixture {
-    fn key() -> Arc<defender_relay::LocalSigner> {
-        Arc::new(defender_relay::LocalSigner::from_private_key(KEY).unwrap())
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,12 +270,7 @@ async fn key_server(key: PrivateKeySigner) -> (String, Arc<AtomicUsize>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/sign", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, signed)
+    (format!("{}/sign", serve(app).await), signed)
 }
 
 /// An alloy signer whose key is on a remote server, as a KMS key is.
@@ -417,38 +353,26 @@ async fn a_remote_signer_over_http_signs_transactions_and_messages() {
     let wallet = EthereumWallet::from(remote.clone());
     let signer = RelayerSigner::from_wallet(&wallet, Arc::new(remote.clone())).unwrap();
     assert_eq!(signer.address(), address);
-    let relayer = RpcRelayer::start(
-        config(vec![anvil.url.clone()]),
-        signer,
-        Arc::new(InMemoryRelayerStore::default()),
-    )
-    .await
-    .unwrap();
+    let relayer = start_signed(stack_config(vec![anvil.url.clone()]), signer).await;
     assert_eq!(relayer.address(), address);
-    let tx = relayer.send_transaction(transfer(7, false)).await.unwrap();
+    let tx = relayer
+        .send_transaction(transfer_with(7, false))
+        .await
+        .unwrap();
     assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
-    let onchain = anvil
-        .call("eth_getTransactionByHash", json!([tx.hash]))
-        .await;
     assert_eq!(
-        onchain["from"]
-            .as_str()
-            .unwrap()
-            .parse::<Address>()
-            .unwrap(),
+        sender_of(&anvil, &tx.hash).await,
         address,
         "sent from the remote key's account"
     );
     let message = "hello from afar";
-    let sig = relayer
+    let signed_message = relayer
         .sign(SignMessagePayload {
             message: message.into(),
         })
         .await
         .unwrap();
-    let sig: Signature = sig.sig.parse::<alloy_primitives::Bytes>().unwrap()[..]
-        .try_into()
-        .unwrap();
+    let sig = signature(&signed_message.sig);
     assert_eq!(
         sig.recover_address_from_msg(message_bytes(message))
             .unwrap(),

@@ -8,24 +8,22 @@
 #![cfg(feature = "aws-kms")]
 
 mod common;
+mod relay_support;
 
-use alloy_primitives::{Address, Signature};
 use base64::Engine as _;
+use common::servers::*;
 use common::*;
-use defender_core::wire::{SignMessagePayload, TxRequest, TxStatus};
+use defender_core::wire::{SignMessagePayload, TxStatus};
 use defender_core::Relayer;
 use defender_relay::signer::kms::aws::{aws_sdk_kms, AwsSigner};
-use defender_relay::{
-    message_bytes, InMemoryRelayerStore, RelayerConfig, RelayerSigner, RpcRelayer,
-};
+use defender_relay::{message_bytes, RelayerConfig, RelayerSigner};
 use k256::ecdsa::signature::hazmat::PrehashSigner;
 use k256::pkcs8::EncodePublicKey;
+use relay_support::*;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Anvil's third default account: funded, and the KMS key's address.
-const KMS_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 const KEY_ID: &str = "alias/relayer";
 
 /// A KMS endpoint holding one `ECC_SECG_P256K1` key; returns its URL and the operations it
@@ -86,12 +84,7 @@ async fn kms_endpoint(key: k256::ecdsa::SigningKey) -> (String, Arc<Mutex<Vec<(S
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, calls)
+    (serve(app).await, calls)
 }
 
 #[tokio::test]
@@ -99,7 +92,8 @@ async fn aws_kms_key_signs_the_relayers_transactions_and_messages() {
     let Some(anvil) = Anvil::start(&[]).await else {
         return;
     };
-    let secret = alloy_primitives::hex::decode(KMS_KEY).unwrap();
+    // The KMS key is anvil's third default account: funded.
+    let secret = alloy_primitives::hex::decode(KEY3.trim_start_matches("0x")).unwrap();
     let key = k256::ecdsa::SigningKey::from_slice(&secret).unwrap();
     let expected = alloy::signers::local::PrivateKeySigner::from_slice(&secret)
         .unwrap()
@@ -118,42 +112,19 @@ async fn aws_kms_key_signs_the_relayers_transactions_and_messages() {
         .await
         .expect("the KMS key's public key");
     assert_eq!(alloy::signers::Signer::address(&signer), expected);
-    let relayer = RpcRelayer::start(
+    let relayer = start_signed(
         RelayerConfig::new("kms", vec![anvil.url.clone()])
             .with_retry(quick_retry())
             .with_poll_interval(Duration::from_millis(100))
             .with_confirmations(1),
         RelayerSigner::new(signer),
-        Arc::new(InMemoryRelayerStore::default()),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(relayer.address(), expected);
-    let req: TxRequest = serde_json::from_value(
-        json!({"to": OTHER, "value": 9, "speed": "fast", "gasLimit": 21000}),
-    )
-    .unwrap();
-    let tx = relayer.send_transaction(req).await.unwrap();
-    assert!(
-        wait_for(|| async {
-            relayer
-                .get_transaction(&tx.transaction_id)
-                .await
-                .unwrap()
-                .status
-                == TxStatus::Mined
-        })
-        .await
-    );
-    let onchain = anvil
-        .call("eth_getTransactionByHash", json!([tx.hash]))
-        .await;
+    let tx = relayer.send_transaction(transfer(9)).await.unwrap();
+    assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
     assert_eq!(
-        onchain["from"]
-            .as_str()
-            .unwrap()
-            .parse::<Address>()
-            .unwrap(),
+        sender_of(&anvil, &tx.hash).await,
         expected,
         "sent from the KMS key's account"
     );
@@ -163,9 +134,7 @@ async fn aws_kms_key_signs_the_relayers_transactions_and_messages() {
         })
         .await
         .unwrap();
-    let sig: Signature = signed.sig.parse::<alloy_primitives::Bytes>().unwrap()[..]
-        .try_into()
-        .unwrap();
+    let sig = signature(&signed.sig);
     assert_eq!(
         sig.recover_address_from_msg(message_bytes("from the key manager"))
             .unwrap(),

@@ -3,129 +3,36 @@
 //! back above and fell again.
 
 mod common;
+mod relay_support;
 
 use alloy_primitives::U256;
-use async_trait::async_trait;
+use common::servers::*;
 use common::*;
-use defender_core::wire::{TxRequest, TxStatus};
-use defender_core::{Message, Metric, Notifier, NotifyError, Relayer};
-use defender_relay::{
-    BalanceWatch, BalanceWatchConfig, InMemoryRelayerStore, LocalSigner, RelayerConfig,
-    ResubmitAfter, RpcRelayer,
-};
-use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use defender_core::{Notifier, RecordingNotifier, Relayer};
+use defender_relay::{BalanceWatch, BalanceWatchConfig};
+use relay_support::*;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Anvil's fourth account, with the balance the test gives it.
 const KEY4: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 const ADDRESS4: &str = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
-const ETH: u128 = 1_000_000_000_000_000_000;
-
-/// A channel that keeps what it is sent.
-#[derive(Debug, Default)]
-struct Inbox(Mutex<Vec<Message>>);
-
-impl Inbox {
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-#[async_trait]
-impl Notifier for Inbox {
-    fn kind(&self) -> &str {
-        "inbox"
-    }
-    async fn send(&self, message: &Message) -> Result<(), NotifyError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-    async fn send_metric(&self, _: &Metric) -> Result<(), NotifyError> {
-        Err(NotifyError::Unsupported {
-            channel: "inbox".into(),
-            what: "metrics",
-        })
-    }
-}
-
-/// A JSON-RPC proxy to `upstream` that counts `eth_getBalance` requests.
-async fn balance_counting_proxy(upstream: String) -> (String, Arc<AtomicUsize>) {
-    let reads = Arc::new(AtomicUsize::new(0));
-    let count = reads.clone();
-    let http = reqwest::Client::new();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let (http, upstream, count) = (http.clone(), upstream.clone(), count.clone());
-            async move {
-                let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let methods: Vec<Value> = match req {
-                    Value::Array(items) => items.iter().map(|r| r["method"].clone()).collect(),
-                    one => vec![one["method"].clone()],
-                };
-                let n = methods.iter().filter(|m| *m == "eth_getBalance").count();
-                count.fetch_add(n, Ordering::SeqCst);
-                let answer = http
-                    .post(&upstream)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("upstream")
-                    .bytes()
-                    .await
-                    .expect("upstream body");
-                ([("content-type", "application/json")], answer.to_vec())
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, reads)
-}
-
-fn transfer(value: u128) -> TxRequest {
-    serde_json::from_value(json!({
-        "to": OTHER, "value": value.to_string(), "speed": "fast", "gasLimit": 21000
-    }))
-    .unwrap()
-}
-
-async fn set_balance(anvil: &Anvil, wei: u128) {
-    anvil
-        .call("anvil_setBalance", json!([ADDRESS4, format!("{wei:#x}")]))
-        .await;
-}
+/// One ether, in wei.
+const ETH: u64 = 1_000_000_000_000_000_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_alert_per_crossing_below_the_minimum() {
     let Some(anvil) = Anvil::start(&[]).await else {
         return;
     };
-    set_balance(&anvil, 2 * ETH).await;
-    let (url, reads) = balance_counting_proxy(anvil.url.clone()).await;
-    let config = RelayerConfig::new("low", vec![url])
+    anvil.set_balance(ADDRESS4, (2 * ETH).into()).await;
+    let (url, reads) = counting_proxy(anvil.url.clone(), "eth_getBalance").await;
+    let config = config_for("low", vec![url])
         .with_name("Low relayer")
-        .with_network("anvil")
-        .with_retry(quick_retry())
-        .with_poll_interval(Duration::from_millis(100))
-        .with_confirmations(1)
-        .with_resubmit_after(ResubmitAfter::all(Duration::from_secs(3600)));
-    let relayer = Arc::new(
-        RpcRelayer::start(
-            config,
-            Arc::new(LocalSigner::from_private_key(KEY4).unwrap()),
-            Arc::new(InMemoryRelayerStore::default()),
-        )
-        .await
-        .unwrap(),
-    );
-    let inbox = Arc::new(Inbox::default());
+        .with_confirmations(1);
+    let relayer = Arc::new(start_keyed(config, KEY4).await);
+    let inbox = Arc::new(RecordingNotifier::default());
     let watch = BalanceWatch::start(
         &relayer,
         BalanceWatchConfig::new(U256::from(ETH))
@@ -135,7 +42,7 @@ async fn one_alert_per_crossing_below_the_minimum() {
     // Read a few times above the minimum: nothing sent.
     let start = reads.load(Ordering::SeqCst);
     assert!(wait_for(|| async { reads.load(Ordering::SeqCst) >= start + 3 }).await);
-    assert_eq!(inbox.len(), 0);
+    assert_eq!(inbox.messages().len(), 0);
     assert!(!watch.is_below());
 
     // A send takes it below: one alert, naming the relayer and the amounts.
@@ -143,38 +50,35 @@ async fn one_alert_per_crossing_below_the_minimum() {
         .send_transaction(transfer(3 * ETH / 2))
         .await
         .unwrap();
-    assert!(wait_for(|| async { inbox.len() == 1 }).await, "alerted");
+    assert!(
+        wait_for(|| async { inbox.messages().len() == 1 }).await,
+        "alerted"
+    );
     assert!(watch.is_below());
     {
-        let m = &inbox.0.lock().unwrap()[0];
+        let m = &inbox.messages()[0];
         assert_eq!(m.subject, "Relayer Low relayer is low on funds");
         assert!(m.body.contains(ADDRESS4), "{}", m.body);
         assert!(m.body.contains("1000000000000000000 wei"), "{}", m.body);
     }
-    let r = relayer.clone();
-    let id = tx.transaction_id.clone();
-    assert!(
-        wait_for(|| async {
-            matches!(
-                r.get_transaction(&id).await.unwrap().status,
-                TxStatus::Mined | TxStatus::Confirmed
-            )
-        })
-        .await
-    );
+    assert!(wait_mined(&*relayer, &tx.transaction_id).await);
     // Still below, read many more times, and after another send: no second alert.
     relayer.send_transaction(transfer(1)).await.unwrap();
     let later = reads.load(Ordering::SeqCst);
     assert!(wait_for(|| async { reads.load(Ordering::SeqCst) >= later + 5 }).await);
-    assert_eq!(inbox.len(), 1, "not alerted again while still below");
+    assert_eq!(
+        inbox.messages().len(),
+        1,
+        "not alerted again while still below"
+    );
 
     // Back above (funded), then below again: alerted again.
-    set_balance(&anvil, 3 * ETH).await;
+    anvil.set_balance(ADDRESS4, (3 * ETH).into()).await;
     assert!(wait_for(|| async { !watch.is_below() }).await, "recovered");
-    assert_eq!(inbox.len(), 1);
-    set_balance(&anvil, ETH / 10).await;
+    assert_eq!(inbox.messages().len(), 1);
+    anvil.set_balance(ADDRESS4, (ETH / 10).into()).await;
     assert!(
-        wait_for(|| async { inbox.len() == 2 }).await,
+        wait_for(|| async { inbox.messages().len() == 2 }).await,
         "alerted again"
     );
     assert!(watch.is_below());

@@ -3,81 +3,37 @@
 //! the configured statuses, paused members skipped.
 
 mod common;
+mod relay_support;
 
-use async_trait::async_trait;
 use common::*;
-use defender_core::wire::{ListTransactionsQuery, TxRequest, TxStatus};
-use defender_core::{Message, Metric, Notifier, NotifyError, Relayer, RelayerError};
-use defender_relay::{
-    GroupMember, GroupNotifications, InMemoryRelayerStore, RelayerConfig, RelayerGroup,
-    ResubmitAfter, RpcRelayer,
-};
-use serde_json::json;
+use defender_core::wire::{ListTransactionsQuery, TxStatus};
+use defender_core::{Notifier, RecordingNotifier, Relayer, RelayerError};
+use defender_relay::{GroupMember, GroupNotifications, RelayerGroup, RpcRelayer};
+use relay_support::*;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-/// Anvil's third account.
-const KEY3: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
-
-/// A channel that keeps what it is sent.
-#[derive(Debug, Default)]
-struct Inbox(Mutex<Vec<Message>>);
-
-impl Inbox {
-    fn subjects(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|m| m.subject.clone())
-            .collect()
-    }
-}
-
-#[async_trait]
-impl Notifier for Inbox {
-    fn kind(&self) -> &str {
-        "inbox"
-    }
-    async fn send(&self, message: &Message) -> Result<(), NotifyError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-    async fn send_metric(&self, _: &Metric) -> Result<(), NotifyError> {
-        Err(NotifyError::Unsupported {
-            channel: "inbox".into(),
-            what: "metrics",
-        })
-    }
-}
-
+/// A member of a group: the relayer `id` signing with `key`.
 async fn member(anvil: &Anvil, id: &str, key: &str, paused: bool) -> Arc<RpcRelayer> {
-    let config = RelayerConfig::new(id, vec![anvil.url.clone()])
-        .with_network("anvil")
-        .with_retry(quick_retry())
-        .with_poll_interval(Duration::from_millis(100))
+    let config = config_for(id, vec![anvil.url.clone()])
         // Mined transactions stay `mined` (each is notified once as such).
         .with_confirmations(1000)
-        .with_resubmit_after(ResubmitAfter::all(Duration::from_secs(3600)))
         .with_paused(paused);
-    let signer = defender_relay::LocalSigner::from_private_key(key).unwrap();
-    Arc::new(
-        RpcRelayer::start(
-            config,
-            Arc::new(signer),
-            Arc::new(InMemoryRelayerStore::default()),
-        )
-        .await
-        .unwrap(),
-    )
+    Arc::new(start_keyed(config, key).await)
 }
 
-fn transfer(value: u64) -> TxRequest {
-    serde_json::from_value(json!({
-        "to": OTHER, "value": value, "speed": "fast", "gasLimit": 21000
-    }))
-    .unwrap()
+/// The group `id` on anvil of `members`, in that order.
+fn group_of(id: &str, name: &str, members: &[&Arc<RpcRelayer>]) -> RelayerGroup {
+    let members = members.iter().map(|m| GroupMember::new((*m).clone()));
+    RelayerGroup::new(id, name, "anvil", members.collect()).expect("a valid group")
+}
+
+/// Sends `count` transfers through `group`, each of which `sender` must send.
+async fn assert_sent_by(group: &RelayerGroup, count: u64, sender: &RpcRelayer) {
+    for i in 0..count {
+        let tx = group.send_transaction(transfer(i + 1)).await.unwrap();
+        assert_eq!(tx.from, sender.address().to_checksum(None));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,15 +43,8 @@ async fn a_group_spreads_sends_over_its_members_and_answers_for_all_of_them() {
     };
     let a = member(&anvil, "group#1", KEY, false).await;
     let b = member(&anvil, "group#2", KEY2, false).await;
-    let inbox = Arc::new(Inbox::default());
-    let group = RelayerGroup::new(
-        "group",
-        "Group",
-        "anvil",
-        vec![GroupMember::new(a.clone()), GroupMember::new(b.clone())],
-    )
-    .unwrap()
-    .with_notifications(GroupNotifications::new(
+    let inbox = Arc::new(RecordingNotifier::default());
+    let group = group_of("group", "Group", &[&a, &b]).with_notifications(GroupNotifications::new(
         vec![TxStatus::Mined],
         vec![("inbox".into(), inbox.clone() as Arc<dyn Notifier>)],
     ));
@@ -138,20 +87,10 @@ async fn a_group_spreads_sends_over_its_members_and_answers_for_all_of_them() {
 
     // Every transaction mined, followed through the group.
     for tx in &sent {
-        let id = tx.transaction_id.clone();
-        let g = group.clone();
         assert!(
-            wait_for(|| {
-                let (g, id) = (g.clone(), id.clone());
-                async move {
-                    matches!(
-                        g.get_transaction(&id).await.map(|t| t.status),
-                        Ok(TxStatus::Mined | TxStatus::Confirmed)
-                    )
-                }
-            })
-            .await,
-            "{id} mined"
+            wait_mined(&*group, &tx.transaction_id).await,
+            "{} mined",
+            tx.transaction_id
         );
     }
     for (addr, n) in &nonces {
@@ -175,12 +114,11 @@ async fn a_group_spreads_sends_over_its_members_and_answers_for_all_of_them() {
         Err(RelayerError::NotFound(_))
     ));
     // One `mined` notification per transaction, nothing for the other statuses.
-    let inbox_ = inbox.clone();
-    assert!(wait_for(|| async { inbox_.subjects().len() >= 12 }).await);
+    assert!(wait_for(|| async { inbox.messages().len() >= 12 }).await);
     assert!(inbox
-        .subjects()
+        .messages()
         .iter()
-        .all(|s| s == "Relayer group Group: transaction mined"));
+        .all(|m| m.subject == "Relayer group Group: transaction mined"));
     let status = group.get_relayer_status().await.unwrap();
     assert_eq!(status.relayer_id, "group");
     assert_eq!(group.get_relayer().await.unwrap().relayer_id, "group");
@@ -190,22 +128,9 @@ async fn a_group_spreads_sends_over_its_members_and_answers_for_all_of_them() {
     // A paused member is skipped; a group of paused members refuses like a paused relayer.
     let paused = member(&anvil, "paused#1", KEY3, true).await;
     let active = member(&anvil, "paused#2", KEY2, false).await;
-    let group = RelayerGroup::new(
-        "g2",
-        "G2",
-        "anvil",
-        vec![
-            GroupMember::new(paused.clone()),
-            GroupMember::new(active.clone()),
-        ],
-    )
-    .unwrap();
-    for i in 0..3 {
-        let tx = group.send_transaction(transfer(i + 1)).await.unwrap();
-        assert_eq!(tx.from, active.address().to_checksum(None));
-    }
-    let all_paused =
-        RelayerGroup::new("g3", "G3", "anvil", vec![GroupMember::new(paused)]).unwrap();
+    let group = group_of("g2", "G2", &[&paused, &active]);
+    assert_sent_by(&group, 3, &active).await;
+    let all_paused = group_of("g3", "G3", &[&paused]);
     assert!(matches!(
         all_paused.send_transaction(transfer(1)).await,
         Err(RelayerError::Policy(
@@ -216,29 +141,12 @@ async fn a_group_spreads_sends_over_its_members_and_answers_for_all_of_them() {
     drop((all_paused, group));
 
     // A member that cannot pay passes the send to the next one.
-    anvil
-        .call(
-            "anvil_setBalance",
-            json!(["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "0x3e8"]),
-        )
-        .await;
+    anvil.set_balance(ADDRESS3, 1000).await;
     let poor = member(&anvil, "poor#1", KEY3, false).await;
     let rich = member(&anvil, "poor#2", KEY2, false).await;
-    let group = RelayerGroup::new(
-        "g4",
-        "G4",
-        "anvil",
-        vec![
-            GroupMember::new(poor.clone()),
-            GroupMember::new(rich.clone()),
-        ],
-    )
-    .unwrap();
-    for i in 0..2 {
-        let tx = group.send_transaction(transfer(i + 1)).await.unwrap();
-        assert_eq!(tx.from, rich.address().to_checksum(None));
-    }
-    let alone = RelayerGroup::new("g5", "G5", "anvil", vec![GroupMember::new(poor)]).unwrap();
+    let group = group_of("g4", "G4", &[&poor, &rich]);
+    assert_sent_by(&group, 2, &rich).await;
+    let alone = group_of("g5", "G5", &[&poor]);
     assert!(matches!(
         alone.send_transaction(transfer(1)).await,
         Err(RelayerError::InsufficientFunds { .. })

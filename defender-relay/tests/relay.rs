@@ -6,6 +6,7 @@ mod common;
 mod relay_support;
 
 use alloy_primitives::Address;
+use common::servers::*;
 use common::*;
 use defender_core::wire::{ListTransactionsQuery, TxStatus};
 use defender_core::{
@@ -17,7 +18,7 @@ use defender_relay::{
     RpcClient,
 };
 use relay_support::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -441,49 +442,25 @@ async fn nonce_too_high_proxy(
     use alloy::consensus::{Transaction, TxEnvelope};
     use alloy::eips::eip2718::Decodable2718;
     let seen = Arc::new(std::sync::Mutex::new(Vec::<(u64, bool)>::new()));
-    let http = reqwest::Client::new();
     let log = seen.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let (http, upstream, log) = (http.clone(), upstream.clone(), log.clone());
-            async move {
-                let json = [("content-type", "application/json")];
-                let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                if req["method"] == "eth_sendRawTransaction" {
-                    let raw = req["params"][0].as_str().unwrap_or_default();
-                    let bytes = alloy_primitives::hex::decode(raw).expect("raw hex");
-                    let nonce = TxEnvelope::decode_2718(&mut bytes.as_slice())
-                        .expect("raw transaction")
-                        .nonce();
-                    let mut log = log.lock().unwrap();
-                    let refused = log.iter().filter(|(_, r)| *r).count() < refuse;
-                    log.push((nonce, refused));
-                    if refused {
-                        let answer = json!({"jsonrpc": "2.0", "id": req["id"],
-                            "error": {"code": -32000, "message": "nonce too high"}});
-                        return (json, answer.to_string().into_bytes());
-                    }
-                }
-                let answer = http
-                    .post(&upstream)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("upstream")
-                    .bytes()
-                    .await
-                    .expect("upstream body");
-                (json, answer.to_vec())
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let url = rpc_proxy(upstream, move |req| {
+        if req["method"] != "eth_sendRawTransaction" {
+            return None;
+        }
+        let raw = req["params"][0].as_str().unwrap_or_default();
+        let bytes = alloy_primitives::hex::decode(raw).expect("raw hex");
+        let nonce = TxEnvelope::decode_2718(&mut bytes.as_slice())
+            .expect("raw transaction")
+            .nonce();
+        let mut log = log.lock().unwrap();
+        let refused = log.iter().filter(|(_, r)| *r).count() < refuse;
+        log.push((nonce, refused));
+        refused.then(|| {
+            json!({"jsonrpc": "2.0", "id": req["id"],
+                "error": {"code": -32000, "message": "nonce too high"}})
+        })
+    })
+    .await;
     (url, seen)
 }
 

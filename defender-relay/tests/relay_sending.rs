@@ -5,14 +5,12 @@ mod common;
 mod relay_support;
 
 use alloy_primitives::{Address, Signature, B256, U256};
+use common::servers::*;
 use common::*;
 use defender_core::relayer::PolicyViolation;
 use defender_core::wire::{SignMessagePayload, SignTypedDataPayload, TxStatus};
 use defender_core::{Relayer, RelayerError};
-use defender_relay::{
-    eip712_digest, message_bytes, InMemoryRelayerStore, LocalSigner, RpcClient, RpcRelayer, Signer,
-    TxSigner,
-};
+use defender_relay::{eip712_digest, message_bytes, LocalSigner, RpcClient, Signer, TxSigner};
 use relay_support::*;
 use serde_json::json;
 use std::sync::Arc;
@@ -30,9 +28,7 @@ async fn policies_whitelist_cap_and_funds() {
     )
     .await;
     // Whitelist.
-    let stranger: Address = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
-        .parse()
-        .unwrap();
+    let stranger: Address = ADDRESS3.parse().unwrap();
     let to_stranger = req(json!({"to": stranger, "value": 1}));
     assert!(matches!(
         relayer.send_transaction(to_stranger).await,
@@ -217,9 +213,7 @@ async fn signatures_recover_to_the_relayer_address() {
             })
             .await
             .unwrap();
-        let sig: Signature = signed.sig.parse::<alloy_primitives::Bytes>().unwrap()[..]
-            .try_into()
-            .unwrap();
+        let sig = signature(&signed.sig);
         assert_eq!(
             sig.recover_address_from_msg(message_bytes(message))
                 .unwrap(),
@@ -235,9 +229,7 @@ async fn signatures_recover_to_the_relayer_address() {
         })
         .await
         .unwrap();
-    let sig: Signature = signed.sig.parse::<alloy_primitives::Bytes>().unwrap()[..]
-        .try_into()
-        .unwrap();
+    let sig = signature(&signed.sig);
     assert_eq!(
         sig.recover_address_from_prehash(&eip712_digest(domain, hs))
             .unwrap(),
@@ -308,13 +300,11 @@ async fn signer_failures_name_the_key_and_keep_the_source() {
         return;
     };
     let me = LocalSigner::from_private_key(KEY).unwrap().address();
-    let relayer = RpcRelayer::start(
+    let relayer = start_signed(
         config(vec![anvil.url.clone()]),
         Arc::new(UnreachableSigner(me)),
-        Arc::new(InMemoryRelayerStore::default()),
     )
-    .await
-    .unwrap();
+    .await;
     let check = |e: RelayerError| match e {
         RelayerError::Signer {
             address,
@@ -365,22 +355,8 @@ async fn keystore_signer_sends_and_signs() {
     let signer = LocalSigner::from_keystore(&path, "correct horse").unwrap();
     let expected = LocalSigner::from_private_key(KEY2).unwrap().address();
     assert_eq!(signer.address(), expected);
-    let relayer = RpcRelayer::start(
-        config(vec![anvil.url.clone()]),
-        Arc::new(signer),
-        Arc::new(InMemoryRelayerStore::default()),
-    )
-    .await
-    .unwrap();
+    let relayer = start_signed(config(vec![anvil.url.clone()]), Arc::new(signer)).await;
     let tx = relayer.send_transaction(transfer(11)).await.expect("send");
     assert!(wait_status(&relayer, &tx.transaction_id, TxStatus::Mined).await);
-    let onchain = chain_tx(&anvil, &tx.hash).await;
-    assert_eq!(
-        onchain["from"]
-            .as_str()
-            .unwrap()
-            .parse::<Address>()
-            .unwrap(),
-        expected
-    );
+    assert_eq!(sender_of(&anvil, &tx.hash).await, expected);
 }

@@ -5,9 +5,9 @@
 
 use crate::package::{self, Json, PackageJson, Target};
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Where the action's own files are mounted.
 pub(crate) const ACTION_ROOT: &str = "/action";
@@ -23,11 +23,80 @@ enum Kind {
 #[derive(Clone, Debug)]
 pub(crate) struct Files {
     pub(crate) bundle: Arc<BTreeMap<String, Bytes>>,
-    /// The mounted `node_modules` directory, canonical (symbolic links resolved).
-    pub(crate) node_modules: Option<Arc<PathBuf>>,
+    /// The mounted `node_modules` directory.
+    pub(crate) node_modules: Option<Arc<Mount>>,
     /// Nothing is mounted because Defender's pre-installed set is not installed: a bare
     /// `require` of one of its packages then says how to install it.
     pub(crate) preinstalled_missing: bool,
+}
+
+/// Most directories whose real path a [`Mount`] remembers before it forgets them all.
+const MAX_MOUNT_DIRS: usize = 4096;
+
+/// A host directory mounted at `/node_modules`: its canonical path (symbolic links resolved),
+/// and the real paths of the directories under it, remembered for the life of the runtime.
+/// Resolving one `require` probes a dozen candidate files, and finding a file's real path
+/// from scratch takes a `readlink` per component of its path: with the directories
+/// remembered, a probe is one `lstat`. (Node remembers what it found too, for the life of
+/// the process.)
+#[derive(Debug)]
+pub(crate) struct Mount {
+    root: PathBuf,
+    /// Real path of a host directory (`None`: missing, or outside the root once followed).
+    dirs: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
+}
+
+impl Mount {
+    /// Mounts `dir` (canonicalized when it can be).
+    pub(crate) fn new(dir: PathBuf) -> Mount {
+        Mount {
+            root: dir.canonicalize().unwrap_or(dir),
+            dirs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The mounted directory, canonical.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The real path of the host directory `dir` if it is one inside the root.
+    fn real_dir(&self, dir: &Path) -> Option<PathBuf> {
+        let lock = || self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = lock().get(dir) {
+            return known.clone();
+        }
+        let real = dir
+            .canonicalize()
+            .ok()
+            .filter(|r| r.starts_with(&self.root) && r.is_dir());
+        let mut dirs = lock();
+        if dirs.len() >= MAX_MOUNT_DIRS {
+            dirs.clear();
+        }
+        dirs.insert(dir.to_path_buf(), real.clone());
+        real
+    }
+
+    /// The real path of `host` (a path under the root made of plain names) and what it
+    /// is, if it exists inside the root once symbolic links are followed.
+    fn real(&self, host: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+        if host == self.root {
+            return Some((self.root.clone(), std::fs::metadata(&self.root).ok()?));
+        }
+        let dir = self.real_dir(host.parent()?)?;
+        let candidate = dir.join(host.file_name()?);
+        let meta = std::fs::symlink_metadata(&candidate).ok()?;
+        if !meta.file_type().is_symlink() {
+            return Some((candidate, meta));
+        }
+        let real = candidate.canonicalize().ok()?;
+        if !real.starts_with(&self.root) {
+            return None;
+        }
+        let meta = std::fs::metadata(&real).ok()?;
+        Some((real, meta))
+    }
 }
 
 /// The packages of Defender's pre-installed set (the `dependencies` of
@@ -75,7 +144,7 @@ impl Files {
     /// The host path of a virtual `/node_modules/...` path, before symbolic links are
     /// followed; `None` outside the mount or for a path with anything but plain names.
     fn host_path(&self, vpath: &str) -> Option<PathBuf> {
-        let root = self.node_modules.as_ref()?;
+        let root = &self.node_modules.as_ref()?.root;
         let rel = vpath.strip_prefix(NM_ROOT)?;
         if rel.is_empty() {
             return Some(root.to_path_buf());
@@ -90,9 +159,12 @@ impl Files {
     /// The real host path of a virtual `/node_modules/...` path, if it exists inside the
     /// mounted directory once symbolic links are followed (the mount root is canonical).
     pub(crate) fn real_path(&self, vpath: &str) -> Option<PathBuf> {
-        let root = self.node_modules.as_ref()?;
-        let real = self.host_path(vpath)?.canonicalize().ok()?;
-        real.starts_with(root.as_path()).then_some(real)
+        self.real(vpath).map(|(path, _)| path)
+    }
+
+    /// [`Files::real_path`] and what is there.
+    fn real(&self, vpath: &str) -> Option<(PathBuf, std::fs::Metadata)> {
+        self.node_modules.as_ref()?.real(&self.host_path(vpath)?)
     }
 
     fn kind(&self, vpath: &str) -> Option<Kind> {
@@ -113,7 +185,7 @@ impl Files {
                 .map(|_| Kind::Dir);
         }
         // Nothing outside the mounted directory exists, not even through a link.
-        let meta = std::fs::metadata(self.real_path(vpath)?).ok()?;
+        let (_, meta) = self.real(vpath)?;
         if meta.is_file() {
             Some(Kind::File)
         } else if meta.is_dir() {

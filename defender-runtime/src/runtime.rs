@@ -1,6 +1,6 @@
 //! [`QuickJsRuntime`]: the [`ActionRuntime`] that runs Defender actions in QuickJS.
 
-use crate::files::Files;
+use crate::files::{Files, Mount};
 use crate::host::FetchPolicy;
 use crate::pool::warm::{self, WarmContexts};
 use crate::pool::{run_caught, Pool};
@@ -224,7 +224,7 @@ impl RuntimeConfig {
 }
 
 struct Inner {
-    node_modules: Option<Arc<PathBuf>>,
+    node_modules: Option<Arc<Mount>>,
     preinstalled_missing: bool,
     fetch: Arc<FetchPolicy>,
     cache: Arc<CodeCache>,
@@ -277,7 +277,10 @@ pub struct QuickJsRuntime {
 impl std::fmt::Debug for QuickJsRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QuickJsRuntime")
-            .field("node_modules", &self.inner.node_modules)
+            .field(
+                "node_modules",
+                &self.inner.node_modules.as_ref().map(|m| m.root()),
+            )
             .field("fetch_allowlist", &self.inner.fetch.allowed)
             .finish_non_exhaustive()
     }
@@ -310,7 +313,7 @@ impl QuickJsRuntime {
         let node_modules = config
             .node_modules
             .or(preinstalled)
-            .map(|p| Arc::new(p.canonicalize().unwrap_or(p)));
+            .map(|p| Arc::new(Mount::new(p)));
         QuickJsRuntime {
             inner: Arc::new(Inner {
                 node_modules,

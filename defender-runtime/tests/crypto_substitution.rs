@@ -411,6 +411,87 @@ async fn only_supported_versions_are_substituted() {
     );
 }
 
+/// ethers v5's ENS normalisation builds its tables on the first call, not when ethers loads:
+/// the original module's top level runs once, at the first `ens_normalize`, and the
+/// functions answer as the original's; @ethersproject/hash before 5.7 loads as it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn ens_tables_are_built_on_first_use() {
+    let rt = QuickJsRuntime::new(RuntimeConfig::default().without_preinstalled());
+    let lib = r#"globalThis.tablesBuilt = (globalThis.tablesBuilt || 0) + 1;
+        Object.defineProperty(exports, "__esModule", { value: true });
+        exports.ens_normalize = (name) => 'normalized ' + name;
+        exports.ens_normalize_post_check = (name) => 'checked ' + name;"#;
+    let code = bundle(&[
+        (
+            "index.js",
+            r#"exports.handler = async () => {
+              const ens = require('@ethersproject/hash/lib/ens-normalize/lib.js');
+              const before = globalThis.tablesBuilt;
+              const keys = Object.keys(ens).sort();
+              const esModule = ens.__esModule;
+              const first = ens.ens_normalize('a.eth');
+              const second = ens.ens_normalize_post_check('b.eth');
+              const after = globalThis.tablesBuilt;
+              const old = require('old/node_modules/@ethersproject/hash/lib/ens-normalize/lib.js');
+              return { before: before ?? null, keys, esModule, first, second, after,
+                       old: old.ens_normalize('c.eth'), afterOld: globalThis.tablesBuilt };
+            };"#,
+        ),
+        (
+            "node_modules/@ethersproject/hash/package.json",
+            r#"{"name": "@ethersproject/hash", "version": "5.7.0"}"#,
+        ),
+        (
+            "node_modules/@ethersproject/hash/lib/ens-normalize/lib.js",
+            lib,
+        ),
+        ("node_modules/old/package.json", r#"{"name": "old"}"#),
+        (
+            "node_modules/old/node_modules/@ethersproject/hash/package.json",
+            r#"{"name": "@ethersproject/hash", "version": "5.6.1"}"#,
+        ),
+        (
+            "node_modules/old/node_modules/@ethersproject/hash/lib/ens-normalize/lib.js",
+            lib,
+        ),
+    ]);
+    let out = rt.run(&code, request(event())).await;
+    assert_eq!(
+        out.result.expect("runs"),
+        json!({"before": null, "keys": ["ens_normalize", "ens_normalize_post_check"], "esModule": true,
+               "first": "normalized a.eth", "second": "checked b.eth", "after": 1,
+               "old": "normalized c.eth", "afterOld": 2})
+    );
+}
+
+/// ethers v5's ENS names (through the substituted normalisation) as in Node: namehashes of
+/// names that normalise (case, emoji, compatibility forms) and the errors of names that do
+/// not.
+#[tokio::test(flavor = "multi_thread")]
+async fn ens_names_as_in_node() {
+    if !npm_fixture_ready() {
+        return;
+    }
+    let body = r#"const { ethers } = require('ethers');
+        const names = ['vitalik.eth', 'Vitalik.ETH', 'ricmoo.firefly.eth', '\u{1F4A9}.eth', '\uFB01x.eth',
+          '_a.eth', 'a_b.eth', 'ab--cd.eth', 'xn--ls8h.eth', 'a..b', '', 'a\u0000b.eth', '\u{1F468}\u200D\u{1F4BB}.eth'];
+        return names.map((n) => {
+          try { return [ethers.utils.namehash(n), ethers.utils.dnsEncode(n)]; }
+          catch (e) { return 'error: ' + e.message; }
+        });"#;
+    let v = same_as_node(&node_modules(), body).await;
+    let answers = v.as_array().expect("an array");
+    assert_eq!(answers.len(), 13);
+    // Both kinds are covered: names that normalise and names refused.
+    assert!(answers[1].is_array() && answers[1] == answers[0], "{v}");
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.as_str().is_some_and(|s| s.starts_with("error: "))),
+        "{v}"
+    );
+}
+
 /// The host's bounds hold through the shims: a keccak input beyond the run's memory ends it
 /// as `OutOfMemory`, hashing in a loop stops at the deadline, and an scrypt cost beyond the
 /// sandbox's bounds is a RangeError the script can catch.

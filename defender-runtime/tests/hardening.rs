@@ -287,6 +287,17 @@ async fn the_resolver_never_looks_outside_its_roots() {
     std::fs::write(dir.path().join("pkg/index.js"), "module.exports = 'pkg';").unwrap();
     std::os::unix::fs::symlink("/etc", dir.path().join("etc-link")).unwrap();
     std::os::unix::fs::symlink("/usr", dir.path().join("usr-link")).unwrap();
+    // A file linked out of the mount, and links that stay inside it (as pnpm lays packages
+    // out), which work.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("x.js"), "module.exports = 'outside';").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("x.js"), dir.path().join("pkg/out.js")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("pkg"), dir.path().join("alias")).unwrap();
+    std::os::unix::fs::symlink(
+        dir.path().join("pkg/index.js"),
+        dir.path().join("pkg/in.js"),
+    )
+    .unwrap();
     let rt = QuickJsRuntime::new(RuntimeConfig::default().with_node_modules(dir.path()));
     // Each probe names a host directory that exists (/etc, /usr/bin) and one that does not;
     // the answers must not tell them apart.
@@ -309,7 +320,10 @@ async fn the_resolver_never_looks_outside_its_roots() {
             try { linked = require('etc-link/passwd'); } catch (e) { linked = e.message; }
             let linkedDir;
             try { linkedDir = require('usr-link'); } catch (e) { linkedDir = e.message; }
-            return { out, linked, linkedDir, pkg: require('pkg') };
+            let linkedFile;
+            try { linkedFile = require('pkg/out.js'); } catch (e) { linkedFile = e.message; }
+            return { out, linked, linkedDir, linkedFile, pkg: require('pkg'), alias: require('alias'),
+                     inside: require('pkg/in.js') };
         };"#,
     )
     .await;
@@ -329,7 +343,16 @@ async fn the_resolver_never_looks_outside_its_roots() {
             .contains("Cannot find module"),
         "{v}"
     );
+    assert!(
+        v["linkedFile"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot find module"),
+        "{v}"
+    );
     assert_eq!(v["pkg"], json!("pkg"));
+    assert_eq!(v["alias"], json!("pkg"));
+    assert_eq!(v["inside"], json!("pkg"));
 }
 
 /// Class 6: a result JSON cannot carry here is an error of its own type, never `null`

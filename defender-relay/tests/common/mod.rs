@@ -1,16 +1,27 @@
-//! Test fixtures: a real anvil on a free 127.0.0.1 port, and tiny failing JSON-RPC servers.
+//! Test fixtures: a real anvil on a free 127.0.0.1 port, and local HTTP servers in front of it
+//! or in its place (`servers`).
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod servers;
 
 use defender_relay::{RetryConfig, RpcClient};
 use serde_json::{json, Value};
 use std::process::Child;
 use std::time::Duration;
 
+/// Anvil's first default account (funded).
 pub const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// Anvil's second default account (funded); its address is [`OTHER`].
 pub const KEY2: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+/// Anvil's third default account (funded); its address is [`ADDRESS3`].
+pub const KEY3: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+/// The address of [`KEY2`]: where test transfers go.
 pub const OTHER: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+/// The address of [`KEY3`].
+pub const ADDRESS3: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 
+/// A 127.0.0.1 port that nothing listens on (free when asked).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -57,16 +68,25 @@ impl Anvil {
         panic!("anvil did not start");
     }
 
+    /// Calls `method` on anvil; panics with the method's name when it fails.
     pub async fn call(&self, method: &str, params: Value) -> Value {
         self.rpc.request(method, params).await.expect(method)
     }
 
+    /// Mines `blocks` blocks at once.
     pub async fn mine(&self, blocks: u64) {
         for _ in 0..blocks {
             self.call("evm_mine", json!([])).await;
         }
     }
 
+    /// Sets the balance of `address` to `wei`.
+    pub async fn set_balance(&self, address: &str, wei: u128) {
+        self.call("anvil_setBalance", json!([address, format!("{wei:#x}")]))
+            .await;
+    }
+
+    /// The transaction count of `address` at block `tag` (`latest`, `pending`).
     pub async fn nonce(&self, address: &str, tag: &str) -> u64 {
         let v = self
             .call("eth_getTransactionCount", json!([address, tag]))
@@ -75,45 +95,13 @@ impl Anvil {
     }
 }
 
+/// Retries that give up quickly: two rounds, 20 ms apart.
 pub fn quick_retry() -> RetryConfig {
     RetryConfig {
         rounds: 2,
         backoff: Duration::from_millis(20),
         request_timeout: Duration::from_secs(10),
     }
-}
-
-/// A JSON-RPC server on 127.0.0.1 that always answers with `status` and `body`; returns its
-/// URL and a counter of requests it received.
-pub async fn failing_server(
-    status: u16,
-    body: Value,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use axum::http::StatusCode;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let hits = std::sync::Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move || {
-            let h = h.clone();
-            let body = body.clone();
-            async move {
-                h.fetch_add(1, Ordering::SeqCst);
-                (
-                    StatusCode::from_u16(status).unwrap(),
-                    [("content-type", "application/json")],
-                    body.to_string(),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, hits)
 }
 
 /// Waits (polling the relayer's lifecycle) until `cond` holds, for at most ~20 s.

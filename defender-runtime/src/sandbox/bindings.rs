@@ -16,6 +16,7 @@ use super::zlib;
 use crate::files::Files;
 use crate::host::{self, OpContext, OpError};
 use crate::script;
+use rquickjs::function::This;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
 use serde_json::Value as Json;
 use std::cell::RefCell;
@@ -281,9 +282,6 @@ pub(super) fn setup<'js>(
         "uuid",
         Function::new(ctx.clone(), || uuid::Uuid::new_v4().to_string())?,
     )?;
-    crypto::install(&host, state)?;
-    super::intl::install(ctx, &host)?;
-    zlib::install(&host, state)?;
     // `process.env` is built when the script first uses a web global, during its run: the
     // run's action picks its own variables.
     let (st, env_cache) = (state.clone(), cache.clone());
@@ -321,11 +319,13 @@ pub(super) fn setup<'js>(
     )?;
     let st = state.clone();
     let code_cache = cache.clone();
+    let groups = Groups::new(state);
     host.set(
         "load",
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>,
+                  this: This<Object<'js>>,
                   path: rquickjs::String<'js>,
                   esm_hooks: rquickjs::function::Opt<Object<'js>>,
                   original: rquickjs::function::Opt<bool>|
@@ -335,7 +335,7 @@ pub(super) fn setup<'js>(
                 let (files, scope) = run_files(&ctx, &st)?;
                 // `original`: the file itself, not the shim that replaces it (src/substitute/).
                 let original = original.0.unwrap_or(false);
-                modules::load_file(
+                let loaded = modules::load_file(
                     &ctx,
                     &files,
                     &scope,
@@ -343,7 +343,16 @@ pub(super) fn setup<'js>(
                     &path,
                     esm_hooks.0,
                     original,
-                )
+                )?;
+                // A shim computes with the host's crypto functions.
+                let shim = loaded
+                    .as_object()
+                    .and_then(|o| o.get::<_, String>("kind").ok())
+                    .is_some_and(|k| k == "shim");
+                if shim {
+                    groups.install(&ctx, &this.0, HostGroup::Crypto)?;
+                }
+                Ok(loaded)
             },
         )?,
     )?;
@@ -352,7 +361,7 @@ pub(super) fn setup<'js>(
     let install = install
         .as_function()
         .ok_or_else(|| Exception::throw_internal(ctx, "the prelude is not a function"))?;
-    host.set("loadScript", script_loader(ctx, lazy)?)?;
+    host.set("loadScript", script_loader(ctx, lazy, Groups::new(state))?)?;
     let api: Object<'js> = install.call((host,))?;
     // The patched engine resolves lazy globals itself, with `resolveLazy`; the published one
     // gets self-replacing accessors from `defineLazy`.
@@ -386,13 +395,81 @@ fn run_files(ctx: &Ctx<'_>, state: &RefCell<LoopState>) -> rquickjs::Result<(Fil
     Ok((run.files.clone(), run.scope.clone()))
 }
 
+/// The host functions that only some scripts use, added to `host` by the first script that
+/// needs them rather than to every new context (creating them, and freeing them with the
+/// context, was about a sixth of the cost of a fresh context).
+#[derive(Clone, Copy)]
+enum HostGroup {
+    /// `crypto` (hashes, HMAC, PBKDF2, scrypt, secp256k1): js/node_crypto.js and the shims
+    /// of src/substitute/.
+    Crypto = 1,
+    /// `Intl`: js/intl.js.
+    Intl = 2,
+    /// `zlib`: js/node_zlib.js.
+    Zlib = 4,
+}
+
+/// The groups added to one context's `host` so far.
+#[derive(Clone)]
+struct Groups {
+    state: Rc<RefCell<LoopState>>,
+    added: Rc<std::cell::Cell<u8>>,
+}
+
+impl Groups {
+    fn new(state: &Rc<RefCell<LoopState>>) -> Self {
+        Groups {
+            state: state.clone(),
+            added: Rc::new(std::cell::Cell::new(0)),
+        }
+    }
+
+    /// Adds `group`'s functions to `host` unless they are there. `host` is the object the
+    /// prelude calls `load` and `loadScript` on: the sandbox's own, never the script's.
+    fn install<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        host: &Object<'js>,
+        group: HostGroup,
+    ) -> rquickjs::Result<()> {
+        let bit = group as u8;
+        if self.added.get() & bit != 0 {
+            return Ok(());
+        }
+        match group {
+            HostGroup::Crypto => crypto::install(host, &self.state)?,
+            HostGroup::Intl => super::intl::install(ctx, host)?,
+            HostGroup::Zlib => zlib::install(host, &self.state)?,
+        }
+        self.added.set(self.added.get() | bit);
+        Ok(())
+    }
+}
+
 /// `host.loadScript(name)`: runs the script of [`LAZY_SCRIPTS`] named `name` (whose bytecode
 /// is `lazy`) and returns its completion value.
-fn script_loader<'js>(ctx: &Ctx<'js>, lazy: Arc<[Arc<[u8]>]>) -> rquickjs::Result<Function<'js>> {
+/// The host functions a script needs are added first (see [`HostGroup`]).
+fn script_loader<'js>(
+    ctx: &Ctx<'js>,
+    lazy: Arc<[Arc<[u8]>]>,
+    groups: Groups,
+) -> rquickjs::Result<Function<'js>> {
     Function::new(
         ctx.clone(),
-        move |ctx: Ctx<'js>, name: rquickjs::String<'js>| -> rquickjs::Result<Value<'js>> {
+        move |ctx: Ctx<'js>,
+              this: This<Object<'js>>,
+              name: rquickjs::String<'js>|
+              -> rquickjs::Result<Value<'js>> {
             let name = text(&name, MAX_SCRIPT_NAME + 1)?;
+            let group = match name.as_str() {
+                "node_crypto" => Some(HostGroup::Crypto),
+                "intl" => Some(HostGroup::Intl),
+                "node_zlib" => Some(HostGroup::Zlib),
+                _ => None,
+            };
+            if let Some(group) = group {
+                groups.install(&ctx, &this.0, group)?;
+            }
             let code = LAZY_SCRIPTS
                 .iter()
                 .position(|(n, _)| *n == name)

@@ -80,6 +80,10 @@ pub(crate) struct CodeCache {
     /// `require` resolutions, per `(scope, directory of the requiring file, request)`: the
     /// files behind a scope do not change, and resolving walks the file system.
     resolved: Mutex<Bounded<ResolveKey, String>>,
+    /// Real host paths of `/node_modules/...` files, per virtual path: following symbolic
+    /// links takes a `readlink` per path component, and every context loading a package
+    /// asks again.
+    real_paths: Mutex<Bounded<String, Arc<str>>>,
     /// The scope of the mounted `node_modules`.
     node_modules: Arc<str>,
     /// Identifies the owning `QuickJsRuntime` (for spare instances).
@@ -96,6 +100,7 @@ impl CodeCache {
         CodeCache {
             map: Mutex::new(Bounded::new(max_entries, max_bytes)),
             resolved: Mutex::new(Bounded::new(max_entries, MAX_RESOLVED_BYTES)),
+            real_paths: Mutex::new(Bounded::new(max_entries, MAX_RESOLVED_BYTES)),
             node_modules: Arc::from("node_modules"),
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             env_json,
@@ -167,8 +172,16 @@ impl CodeCache {
         if path.starts_with(ACTION_ROOT) {
             return Some((scope, path.to_owned()));
         }
-        let real = files.real_path(path)?;
-        Some((scope, real.to_string_lossy().into_owned()))
+        let lock = || self.real_paths.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(real) = lock().get(&path.to_owned()) {
+            return Some((scope, real.to_string()));
+        }
+        let real: Arc<str> = Arc::from(files.real_path(path)?.to_string_lossy());
+        if path.len() <= MAX_REMEMBERED_REQUEST {
+            let size = path.len() + real.len();
+            lock().insert(path.to_owned(), real.clone(), size);
+        }
+        Some((scope, real.to_string()))
     }
 
     pub(crate) fn get(&self, key: &(Arc<str>, String)) -> Option<Compiled> {

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 /// Most fresh contexts created one after the other in one QuickJS runtime before the runtime
 /// itself is replaced (a bound on whatever a freed context could leave behind in it).
-const MAX_CONTEXTS_PER_RUNTIME: u32 = 64;
+const MAX_CONTEXTS_PER_RUNTIME: u32 = 256;
 
 /// Most bytes a QuickJS runtime may still hold once its context is freed and collected
 /// (besides the bytecode it keeps on purpose): more means a run grew something that outlives

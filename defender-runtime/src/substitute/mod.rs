@@ -12,6 +12,12 @@
 //! `require.resolve` and the files the original requires are unchanged. A version outside
 //! the range, or a file of another name, loads as it is; code that inlines the libraries (a
 //! webpack or rollup bundle) is not substituted.
+//!
+//! One more rule is about load time, not crypto: ethers v5's ENS normalisation
+//! (`@ethersproject/hash/lib/ens-normalize/lib.js`) decodes its code point tables when ethers
+//! loads, which in QuickJS is most of `require('ethers')` (about 60 of 67 ms in a fresh
+//! context) and of a warm ethers context's memory. Its shim builds them, through the original
+//! module, on the first call of one of its two functions.
 
 use crate::files::{self, Files};
 use crate::script;
@@ -78,6 +84,12 @@ const RULES: &[Rule] = &[
         versions: ">=0.1.26, <0.3",
         shim: "eth-lib-hash",
     },
+    Rule {
+        package: "@ethersproject/hash",
+        file: "lib/ens-normalize/lib.js",
+        versions: ">=5.7.0, <6",
+        shim: "ens-normalize",
+    },
 ];
 
 /// The shims, by name: each evaluates to `function (module, require, original, host)`
@@ -99,6 +111,10 @@ const SHIMS: &[(&str, &str)] = &[
     (
         "eth-lib-hash",
         include_str!("../../js/shims/eth-lib-hash.js"),
+    ),
+    (
+        "ens-normalize",
+        include_str!("../../js/shims/ens-normalize.js"),
     ),
 ];
 
