@@ -1,7 +1,9 @@
 //! defender-runtime against Node, side by side: per-run latency of a hello-world handler in a
 //! fresh isolated context (ours: a QuickJS context no code has run in, per run; Node: one
 //! `vm.createContext` + `runInContext` + handler call per run, measured inside a node
-//! process that runs in batches alternated with ours, so that both see the same machine;
+//! process that runs in batches alternated with ours, so that both see the same machine
+//! (each Node batch ends with a full collection, after its timed runs, so that V8's
+//! background collection of a thousand contexts does not run into our next batch);
 //! and spawning `node` per run), and of a handler that requires ethers v5 from
 //! `defender-runtime/tests/node/node_modules` (run `npm ci` there first): cold (new
 //! runtime, empty bytecode cache: the first `require('ethers')` in a fresh context) against
@@ -151,6 +153,9 @@ async function batch(n) {{
     times.push(Number(process.hrtime.bigint() - t));
   }}
   times.sort((a, b) => a - b);
+  // V8 collects the batch's contexts on background threads after it: done here, outside
+  // the timed runs, so that it does not overlap the next batch of ours.
+  gc();
   return times[times.length >> 1];
 }}
 const rl = readline.createInterface({{ input: process.stdin }});
@@ -159,6 +164,7 @@ rl.on('line', (l) => {{ chain = chain.then(async () => console.log(await batch(N
             src = HELLO,
         );
         let mut child = Command::new("node")
+            .arg("--expose-gc")
             .arg("-e")
             .arg(script)
             .stdin(std::process::Stdio::piped())

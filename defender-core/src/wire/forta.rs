@@ -1,7 +1,8 @@
 //! Forta monitors: Defender's `type: FORTA` monitor definition, and the Forta alert a Forta
 //! monitor's match carries (Defender's `FortaTriggerEvent.alert`).
 
-use super::monitor::{AlertThreshold, MonitorType, Severity};
+use super::monitor::{DefinitionError, MonitorType};
+use super::notify_settings::with_notify_settings;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -46,95 +47,64 @@ pub struct FortaConditions {
     pub severity: Option<u8>,
 }
 
-/// Defender's Forta monitor create request, accepted as configuration as it is:
-/// `type: "FORTA"`, the bots (`agentIDs`), `fortaConditions`, and the notification settings
-/// block monitors have. `chainIds` is this engine's addition: the chains to take alerts from
-/// when `network` does not say (any when both are absent).
-///
-/// ```
-/// use defender_core::FortaMonitorDefinition;
-/// let def: FortaMonitorDefinition = serde_json::from_str(r#"{
-///   "type": "FORTA", "name": "Low balance", "network": "mainnet",
-///   "agentIDs": ["0xbot"],
-///   "fortaConditions": { "alertIDs": ["BALANCE-LOW"], "minimumScannerCount": 2, "severity": 3 },
-///   "autotaskTrigger": "refill", "notificationChannels": ["ops"]
-/// }"#).unwrap();
-/// assert_eq!(def.agent_ids, ["0xbot"]);
-/// assert_eq!(def.forta_conditions.severity, Some(3));
-/// assert_eq!(def.chain_ids(), vec![1]);
-/// assert_eq!(def.action_trigger.as_deref(), Some("refill"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FortaMonitorDefinition {
-    /// Always `FORTA`.
-    #[serde(rename = "type", default = "forta_type")]
-    pub kind: MonitorType,
-    /// The monitor's name.
-    pub name: String,
-    /// The network the alerts are about (Defender's names: `mainnet`, `bsc`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<String>,
-    /// Chains to take alerts from, beside `network`'s.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub chain_ids: Vec<u64>,
-    /// Only alerts that involve one of these addresses (any when empty).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<String>,
-    /// A contract ABI, kept for the match's summary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abi: Option<String>,
-    /// Paused monitors take no alerts.
-    #[serde(default)]
-    pub paused: bool,
-    /// The detection bots whose alerts are taken (Defender's `agentIDs`; any when empty).
-    #[serde(default, rename = "agentIDs", alias = "agentIds", alias = "botIds")]
-    pub agent_ids: Vec<String>,
-    /// Which alerts are taken.
-    #[serde(default)]
-    pub forta_conditions: FortaConditions,
-    /// A private Forta node's id (kept; this engine reads the API it is given).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_forta_node_id: Option<String>,
-    /// Where the first poll starts (RFC 3339) when the engine has no cursor for the monitor;
-    /// without it, at the time the monitor is added.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub forta_last_processed_time: Option<String>,
-    /// Alert only above this rate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_threshold: Option<AlertThreshold>,
-    /// Minimum time between two alerts, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_timeout_ms: Option<u64>,
-    /// Aliases of the channels to notify.
-    #[serde(default)]
-    pub notification_channels: Vec<String>,
-    /// Custom subject template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_message_subject: Option<String>,
-    /// Custom body template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_message_body: Option<String>,
-    /// Severity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity_level: Option<Severity>,
-    /// Risk category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk_category: Option<String>,
-    /// Action run on each match.
-    #[serde(
-        default,
-        alias = "autotaskTrigger",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub action_trigger: Option<String>,
-    /// Action used as a custom filter.
-    #[serde(
-        default,
-        alias = "autotaskCondition",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub action_condition: Option<String>,
+// The notification settings fields (`alertThreshold` ... `actionCondition`) are declared
+// once, with `MonitorDefinition`'s, by `with_notify_settings!`.
+with_notify_settings! {
+    /// Defender's Forta monitor create request, accepted as configuration as it is:
+    /// `type: "FORTA"`, the bots (`agentIDs`), `fortaConditions`, and the notification settings
+    /// block monitors have. `chainIds` is this engine's addition: the chains to take alerts from
+    /// when `network` does not say (any when both are absent).
+    ///
+    /// ```
+    /// use defender_core::FortaMonitorDefinition;
+    /// let def: FortaMonitorDefinition = serde_json::from_str(r#"{
+    ///   "type": "FORTA", "name": "Low balance", "network": "mainnet",
+    ///   "agentIDs": ["0xbot"],
+    ///   "fortaConditions": { "alertIDs": ["BALANCE-LOW"], "minimumScannerCount": 2, "severity": 3 },
+    ///   "autotaskTrigger": "refill", "notificationChannels": ["ops"]
+    /// }"#).unwrap();
+    /// assert_eq!(def.agent_ids, ["0xbot"]);
+    /// assert_eq!(def.forta_conditions.severity, Some(3));
+    /// assert_eq!(def.chain_ids(), vec![1]);
+    /// assert_eq!(def.action_trigger.as_deref(), Some("refill"));
+    /// ```
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct FortaMonitorDefinition {
+        /// Always `FORTA`.
+        #[serde(rename = "type", default = "forta_type")]
+        pub kind: MonitorType,
+        /// The monitor's name.
+        pub name: String,
+        /// The network the alerts are about (Defender's names: `mainnet`, `bsc`, ...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub network: Option<String>,
+        /// Chains to take alerts from, beside `network`'s.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub chain_ids: Vec<u64>,
+        /// Only alerts that involve one of these addresses (any when empty).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub addresses: Vec<String>,
+        /// A contract ABI, kept for the match's summary.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub abi: Option<String>,
+        /// Paused monitors take no alerts.
+        #[serde(default)]
+        pub paused: bool,
+        /// The detection bots whose alerts are taken (Defender's `agentIDs`; any when empty).
+        #[serde(default, rename = "agentIDs", alias = "agentIds", alias = "botIds")]
+        pub agent_ids: Vec<String>,
+        /// Which alerts are taken.
+        #[serde(default)]
+        pub forta_conditions: FortaConditions,
+        /// A private Forta node's id (kept; this engine reads the API it is given).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub private_forta_node_id: Option<String>,
+        /// Where the first poll starts (RFC 3339) when the engine has no cursor for the monitor;
+        /// without it, at the time the monitor is added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub forta_last_processed_time: Option<String>,
+    }
 }
 
 fn forta_type() -> MonitorType {
@@ -187,10 +157,8 @@ impl FortaMonitorDefinition {
                 errors.push(format!("`{a}` is not an address"));
             }
         }
-        if let Some(t) = self.alert_threshold {
-            if t.amount == 0 || t.window_seconds == 0 {
-                errors.push("the alert threshold needs an amount and a window above zero".into());
-            }
+        if let Some(e) = self.threshold_error() {
+            errors.push(e.to_string());
         }
         if let Some(t) = &self.forta_last_processed_time {
             if super::iso8601::parse(t).is_err() {
@@ -199,14 +167,8 @@ impl FortaMonitorDefinition {
                 ));
             }
         }
-        if self.notification_channels.is_empty()
-            && self.action_trigger.is_none()
-            && self.action_condition.is_none()
-        {
-            errors.push(
-                "no notification channel, action trigger or action condition: the monitor would do nothing"
-                    .to_owned(),
-            );
+        if !self.notifies_or_acts() {
+            errors.push(DefinitionError::NothingToDo.to_string());
         }
         if errors.is_empty() {
             Ok(())

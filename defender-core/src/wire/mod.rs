@@ -8,6 +8,7 @@ mod action;
 mod forta;
 mod monitor;
 mod notification;
+mod notify_settings;
 mod quantity;
 mod relayer;
 

@@ -1,15 +1,16 @@
 //! The compiled monitor set and block matching.
 
-use super::compiled::{CompiledMonitor, TxEnv};
+use super::compiled::{CompiledMonitor, Condition, EventSel, FuncSel, TxEnv};
 use super::error::MonitorError;
 use super::fasthash::FastMap;
 use super::payload::{abi_reason, eth_receipt, lower, tx_reason, Checksums};
 use super::trace::{BlockCalls, InternalCall};
-use super::values::ArgsEnv;
+use super::values::{Arg, ArgsEnv};
 use alloy_primitives::Address;
 use defender_core::{Block, Transaction};
 use defender_core::{
-    ConfirmLevel, EthReceipt, MatchReasonType, MonitorDefinition, MonitorMatch, MonitorType,
+    ConfirmLevel, EthReceipt, MatchReason, MatchReasonType, MonitorDefinition, MonitorMatch,
+    MonitorType,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -274,81 +275,32 @@ fn match_tx(
             if !m.addresses.contains(&log.address) {
                 continue;
             }
-            for sel in m.events_for(topic0) {
-                let Some(args) = sel.decode(log) else {
-                    continue;
-                };
-                let env = ArgsEnv {
-                    names: &sel.names,
-                    args: &args,
-                };
-                if sel.condition.as_ref().is_none_or(|c| c.holds(&env)) {
-                    reasons.push(abi_reason(
-                        MatchReasonType::Event,
-                        &sel.signature,
-                        sel.condition.as_ref().map(|c| c.source.as_str()),
-                        &log.address,
-                        &sel.names,
-                        &args,
-                        checksums,
-                    ));
-                }
-            }
-        }
-    }
-    if !m.functions.is_empty() && tx.input.len() >= 4 {
-        if let Some(to) = tx.to.as_ref().filter(|to| m.addresses.contains(to)) {
-            for sel in m.functions_for(&tx.input[..4]) {
-                let Some(args) = sel.decode(&tx.input) else {
-                    continue;
-                };
-                let env = ArgsEnv {
-                    names: &sel.names,
-                    args: &args,
-                };
-                if sel.condition.as_ref().is_none_or(|c| c.holds(&env)) {
-                    reasons.push(abi_reason(
-                        MatchReasonType::Function,
-                        &sel.signature,
-                        sel.condition.as_ref().map(|c| c.source.as_str()),
-                        to,
-                        &sel.names,
-                        &args,
-                        checksums,
-                    ));
-                }
-            }
+            push_reasons(
+                &mut reasons,
+                MatchReasonType::Event,
+                &log.address,
+                m.events_for(topic0),
+                |sel| sel.decode(log),
+                checksums,
+            );
         }
     }
     // The watched addresses a selected function was called on by a contract.
     let mut called: Vec<Address> = Vec::new();
     if !m.functions.is_empty() {
+        if let Some(to) = tx.to.as_ref().filter(|to| m.addresses.contains(to)) {
+            let kind = MatchReasonType::Function;
+            push_call_reasons(&mut reasons, kind, m, to, &tx.input, checksums);
+        }
         for call in internal {
-            if call.input.len() < 4 || !m.addresses.contains(&call.to) {
+            if !m.addresses.contains(&call.to) {
                 continue;
             }
-            for sel in m.functions_for(&call.input[..4]) {
-                let Some(args) = sel.decode(&call.input) else {
-                    continue;
-                };
-                let env = ArgsEnv {
-                    names: &sel.names,
-                    args: &args,
-                };
-                if sel.condition.as_ref().is_none_or(|c| c.holds(&env)) {
-                    reasons.push(abi_reason(
-                        MatchReasonType::InternalFunction,
-                        &sel.signature,
-                        sel.condition.as_ref().map(|c| c.source.as_str()),
-                        &call.to,
-                        &sel.names,
-                        &args,
-                        checksums,
-                    ));
-                    if !called.contains(&call.to) {
-                        called.push(call.to);
-                    }
-                }
+            let kind = MatchReasonType::InternalFunction;
+            if push_call_reasons(&mut reasons, kind, m, &call.to, &call.input, checksums)
+                && !called.contains(&call.to)
+            {
+                called.push(call.to);
             }
         }
     }
@@ -387,4 +339,80 @@ fn match_tx(
         sentinel: m.legacy_summary.clone(),
         metadata: None,
     })
+}
+
+/// Pushes a `kind` reason for each selected function of `m` that `input`, a call on the
+/// watched `to`, matches; returns whether one did.
+fn push_call_reasons(
+    reasons: &mut Vec<MatchReason>,
+    kind: MatchReasonType,
+    m: &CompiledMonitor,
+    to: &Address,
+    input: &[u8],
+    checksums: &mut Checksums,
+) -> bool {
+    let Some(selector) = input.get(..4) else {
+        return false;
+    };
+    let selected = m.functions_for(selector);
+    push_reasons(
+        reasons,
+        kind,
+        to,
+        selected,
+        |sel| sel.decode(input),
+        checksums,
+    )
+}
+
+/// Pushes a `kind` reason at `address` for each of the `selected` events or functions whose
+/// arguments (`decode` of it) decode and satisfy its condition; returns whether one did.
+/// Generic so that each caller's decoding is inlined: this is the matcher's inner loop.
+fn push_reasons<S: Selected>(
+    reasons: &mut Vec<MatchReason>,
+    kind: MatchReasonType,
+    address: &Address,
+    selected: &[S],
+    decode: impl Fn(&S) -> Option<Vec<Arg>>,
+    checksums: &mut Checksums,
+) -> bool {
+    let mut any = false;
+    for sel in selected {
+        let Some(args) = decode(sel) else {
+            continue;
+        };
+        let (signature, names, condition) = sel.parts();
+        let env = ArgsEnv { names, args: &args };
+        if condition.is_none_or(|c| c.holds(&env)) {
+            reasons.push(abi_reason(
+                kind,
+                signature,
+                condition.map(|c| c.source.as_str()),
+                address,
+                names,
+                &args,
+                checksums,
+            ));
+            any = true;
+        }
+    }
+    any
+}
+
+/// A selected event or function, as a match reason names it.
+trait Selected {
+    /// Its canonical signature, argument names and condition.
+    fn parts(&self) -> (&str, &[Option<String>], Option<&Condition>);
+}
+
+impl Selected for EventSel {
+    fn parts(&self) -> (&str, &[Option<String>], Option<&Condition>) {
+        (&self.signature, &self.names, self.condition.as_ref())
+    }
+}
+
+impl Selected for FuncSel {
+    fn parts(&self) -> (&str, &[Option<String>], Option<&Condition>) {
+        (&self.signature, &self.names, self.condition.as_ref())
+    }
 }

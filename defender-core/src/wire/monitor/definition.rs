@@ -2,6 +2,7 @@
 //! and its validation. What it is read from: module `api`.
 
 use super::api::RawMonitorDefinition;
+use crate::wire::notify_settings::with_notify_settings;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
@@ -137,97 +138,76 @@ pub enum Severity {
     High,
 }
 
-/// Defender's monitor create request, accepted as configuration as it is.
-///
-/// Deserialization also accepts the shape Defender's API answers with (and its exported
-/// JSON): `addressRules` (addresses, ABI, conditions, custom filter), `notifyConfig`
-/// (channels by id, linked action, messages, timeout), `blockWatcherId` (the confirmation
-/// level), `monitorId`, `createdAt`... Conditions whose signature is empty (`""`, Defender's
-/// templates' "no function") select nothing and are dropped.
-///
-/// ```
-/// use defender_core::{ConfirmLevel, MonitorDefinition};
-/// let def: MonitorDefinition = serde_json::from_str(r#"{
-///   "monitorId": "4b1e...", "type": "BLOCK", "name": "Large transfers", "network": "sepolia",
-///   "paused": false, "blockWatcherId": "sepolia-safe",
-///   "addressRules": [{
-///     "addresses": ["0x0000000000000000000000000000000000000001"],
-///     "conditions": [{
-///       "eventConditions": [{ "eventSignature": "Transfer(address,address,uint256)", "expression": "value > 10" }],
-///       "functionConditions": [{ "functionSignature": "" }],
-///       "txConditions": [{ "status": "success", "expression": null }]
-///     }]
-///   }],
-///   "notifyConfig": { "notifications": [{ "notificationId": "ops", "type": "slack" }], "timeoutMs": 0 }
-/// }"#).unwrap();
-/// assert_eq!(def.addresses, ["0x0000000000000000000000000000000000000001"]);
-/// assert_eq!(def.event_conditions.len(), 1);
-/// assert!(def.function_conditions.is_empty());
-/// assert_eq!(def.tx_condition.as_deref(), Some("status == \"success\""));
-/// assert_eq!(def.notification_channels, ["ops"]);
-/// assert_eq!(def.confirm_level, Some(ConfirmLevel::Safe));
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", try_from = "RawMonitorDefinition")]
-pub struct MonitorDefinition {
-    /// Always `BLOCK`.
-    #[serde(rename = "type", default)]
-    pub kind: MonitorType,
-    /// The monitor's name.
-    pub name: String,
-    /// The network name (for example `mainnet`, `sepolia`).
-    pub network: String,
-    /// The watched addresses.
-    pub addresses: Vec<String>,
-    /// The contract ABI as a JSON string (Defender's shape); a JSON array is accepted too.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abi: Option<String>,
-    /// Paused monitors watch nothing.
-    #[serde(default)]
-    pub paused: bool,
-    /// Confirmations before a block is looked at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirm_level: Option<ConfirmLevel>,
-    /// Selected events.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub event_conditions: Vec<EventCondition>,
-    /// Selected functions.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub function_conditions: Vec<FunctionCondition>,
-    /// A condition over the transaction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tx_condition: Option<String>,
-    /// Alert only above this rate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_threshold: Option<AlertThreshold>,
-    /// Minimum time between two alerts, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_timeout_ms: Option<u64>,
-    /// Aliases of the channels to notify.
-    #[serde(default)]
-    pub notification_channels: Vec<String>,
-    /// Custom subject template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_message_subject: Option<String>,
-    /// Custom body template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_message_body: Option<String>,
-    /// Severity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity_level: Option<Severity>,
-    /// Risk category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk_category: Option<String>,
-    /// Action run on each match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action_trigger: Option<String>,
-    /// Action used as a custom filter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action_condition: Option<String>,
-    /// Workflow run on each match, with the match as its input (not in Defender's API, where
-    /// workflows were linked in its UI).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow_trigger: Option<String>,
+// The notification settings fields (`alertThreshold` ... `actionCondition`) are declared
+// once, with `FortaMonitorDefinition`'s, by `with_notify_settings!`.
+with_notify_settings! {
+    /// Defender's monitor create request, accepted as configuration as it is.
+    ///
+    /// Deserialization also accepts the shape Defender's API answers with (and its exported
+    /// JSON): `addressRules` (addresses, ABI, conditions, custom filter), `notifyConfig`
+    /// (channels by id, linked action, messages, timeout), `blockWatcherId` (the confirmation
+    /// level), `monitorId`, `createdAt`... Conditions whose signature is empty (`""`, Defender's
+    /// templates' "no function") select nothing and are dropped.
+    ///
+    /// ```
+    /// use defender_core::{ConfirmLevel, MonitorDefinition};
+    /// let def: MonitorDefinition = serde_json::from_str(r#"{
+    ///   "monitorId": "4b1e...", "type": "BLOCK", "name": "Large transfers", "network": "sepolia",
+    ///   "paused": false, "blockWatcherId": "sepolia-safe",
+    ///   "addressRules": [{
+    ///     "addresses": ["0x0000000000000000000000000000000000000001"],
+    ///     "conditions": [{
+    ///       "eventConditions": [{ "eventSignature": "Transfer(address,address,uint256)", "expression": "value > 10" }],
+    ///       "functionConditions": [{ "functionSignature": "" }],
+    ///       "txConditions": [{ "status": "success", "expression": null }]
+    ///     }]
+    ///   }],
+    ///   "notifyConfig": { "notifications": [{ "notificationId": "ops", "type": "slack" }], "timeoutMs": 0 }
+    /// }"#).unwrap();
+    /// assert_eq!(def.addresses, ["0x0000000000000000000000000000000000000001"]);
+    /// assert_eq!(def.event_conditions.len(), 1);
+    /// assert!(def.function_conditions.is_empty());
+    /// assert_eq!(def.tx_condition.as_deref(), Some("status == \"success\""));
+    /// assert_eq!(def.notification_channels, ["ops"]);
+    /// assert_eq!(def.confirm_level, Some(ConfirmLevel::Safe));
+    /// ```
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", try_from = "RawMonitorDefinition")]
+    pub struct MonitorDefinition {
+        /// Always `BLOCK`.
+        #[serde(rename = "type", default)]
+        pub kind: MonitorType,
+        /// The monitor's name.
+        pub name: String,
+        /// The network name (for example `mainnet`, `sepolia`).
+        pub network: String,
+        /// The watched addresses.
+        pub addresses: Vec<String>,
+        /// The contract ABI as a JSON string (Defender's shape); a JSON array is accepted too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub abi: Option<String>,
+        /// Paused monitors watch nothing.
+        #[serde(default)]
+        pub paused: bool,
+        /// Confirmations before a block is looked at.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub confirm_level: Option<ConfirmLevel>,
+        /// Selected events.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub event_conditions: Vec<EventCondition>,
+        /// Selected functions.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub function_conditions: Vec<FunctionCondition>,
+        /// A condition over the transaction.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tx_condition: Option<String>,
+    }
+    then {
+        /// Workflow run on each match, with the match as its input (not in Defender's API, where
+        /// workflows were linked in its UI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub workflow_trigger: Option<String>,
+    }
 }
 
 /// What is wrong with a [`MonitorDefinition`].
@@ -246,7 +226,7 @@ pub enum DefinitionError {
     /// The ABI is not JSON.
     #[error("the ABI is not valid JSON: {0}")]
     InvalidAbi(String),
-    /// Events or functions are selected without an ABI and without full signatures.
+    /// A match would notify no channel and run no action or workflow.
     #[error(
         "no notification channel, action trigger or action condition: the monitor would do nothing"
     )]
@@ -276,16 +256,8 @@ impl MonitorDefinition {
                 errors.push(DefinitionError::InvalidAbi(e.to_string()));
             }
         }
-        if let Some(t) = self.alert_threshold {
-            if t.amount == 0 || t.window_seconds == 0 {
-                errors.push(DefinitionError::InvalidThreshold);
-            }
-        }
-        if self.notification_channels.is_empty()
-            && self.action_trigger.is_none()
-            && self.action_condition.is_none()
-            && self.workflow_trigger.is_none()
-        {
+        errors.extend(self.threshold_error());
+        if !self.notifies_or_acts() && self.workflow_trigger.is_none() {
             errors.push(DefinitionError::NothingToDo);
         }
         if errors.is_empty() {
