@@ -34,9 +34,19 @@ fn write_project(dir: &Path, rpc_url: &str, state: &Path) {
 service: relayer-api
 provider: { name: defender, stage: dev, stackName: relayer-api }
 resources:
+  policies:
+    p2:
+      gas-price-cap: 100000000000
+      whitelist-receivers: ['0x90F79bf6EB2c4f870365E785982E1f101E93b906']
+      eip1559-pricing: true
   relayers:
     r1: { name: Relayer one, network: local, min-balance: 0, api-keys: [key-1] }
-    r2: { name: Relayer two, network: local, min-balance: 0, api-keys: [key-2] }
+    r2:
+      name: Relayer two
+      network: local
+      min-balance: 100000000000000000
+      policy: ${self:resources.policies.p2}
+      api-keys: [key-2]
   relayer-groups:
     g1: { name: Group one, network: local, min-balance: 0, relayers: 1, api-keys: [key-g] }
 plugins:
@@ -114,6 +124,74 @@ impl Api {
     }
 }
 
+/// `getRelayer`'s fields, exactly Defender's `RelayerGetResponse` (less `stackResourceId`).
+const RELAYER_FIELDS: [&str; 9] = [
+    "address",
+    "createdAt",
+    "minBalance",
+    "name",
+    "network",
+    "paused",
+    "pendingTxCost",
+    "policies",
+    "relayerId",
+];
+
+/// Checks a `getRelayer` answer: exactly Defender's fields, `createdAt` an ISO-8601 time of
+/// this test run, and the rest as `expected` says.
+fn assert_relayer(info: &Value, expected: Value) {
+    let mut fields: Vec<&str> = info
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    fields.sort_unstable();
+    assert_eq!(fields, RELAYER_FIELDS, "{info}");
+    let created_text = info["createdAt"].as_str().unwrap_or_default();
+    let created = chrono::DateTime::parse_from_rfc3339(created_text)
+        .unwrap_or_else(|e| panic!("createdAt: {e}: {info}"));
+    let age = chrono::Utc::now().signed_duration_since(created);
+    assert!(
+        created_text.ends_with('Z')
+            && age >= chrono::TimeDelta::zero()
+            && age < chrono::TimeDelta::minutes(10),
+        "{info}"
+    );
+    for (key, value) in expected.as_object().expect("an object") {
+        assert_eq!(&info[key], value, "{key}: {info}");
+    }
+}
+
+/// What the transactions in flight may cost in gas (wei, decimal): gas limit times gas price
+/// or fee cap, added up.
+fn gas_cost(txs: &[&Value]) -> String {
+    let wei: u128 = txs
+        .iter()
+        .filter(|t| {
+            matches!(
+                t["status"].as_str(),
+                Some("pending" | "sent" | "submitted" | "inmempool")
+            )
+        })
+        .map(|t| {
+            let price = t["gasPrice"].as_u64().or(t["maxFeePerGas"].as_u64());
+            u128::from(t["gasLimit"].as_u64().unwrap()) * u128::from(price.unwrap())
+        })
+        .sum();
+    wei.to_string()
+}
+
+/// A cancel's answer: Defender's `TransactionDeleteResponse`, `{ message }` and nothing else.
+fn assert_delete_response(answer: &Value) {
+    let keys: Vec<&String> = answer
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert!(
+        keys == ["message"] && answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer}"
+    );
+}
+
 fn transfer(value: u64, speed: &str) -> Value {
     json!({"to": TO, "value": value, "speed": speed, "gasLimit": 21000})
 }
@@ -179,15 +257,19 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
     assert_eq!(status, 200, "{legacy}");
     let (status, info) = r1.get("/relayers/self").await;
     assert_eq!(status, 200, "{info}");
-    assert_eq!(
-        (
-            info["relayerId"].as_str(),
-            info["address"].as_str(),
-            info["name"].as_str()
-        ),
-        (Some("r1"), Some(R1_ADDRESS), Some("Relayer one"))
+    assert_relayer(
+        &info,
+        json!({
+            "relayerId": "r1", "name": "Relayer one", "address": R1_ADDRESS, "network": "local",
+            "paused": false, "pendingTxCost": "0", "minBalance": "0", "policies": {},
+        }),
     );
-    assert_eq!(r1.get("/relayer").await.1["relayerId"], "r1");
+    let legacy_info = r1.get("/relayer").await.1;
+    assert_eq!(
+        (&legacy_info["relayerId"], &legacy_info["createdAt"]),
+        (&json!("r1"), &info["createdAt"]),
+        "createdAt is stable: {legacy_info}"
+    );
     assert_eq!(r1.get("/relayers/r1").await.1["relayerId"], "r1");
     assert_eq!(r2.get("/relayers/self").await.1["address"], R2_ADDRESS);
 
@@ -315,6 +397,13 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
         r1.put("/relayers/self/txs/77", transfer(7, "fast")).await.0,
         404
     );
+
+    // In flight: getRelayer's pendingTxCost is what their gas may cost at their latest fees.
+    let listed = r1.get("/txs").await.1;
+    let listed: Vec<&Value> = listed.as_array().unwrap().iter().collect();
+    let pending_cost = r1.get("/relayers/self").await.1["pendingTxCost"].clone();
+    assert_eq!(pending_cost, gas_cost(&listed), "{listed:?}");
+    assert_ne!(pending_cost, "0");
 
     // Listing: the 1.x array, pages with `next`, sort, status and since filters.
     let (status, all) = r1.get("/txs").await;
@@ -457,19 +546,28 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
         )
         .await;
     assert_eq!(status, 200, "{cancelled}");
+    assert_delete_response(&cancelled);
+    let (_, cancelled) = r1.get(&format!("/relayers/self/txs/{}", id(2))).await;
     assert_eq!(
         (
-            cancelled["transactionId"].as_str(),
+            cancelled["nonce"].as_u64(),
             cancelled["value"].as_str(),
             cancelled["to"].as_str()
         ),
-        (Some(id(2).as_str()), Some("0"), Some(R1_ADDRESS))
+        (Some(2), Some("0"), Some(R1_ADDRESS)),
+        "{cancelled}"
     );
     rpc(&anvil.url, "evm_mine", json!([])).await;
     wait_for("the first transaction mined", async || {
         relayer.poll_now().await.ok();
         let (_, t) = r1.get(&format!("/relayers/self/txs/{}", id(0))).await;
         matches!(t["status"].as_str(), Some("mined" | "confirmed")).then_some(())
+    })
+    .await;
+    wait_for("nothing in flight", async || {
+        relayer.poll_now().await.ok();
+        let info = r1.get("/relayers/self").await.1;
+        (info["pendingTxCost"] == "0").then_some(())
     })
     .await;
     let (status, answer) = r1
@@ -515,6 +613,16 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
     let (status, via_group) = group.post("/relayers/self/txs", transfer(4, "fast")).await;
     assert_eq!(status, 200, "{via_group}");
     assert_eq!(via_group["from"], G1_ADDRESS);
+    let (status, group_info) = group.get("/relayers/self").await;
+    assert_eq!(status, 200, "{group_info}");
+    assert_relayer(
+        &group_info,
+        json!({
+            "relayerId": "g1", "name": "Group one", "address": G1_ADDRESS, "network": "local",
+            "paused": false, "pendingTxCost": gas_cost(&[&via_group]), "minBalance": "0",
+            "policies": {},
+        }),
+    );
 
     // The real npm defender-sdk relayer client, on relayer r2.
     let sdk_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/relayer-sdk");
@@ -544,7 +652,31 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
     );
     let out: Value =
         serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(out["relayer"]["relayerId"], "r2");
+    assert_relayer(
+        &out["relayer"],
+        json!({
+            "relayerId": "r2", "name": "Relayer two", "address": R2_ADDRESS, "network": "local",
+            "paused": false, "pendingTxCost": "0", "minBalance": "100000000000000000",
+            "policies": {
+                "gasPriceCap": "100000000000", "whitelistReceivers": [TO], "EIP1559Pricing": true,
+            },
+        }),
+    );
+    assert_eq!(
+        out["relayerPending"]["pendingTxCost"],
+        gas_cost(&[&out["replaced"], &out["extra"]]),
+        "{out}"
+    );
+    assert_delete_response(&out["cancelled"]);
+    assert_eq!(
+        (
+            out["afterCancel"]["nonce"].as_u64(),
+            out["afterCancel"]["value"].as_str(),
+            out["afterCancel"]["to"].as_str()
+        ),
+        (out["extra"]["nonce"].as_u64(), Some("0"), Some(R2_ADDRESS)),
+        "{out}"
+    );
     assert_eq!(out["status"]["address"], R2_ADDRESS);
     assert_eq!(out["sent"]["from"], R2_ADDRESS);
     assert_eq!(out["got"]["transactionId"], out["sent"]["transactionId"]);

@@ -7,14 +7,14 @@
 //! |---|---|---|
 //! | log in (`{ apiKey, secretKey, type: "relay" }`) | `POST /auth/login` | |
 //! | refresh (`{ apiKey, secretKey, refreshToken }`) | `POST /auth/refresh-token` | |
-//! | `getRelayer()` | `GET /relayers/self` | `GET /relayer` |
+//! | `getRelayer()` ([`RelayerProfile`]) | `GET /relayers/self` | `GET /relayer` |
 //! | `getRelayerStatus()` (nonce, balance, pending) | `GET /relayers/self/status` | `GET /relayer/status` |
 //! | `sendTransaction(tx)` | `POST /relayers/self/txs` | `POST /txs` |
 //! | `listTransactions({ status, since, limit, next, sort })` | `GET /relayers/self/txs?usePagination=true` | `GET /txs` |
 //! | `getTransaction(id)` | `GET /relayers/self/txs/{id}` | `GET /txs/{id}` |
 //! | `getTransactionByNonce(n)` | `GET /relayers/self/txs/{n}?nonce=true` | |
 //! | `replaceTransactionById(id, tx)`, `...ByNonce(n, tx)` | `PUT /relayers/self/txs/{id or n}` | `PUT /txs/{id or n}` |
-//! | `cancelTransactionById(id)` | `DELETE /relayers/self/txs/{id}` | `DELETE /txs/{id}` |
+//! | `cancelTransactionById(id)` (`{ message }`) | `DELETE /relayers/self/txs/{id}` | `DELETE /txs/{id}` |
 //! | `sign({ message })` | `POST /relayers/self/sign` | `POST /sign` |
 //! | `signTypedData({ domainSeparator, hashStructMessage })` | `POST /relayers/self/sign-typed-data` | `POST /sign-typed-data` |
 //! | `call({ method, params })` (JSON-RPC) | `POST /relayers/self/jsonrpc` | `POST /relayer/jsonrpc` |
@@ -23,8 +23,10 @@
 //! digits is a nonce (transaction ids are UUIDs). Errors are the host's `{ message, code }`.
 
 mod auth;
+mod info;
 
 pub use auth::RelayerAccess;
+pub use info::RelayerProfile;
 
 use super::ApiError;
 use auth::Caller;
@@ -83,8 +85,9 @@ impl From<RelayerError> for ApiError {
 
 /// What the relayer API reaches in a host: each started relayer and relayer group by each of
 /// its API keys (`(label, relayer or group id, secret)`, as the host gives them to the
-/// engine).
+/// engine), with its profile from the project.
 pub(crate) fn access(
+    project: &crate::Project,
     relayers: &[(String, Arc<RpcRelayer>)],
     groups: &[(String, Arc<DynRelayer>)],
     keys: &[(String, String, String)],
@@ -101,8 +104,13 @@ pub(crate) fn access(
                     .map(|(_, g)| g.clone())
             })
     };
+    let profiled = info::profiles(project)
+        .into_iter()
+        .fold(RelayerAccess::new(), |access, (id, profile)| {
+            access.with_profile(id, profile)
+        });
     keys.iter()
-        .fold(RelayerAccess::new(), |access, (label, relayer_id, secret)| {
+        .fold(profiled, |access, (label, relayer_id, secret)| {
             match by_id(relayer_id) {
                 Some(r) => access.with_key(relayer_id.clone(), r, label.clone(), secret.clone()),
                 None => {
@@ -250,7 +258,9 @@ fn tx_param(params: &HashMap<String, String>) -> Result<&str, ApiError> {
 }
 
 async fn get_relayer(Extension(c): Extension<Caller>) -> Result<Json<Value>, ApiError> {
-    reply(c.relayer.get_relayer().await?)
+    info::relayer_answer(&*c.relayer, &c.profile)
+        .await
+        .map(Json)
 }
 
 async fn get_status(Extension(c): Extension<Caller>) -> Result<Json<Value>, ApiError> {
@@ -341,7 +351,14 @@ async fn cancel(
     };
     let cancelled = c.relayer.cancel_transaction_by_id(&id).await?;
     tracing::info!(relayer = %c.relayer_id, transaction = %id, "relayer API: transaction cancelled");
-    tx_reply(&*c.relayer, cancelled).await
+    // Defender's `TransactionDeleteResponse`: a message, not the transaction (which
+    // `getTransaction` shows, now a 0-value transfer to the relayer at the same nonce).
+    Ok(Json(json!({
+        "message": format!(
+            "transaction {id} cancelled: replaced at nonce {} by a 0-value transfer to the relayer",
+            cancelled.nonce
+        )
+    })))
 }
 
 async fn sign(Extension(c): Extension<Caller>, bytes: Bytes) -> Result<Json<Value>, ApiError> {

@@ -184,7 +184,7 @@ impl Host {
         }
         let relayers = parts.relayers;
         let relayer_access =
-            crate::api::relayer::access(&relayers, &parts.groups, &parts.relayer_keys);
+            crate::api::relayer::access(project, &relayers, &parts.groups, &parts.relayer_keys);
         let engine = parts
             .builder
             .try_build()

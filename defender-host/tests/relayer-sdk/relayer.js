@@ -31,6 +31,12 @@ async function main() {
     to, value: 3, speed: 'fastest', gasLimit: 21000,
   });
   out.listed = await relayer.listTransactions({ since: new Date(Date.now() - 3600e3), limit: 10 });
+  // A second transaction in flight, then cancelled: getRelayer's pendingTxCost counts both.
+  const extra = await relayer.sendTransaction({ to, value: 4, speed: 'fast', gasLimit: 21000 });
+  out.extra = extra;
+  out.relayerPending = await relayer.getRelayer();
+  out.cancelled = await relayer.cancelTransactionById(extra.transactionId);
+  out.afterCancel = await relayer.getTransaction(extra.transactionId);
 
   const signed = await relayer.sign({ message: '0x1234' });
   out.signed = signed;

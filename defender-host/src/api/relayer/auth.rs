@@ -10,6 +10,7 @@
 //! tokens for a day); a restart forgets them and the SDK logs in again on the 401.
 
 use super::super::ApiError;
+use super::info::RelayerProfile;
 use alloy_primitives::{keccak256, B256};
 use axum::http::{header, HeaderMap, StatusCode};
 use chacha20poly1305::aead::rand_core::RngCore;
@@ -83,6 +84,8 @@ impl Sessions {
 #[derive(Clone, Debug, Default)]
 pub struct RelayerAccess {
     keys: Arc<BTreeMap<String, Credential>>,
+    /// What `getRelayer` adds, by relayer id.
+    profiles: Arc<BTreeMap<String, Arc<RelayerProfile>>>,
     sessions: Arc<Mutex<Sessions>>,
 }
 
@@ -95,6 +98,8 @@ pub(super) struct Caller {
     pub(super) api_key: String,
     /// The relayer.
     pub(super) relayer: Arc<DynRelayer>,
+    /// Its `createdAt`, `minBalance` and `policies`.
+    pub(super) profile: Arc<RelayerProfile>,
 }
 
 /// `POST /auth/login` and `/auth/refresh-token`: the SDK sends the fields at the top level;
@@ -133,7 +138,8 @@ impl RelayerAccess {
     }
 
     /// Lets `api_key` with `api_secret` reach relayer `relayer_id`. Keys are the relayer's
-    /// `api-keys` labels; a key given twice keeps its last relayer.
+    /// `api-keys` labels; a key given twice keeps its last relayer. A relayer without a
+    /// [profile](Self::with_profile) gets one created now, without `minBalance` or policies.
     pub fn with_key(
         mut self,
         relayer_id: impl Into<String>,
@@ -141,14 +147,24 @@ impl RelayerAccess {
         api_key: impl Into<String>,
         api_secret: impl Into<String>,
     ) -> Self {
+        let relayer_id = relayer_id.into();
+        Arc::make_mut(&mut self.profiles)
+            .entry(relayer_id.clone())
+            .or_insert_with(|| Arc::new(RelayerProfile::new(0, None)));
         Arc::make_mut(&mut self.keys).insert(
             api_key.into(),
             Credential {
                 secret: api_secret.into(),
-                relayer_id: relayer_id.into(),
+                relayer_id,
                 relayer,
             },
         );
+        self
+    }
+
+    /// Sets what `getRelayer` answers for relayer `relayer_id` beside its own info.
+    pub fn with_profile(mut self, relayer_id: impl Into<String>, profile: RelayerProfile) -> Self {
+        Arc::make_mut(&mut self.profiles).insert(relayer_id.into(), Arc::new(profile));
         self
     }
 
@@ -287,10 +303,16 @@ impl RelayerAccess {
                 ));
             }
         }
+        let profile = self
+            .profiles
+            .get(&credential.relayer_id)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(RelayerProfile::new(0, None)));
         Ok(Caller {
             relayer_id: credential.relayer_id.clone(),
             api_key: session.api_key,
             relayer: credential.relayer.clone(),
+            profile,
         })
     }
 }

@@ -1,0 +1,187 @@
+//! `getRelayer`'s answer: Defender's `RelayerGetResponse` (`relayerId`, `name`, `address`,
+//! `network`, `paused`, `createdAt`, `pendingTxCost`, `minBalance`, `policies`), from the
+//! relayer itself and from what the project configures for it ([`RelayerProfile`]).
+//!
+//! Choice: the relayer's store keeps its nonce and transactions, not when it was created, so
+//! `createdAt` is when this host process started serving the relayer (it moves on a restart);
+//! `stackResourceId` (a Defender deployment's id) has no counterpart and is left out.
+
+use super::super::ApiError;
+use crate::project::{Policy, Project};
+use alloy_primitives::U256;
+use defender_core::wire::iso8601;
+use defender_core::{
+    Clock, DynRelayer, ListTransactionsQuery, RelayerTransaction, SystemClock, TxStatus,
+};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// What `getRelayer` answers beside the relayer's own id, name, address, network and pause:
+/// its `minBalance` and `policies` as the project configures them, and its `createdAt`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayerProfile {
+    /// ISO-8601, as JavaScript's `toISOString` writes it.
+    created_at: String,
+    /// `min-balance`, in wei.
+    min_balance: u128,
+    /// Defender's `policies` object: only the policies set.
+    policies: Value,
+}
+
+impl RelayerProfile {
+    /// A relayer with this `min-balance` (wei) and policy, created now.
+    pub fn new(min_balance: u128, policy: Option<&Policy>) -> Self {
+        RelayerProfile {
+            created_at: iso8601::format(&SystemClock.now()),
+            min_balance,
+            policies: policies(policy),
+        }
+    }
+}
+
+/// The profiles of the project's relayers and relayer groups, by id.
+pub(crate) fn profiles(project: &Project) -> BTreeMap<String, RelayerProfile> {
+    let policy = |name: Option<&String>| name.and_then(|n| project.policies.get(n));
+    let relayers = project.relayers.iter().map(|(id, r)| {
+        let profile = RelayerProfile::new(r.min_balance, policy(r.policy.as_ref()));
+        (id.clone(), profile)
+    });
+    let groups = project.relayer_groups.iter().map(|(id, g)| {
+        let profile = RelayerProfile::new(g.min_balance, policy(g.policy.as_ref()));
+        (id.clone(), profile)
+    });
+    relayers.chain(groups).collect()
+}
+
+/// Defender's `policies`: `gasPriceCap` (wei, a decimal string: it may pass 2^53),
+/// `whitelistReceivers`, `EIP1559Pricing`, `privateTransactions`, each only when set.
+fn policies(policy: Option<&Policy>) -> Value {
+    let mut out = Map::new();
+    let Some(p) = policy else {
+        return Value::Object(out);
+    };
+    if let Some(cap) = p.gas_price_cap {
+        out.insert("gasPriceCap".into(), Value::String(cap.to_string()));
+    }
+    if !p.whitelist_receivers.is_empty() {
+        out.insert("whitelistReceivers".into(), json!(p.whitelist_receivers));
+    }
+    if let Some(on) = p.eip1559_pricing {
+        out.insert("EIP1559Pricing".into(), Value::Bool(on));
+    }
+    if p.private_transactions {
+        out.insert("privateTransactions".into(), Value::Bool(true));
+    }
+    Value::Object(out)
+}
+
+/// What the transactions in flight (not yet mined, failed or expired) may cost in gas: each
+/// one's gas limit times its gas price (or EIP-1559 fee cap), added up.
+fn pending_tx_cost(txs: &[RelayerTransaction]) -> U256 {
+    txs.iter()
+        .filter(|t| t.status.is_in_flight())
+        .map(|t| {
+            let price = t.gas_price.or(t.max_fee_per_gas).unwrap_or(0);
+            U256::from(t.gas_limit).saturating_mul(U256::from(price))
+        })
+        .fold(U256::ZERO, U256::saturating_add)
+}
+
+/// `getRelayer()`: the relayer's info with its profile's fields and the cost of what it has
+/// in flight (of every member, for a group).
+pub(super) async fn relayer_answer(
+    relayer: &DynRelayer,
+    profile: &RelayerProfile,
+) -> Result<Value, ApiError> {
+    let info = relayer.get_relayer().await?;
+    let in_flight = ListTransactionsQuery {
+        status: Some(TxStatus::Pending),
+        ..ListTransactionsQuery::default()
+    };
+    let txs = relayer.list_transactions(in_flight).await?;
+    Ok(json!({
+        "relayerId": info.relayer_id,
+        "name": info.name,
+        "address": info.address,
+        "network": info.network,
+        "paused": info.paused,
+        "createdAt": profile.created_at,
+        "pendingTxCost": pending_tx_cost(&txs).to_string(),
+        "minBalance": profile.min_balance.to_string(),
+        "policies": profile.policies,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use defender_core::wire::Quantity;
+
+    fn tx(
+        status: TxStatus,
+        gas_limit: u64,
+        gas_price: Option<u128>,
+        max_fee: Option<u128>,
+    ) -> RelayerTransaction {
+        RelayerTransaction {
+            transaction_id: "t".into(),
+            hash: "0x".into(),
+            to: None,
+            from: "0x".into(),
+            value: Quantity(U256::from(7u8)),
+            data: "0x".into(),
+            speed: None,
+            gas_limit,
+            nonce: 0,
+            status,
+            chain_id: 1,
+            valid_until: SystemClock.now(),
+            created_at: SystemClock.now(),
+            sent_at: None,
+            priced_at: None,
+            gas_price,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: max_fee.map(|_| 1),
+            is_private: None,
+        }
+    }
+
+    #[test]
+    fn pending_cost_is_gas_times_price_of_what_is_in_flight_only() {
+        let txs = [
+            tx(TxStatus::Pending, 21_000, Some(3), None),
+            tx(TxStatus::Inmempool, 100, None, Some(5)),
+            tx(TxStatus::Mined, 21_000, Some(9), None),
+            tx(TxStatus::Failed, 21_000, Some(9), None),
+            tx(TxStatus::Expired, 21_000, Some(9), None),
+        ];
+        assert_eq!(pending_tx_cost(&txs), U256::from(21_000 * 3 + 100 * 5));
+        let huge = [
+            tx(TxStatus::Sent, u64::MAX, Some(u128::MAX), None),
+            tx(TxStatus::Sent, u64::MAX, Some(u128::MAX), None),
+        ];
+        let one = U256::from(u64::MAX) * U256::from(u128::MAX);
+        assert_eq!(pending_tx_cost(&huge), one * U256::from(2u8));
+    }
+
+    #[test]
+    fn policies_are_only_those_set() {
+        assert_eq!(policies(None), json!({}));
+        assert_eq!(policies(Some(&Policy::default())), json!({}));
+        let set = Policy {
+            gas_price_cap: Some(u128::MAX),
+            whitelist_receivers: vec!["0xAb".into()],
+            eip1559_pricing: Some(false),
+            private_transactions: true,
+        };
+        assert_eq!(
+            policies(Some(&set)),
+            json!({
+                "gasPriceCap": u128::MAX.to_string(),
+                "whitelistReceivers": ["0xAb"],
+                "EIP1559Pricing": false,
+                "privateTransactions": true,
+            })
+        );
+    }
+}
