@@ -1,9 +1,11 @@
 //! The harness shared by defender-host's integration tests: anvil and child processes killed on
 //! drop, JSON-RPC and JSON-over-HTTP helpers, bounded polling, an HTTP sink on 127.0.0.1, the
-//! demo token, and loading and starting projects.
+//! demo token, and loading and starting projects; `relayer_api`, the relayer API's own.
 
 // Each test binary uses a subset of these helpers.
 #![allow(dead_code)]
+
+pub(crate) mod relayer_api;
 
 use axum::routing::post;
 use axum::{Json, Router};
