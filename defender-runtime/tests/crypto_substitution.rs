@@ -464,6 +464,74 @@ async fn ens_tables_are_built_on_first_use() {
     );
 }
 
+/// ethers v5's EIP-712 helpers (through the substituted `typed-data.js`, whose helpers reuse
+/// encoders) as in Node: signatures and hashes of several types, the same types again after the
+/// script changed them, errors, and a fresh encoder for each `from` the script calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_data_as_in_node() {
+    if !npm_fixture_ready() {
+        return;
+    }
+    let body = r#"const { ethers } = require('ethers');
+        const T = ethers.utils._TypedDataEncoder;
+        const w = new ethers.Wallet('0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318');
+        const domain = { name: 'Mail', version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' };
+        const types = { Person: [{ name: 'name', type: 'string' }, { name: 'wallet', type: 'address' }],
+                        Mail: [{ name: 'from', type: 'Person' }, { name: 'contents', type: 'string' }] };
+        const mail = { from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' }, contents: 'Hello, Bob!' };
+        const permit = { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' },
+                         { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] };
+        const permitValue = { owner: w.address, spender: '0x0000000000000000000000000000000000000001',
+                              value: ethers.BigNumber.from('1000000000000000000000'), nonce: 0, deadline: 2000000000 };
+        const out = [];
+        for (let i = 0; i < 3; i++) {
+          out.push(await w._signTypedData(domain, types, mail));
+          out.push(await w._signTypedData({ name: 'Token', chainId: 5 }, permit, permitValue));
+        }
+        out.push(T.hash(domain, types, mail), T.hashDomain(domain), T.getPrimaryType(types),
+                 T.encode(domain, types, mail), T.hashStruct('Person', types, mail.from));
+        // The same object, changed: a new encoder, not the remembered one.
+        types.Person[1].type = 'bytes32';
+        const changed = { from: { name: 'Cow', wallet: ethers.utils.hexZeroPad('0x01', 32) }, contents: 'x' };
+        out.push(T.hash(domain, types, changed));
+        types.Person[1].type = 'address';
+        out.push(T.hash(domain, types, mail));
+        const errors = [
+          () => T.hash({ nope: 1 }, types, mail),
+          () => T.hash(domain, { A: [{ name: 'a', type: 'uint256' }], B: [{ name: 'b', type: 'uint256' }] }, { a: 1 }),
+          () => T.hash(domain, { A: [{ name: 'a', type: 'Missing' }] }, { a: 1 }),
+          () => T.hash(domain, permit, { ...permitValue, value: -1 }),
+          () => T.hash(domain, permit, { ...permitValue, owner: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD827' }),
+        ];
+        for (const f of errors) { try { out.push(f()); } catch (e) { out.push('error: ' + e.message); } }
+        // A domain changed between two calls is hashed again.
+        const d2 = { ...domain };
+        out.push(T.hashDomain(d2));
+        d2.chainId = 5;
+        out.push(T.hashDomain(d2), T.hashDomain({ name: NaN }), T.hashDomain({ name: Infinity }));
+        // (The engines word a TypeError differently.)
+        try { out.push(T.hashDomain({ name: null })); } catch (e) { out.push('error: ' + e.name); }
+        out.push(T.from(types) !== T.from(types), T.from(types) instanceof T);
+        return out;"#;
+    let v = same_as_node(&node_modules(), body).await;
+    let out = v.as_array().expect("an array");
+    // Signing again gives the same signatures; the changed types hash differently.
+    assert_eq!(out[0], out[2]);
+    assert_eq!(out[1], out[3]);
+    assert_ne!(out[11], out[12]);
+    assert_eq!(out[12], out[6]);
+    assert_eq!(out[18], out[7]);
+    assert_ne!(out[19], out[18]);
+    assert_eq!(
+        out.iter()
+            .filter(|a| a.as_str().is_some_and(|s| s.starts_with("error: ")))
+            .count(),
+        6,
+        "{v}"
+    );
+    assert_eq!(out[out.len() - 2], json!(true));
+}
+
 /// ethers v5's ENS names (through the substituted normalisation) as in Node: namehashes of
 /// names that normalise (case, emoji, compatibility forms) and the errors of names that do
 /// not.

@@ -17,7 +17,8 @@
 //! (`@ethersproject/hash/lib/ens-normalize/lib.js`) decodes its code point tables when ethers
 //! loads, which in QuickJS is most of `require('ethers')` (about 60 of 67 ms in a fresh
 //! context) and of a warm ethers context's memory. Its shim builds them, through the original
-//! module, on the first call of one of its two functions.
+//! module, on the first call of one of its two functions. And its EIP-712 helpers
+//! (`lib/typed-data.js`) reuse the encoders they build from equal types (see the shim).
 
 use crate::files::{self, Files};
 use crate::script;
@@ -90,6 +91,12 @@ const RULES: &[Rule] = &[
         versions: ">=5.7.0, <6",
         shim: "ens-normalize",
     },
+    Rule {
+        package: "@ethersproject/hash",
+        file: "lib/typed-data.js",
+        versions: ">=5.7.0, <6",
+        shim: "typed-data",
+    },
 ];
 
 /// The shims, by name: each evaluates to `function (module, require, original, host)`
@@ -116,6 +123,7 @@ const SHIMS: &[(&str, &str)] = &[
         "ens-normalize",
         include_str!("../../js/shims/ens-normalize.js"),
     ),
+    ("typed-data", include_str!("../../js/shims/typed-data.js")),
 ];
 
 /// A shim that replaces a file.
