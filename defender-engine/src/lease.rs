@@ -120,3 +120,12 @@ pub(crate) async fn acquired(held: &mut Held) -> Option<Lease> {
 pub(crate) fn current(held: &Held) -> Option<Lease> {
     held.borrow().clone()
 }
+
+/// Ends a loop that held a lease: drops `owner` (the loop, whose [`Held`] receiver going
+/// ends the [`hold`] task, which releases the lease), then waits for that task.
+pub(crate) async fn let_go<T>(owner: T, holding: Option<tokio::task::JoinHandle<()>>) {
+    drop(owner);
+    if let Some(h) = holding {
+        let _ = h.await;
+    }
+}

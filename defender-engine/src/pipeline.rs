@@ -91,11 +91,7 @@ impl MonitorLoop {
     pub(crate) async fn run(mut self) {
         self.run_until_stopped().await;
         let holding = self.holding.take();
-        // Dropping the lease's receiver ends the holding task, which releases the lease.
-        drop(self);
-        if let Some(h) = holding {
-            let _ = h.await;
-        }
+        crate::lease::let_go(self, holding).await;
     }
 
     async fn run_until_stopped(&mut self) {

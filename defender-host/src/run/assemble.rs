@@ -253,15 +253,7 @@ pub(crate) async fn parts(
             }
             builder = builder.relayer(id.clone(), relayer.clone());
             relayers.push((id.clone(), relayer));
-            for label in &r.api_keys {
-                let secret = keys
-                    .as_ref()
-                    .and_then(|k| k.relayer_api_secrets.get(label).cloned());
-                if let Some(secret) = secret {
-                    builder = builder.relayer_api_key(id.clone(), label.clone(), secret.clone());
-                    relayer_keys.push((label.clone(), id.clone(), secret));
-                }
-            }
+            builder = add_api_keys(builder, keys.as_ref(), id, &r.api_keys, &mut relayer_keys);
         }
         for (id, g) in &project.relayer_groups {
             let group_keys = project.host.relayer_groups.get(id);
@@ -321,15 +313,7 @@ pub(crate) async fn parts(
             let group: Arc<dyn Relayer> = Arc::new(group);
             builder = builder.relayer(id.clone(), group.clone());
             groups.push((id.clone(), group));
-            for label in &g.api_keys {
-                let secret = keys
-                    .as_ref()
-                    .and_then(|k| k.relayer_api_secrets.get(label).cloned());
-                if let Some(secret) = secret {
-                    builder = builder.relayer_api_key(id.clone(), label.clone(), secret.clone());
-                    relayer_keys.push((label.clone(), id.clone(), secret));
-                }
-            }
+            builder = add_api_keys(builder, keys.as_ref(), id, &g.api_keys, &mut relayer_keys);
         }
     }
     Ok(Parts {
@@ -342,6 +326,25 @@ pub(crate) async fn parts(
 }
 
 /// The id under which relayer `i` of group `group` keeps its state and is listed.
+/// Gives relayer (or relayer group) `id` the API keys `labels` whose secrets `keys` hold, in
+/// the engine and in `out` as `(label, id, secret)`.
+fn add_api_keys(
+    mut builder: EngineBuilder,
+    keys: Option<&HostKeys>,
+    id: &str,
+    labels: &[String],
+    out: &mut Vec<(String, String, String)>,
+) -> EngineBuilder {
+    for label in labels {
+        let Some(secret) = keys.and_then(|k| k.relayer_api_secrets.get(label)) else {
+            continue;
+        };
+        builder = builder.relayer_api_key(id, label.clone(), secret.clone());
+        out.push((label.clone(), id.to_owned(), secret.clone()));
+    }
+    builder
+}
+
 pub(crate) fn group_member_id(group: &str, i: usize) -> String {
     format!("{group}#{}", i + 1)
 }
