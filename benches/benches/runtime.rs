@@ -92,6 +92,21 @@ fn request() -> RunRequest {
     }
 }
 
+/// CPU time this process has used, all threads (user and system).
+#[allow(unsafe_code)] // getrusage has no safe wrapper in std
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -142,6 +157,7 @@ impl NodeVm {
 const readline = require('readline');
 const src = {src:?};
 async function batch(n) {{
+  const cpu0 = process.cpuUsage();
   const times = [];
   for (let i = 0; i < n; i++) {{
     const t = process.hrtime.bigint();
@@ -154,9 +170,11 @@ async function batch(n) {{
   }}
   times.sort((a, b) => a - b);
   // V8 collects the batch's contexts on background threads after it: done here, outside
-  // the timed runs, so that it does not overlap the next batch of ours.
+  // the timed runs, so that it does not overlap the next batch of ours (and counted in the
+  // batch's CPU time, as our cleanup is in ours).
   gc();
-  return times[times.length >> 1];
+  const cpu = process.cpuUsage(cpu0);
+  return times[times.length >> 1] + ' ' + Math.round((cpu.user + cpu.system) * 1000 / n);
 }}
 const rl = readline.createInterface({{ input: process.stdin }});
 let chain = Promise.resolve();
@@ -175,15 +193,19 @@ rl.on('line', (l) => {{ chain = chain.then(async () => console.log(await batch(N
         Some(NodeVm { child, out })
     }
 
-    /// Median of `n` runs.
-    fn batch(&mut self, n: usize) -> Option<Duration> {
+    /// Median latency of `n` runs, and the process's CPU time per run.
+    fn batch(&mut self, n: usize) -> Option<(Duration, Duration)> {
         use std::io::{BufRead, Write};
         let stdin = self.child.stdin.as_mut()?;
         writeln!(stdin, "{n}").ok()?;
         stdin.flush().ok()?;
         let mut line = String::new();
         self.out.read_line(&mut line).ok()?;
-        Some(Duration::from_nanos(line.trim().parse().ok()?))
+        let (median, cpu) = line.trim().split_once(' ')?;
+        Some((
+            Duration::from_nanos(median.parse().ok()?),
+            Duration::from_nanos(cpu.parse().ok()?),
+        ))
     }
 }
 
@@ -230,14 +252,18 @@ fn table() {
     let mut node = NodeVm::start();
     if let Some(n) = node.as_mut() {
         // V8 needs a few thousand contexts before its figures settle.
-        n.batch(5000);
+        let _ = n.batch(5000);
     }
     let (mut ours_rounds, mut node_rounds, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_cpu, mut node_cpu) = (Vec::new(), Vec::new());
     for _ in 0..7 {
+        let cpu = process_cpu();
         let o = ours(&tokio, &rt, &hello, 1000);
+        ours_cpu.push((process_cpu() - cpu) / 1000);
         ours_rounds.push(o);
-        if let Some(d) = node.as_mut().and_then(|n| n.batch(1000)) {
+        if let Some((d, cpu)) = node.as_mut().and_then(|n| n.batch(1000)) {
             node_rounds.push(d);
+            node_cpu.push(cpu);
             ratios.push(d.as_secs_f64() / o.as_secs_f64());
         }
     }
@@ -291,6 +317,16 @@ fn table() {
                 .collect::<Vec<_>>()
                 .join(" "),
             sorted[sorted.len() / 2]
+        );
+        // Latency above; here the CPU each run costs the whole process (our script thread
+        // prepares the next context after delivering a result, on another core when there
+        // is one), for the throughput a loaded machine gets.
+        let (ours_cpu, node_cpu) = (median(ours_cpu), median(node_cpu));
+        println!(
+            "  CPU time per run, all threads: ours {} us, node {} us: node/ours = {:.1}x",
+            us(&ours_cpu),
+            us(&node_cpu),
+            node_cpu.as_secs_f64() / ours_cpu.as_secs_f64()
         );
     }
     println!(
