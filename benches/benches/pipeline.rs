@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 #[path = "support/chain.rs"]
 mod chain;
+#[path = "support/cpu.rs"]
+mod cpu;
 
 const MONITORS: usize = 1_000;
 const GOAL_BLOCKS_PER_SEC: f64 = 1_000.0;
@@ -102,14 +104,25 @@ async fn checkpoint(engine: &Engine) -> Option<u64> {
     cp["number"].as_u64()
 }
 
-/// Mines `blocks` copies of `block` at once and returns the time until the checkpoint
-/// reaches the last one, with the number of alerts written to the outbox.
-async fn catch_up(selective: bool, block: &Block, blocks: u64) -> (Duration, u64) {
+/// What catching up took.
+struct CatchUp {
+    /// From the first block mined to the checkpoint at the last.
+    elapsed: Duration,
+    /// CPU time of the whole process meanwhile (every thread: the block loop, the delivery
+    /// workers, the runtime).
+    cpu: Duration,
+    /// Alerts written to the outbox.
+    owed: u64,
+}
+
+/// Mines `blocks` copies of `block` at once and measures the catch-up to the last one.
+async fn catch_up(selective: bool, block: &Block, blocks: u64) -> CatchUp {
     let chain = Arc::new(InMemoryChain::new(1));
     chain.mine(vec![]);
     let (engine, _ops) = engine(chain.clone(), selective).await;
     let batches: Vec<_> = (0..blocks).map(|_| block.transactions.clone()).collect();
     let start = Instant::now();
+    let cpu = cpu::process_cpu();
     for txs in batches {
         chain.mine(txs);
     }
@@ -117,6 +130,7 @@ async fn catch_up(selective: bool, block: &Block, blocks: u64) -> (Duration, u64
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let elapsed = start.elapsed();
+    let cpu = cpu::process_cpu().saturating_sub(cpu);
     // Alerts written to the outbox: its item counter (each alert is one item). The blocks
     // repeat one block's transactions, so only the first block's alerts reach the notifier:
     // the others have the same idempotency keys, and their deliveries end as done.
@@ -129,14 +143,14 @@ async fn catch_up(selective: bool, block: &Block, blocks: u64) -> (Duration, u64
         .and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse::<u64>().ok())
         .unwrap_or(0);
     engine.shutdown_and_wait().await;
-    (elapsed, owed)
+    CatchUp { elapsed, cpu, owed }
 }
 
 fn table(tokio: &tokio::runtime::Runtime) {
     let block = chain::block(MONITORS);
     let blocks = if quick() { 200 } else { 2_000 };
     for selective in [false, true] {
-        let (elapsed, owed) = tokio.block_on(catch_up(selective, &block, blocks));
+        let CatchUp { elapsed, cpu, owed } = tokio.block_on(catch_up(selective, &block, blocks));
         let rate = blocks as f64 / elapsed.as_secs_f64();
         println!(
             "pipeline{}: {MONITORS} monitors, {blocks} blocks of 200 txs / 600 logs caught up in {:.3} s: {rate:.0} blocks/s ({:.2}x the goal of {GOAL_BLOCKS_PER_SEC:.0}), {:.0} alerts per block written to the outbox",
@@ -144,6 +158,13 @@ fn table(tokio: &tokio::runtime::Runtime) {
             elapsed.as_secs_f64(),
             rate / GOAL_BLOCKS_PER_SEC,
             owed as f64 / blocks as f64,
+        );
+        // At the goal, a machine has its number of cores in milliseconds of CPU per block.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "  CPU per block, all threads: {:.2} ms ({:.1} us per alert); at the goal this machine has {cores} ms per block",
+            cpu.as_secs_f64() * 1e3 / blocks as f64,
+            cpu.as_secs_f64() * 1e6 / owed.max(1) as f64,
         );
     }
 }
@@ -162,7 +183,7 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                total += tokio.block_on(catch_up(false, &block, 100)).0;
+                total += tokio.block_on(catch_up(false, &block, 100)).elapsed;
             }
             total
         })
