@@ -76,7 +76,7 @@ impl Shared {
             let deadline = Instant::now() + self.idle_exit;
             let task = {
                 let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
-                match spin_for_task(&rx) {
+                match spin_for(&rx) {
                     Some(task) => Ok(task),
                     None => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
                 }
@@ -115,18 +115,19 @@ impl Shared {
     }
 }
 
-/// How long a thread that just finished a task polls for the next one before it sleeps.
+/// How long a thread that just finished a task (or a warm context's run) polls for the next
+/// one before it sleeps.
 /// Waking a sleeping thread costs tens of microseconds on a virtual machine, as much as a
 /// hello-world run: runs that come back to back (a monitor's matches, a burst of webhooks)
 /// find the thread still awake, and an idle thread spends at most this much per task.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// The next task, if one arrives within [`SPIN`].
-fn spin_for_task(rx: &mpsc::Receiver<Task>) -> Option<Task> {
+/// The next message on `rx`, if one arrives within [`SPIN`].
+pub(crate) fn spin_for<T>(rx: &mpsc::Receiver<T>) -> Option<T> {
     let until = Instant::now() + SPIN;
     loop {
         match rx.try_recv() {
-            Ok(task) => return Some(task),
+            Ok(message) => return Some(message),
             Err(mpsc::TryRecvError::Disconnected) => return None,
             Err(mpsc::TryRecvError::Empty) if Instant::now() >= until => return None,
             Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),

@@ -205,7 +205,11 @@ impl WarmThread {
         // Runs served by `instance`.
         let mut runs = 0u64;
         loop {
-            let (job, reply) = match self.rx.recv_timeout(self.bounds.idle) {
+            let next = match super::spin_for(&self.rx) {
+                Some(x) => Ok(x),
+                None => self.rx.recv_timeout(self.bounds.idle),
+            };
+            let (job, reply) = match next {
                 Ok(x) => x,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let mut slots = self.lock();
