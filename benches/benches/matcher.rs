@@ -29,8 +29,12 @@ mod chain;
 fn monitors(n: usize, selective: bool) -> Matcher {
     let mut m = Matcher::new();
     for i in 0..n {
-        m.insert(&format!("m{i}"), &chain::definition(i, n, selective), 1)
-            .expect("compiles");
+        m.insert(
+            &format!("m{i}"),
+            &chain::definition(i, n, if selective { 16 } else { 1 }),
+            1,
+        )
+        .expect("compiles");
     }
     m
 }

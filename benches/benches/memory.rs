@@ -82,7 +82,7 @@ async fn idle_host(runtime: Arc<QuickJsRuntime>, report: bool) -> Engine {
     let built = rss();
     for i in 0..MONITORS {
         engine
-            .add_monitor(&format!("m{i}"), chain::definition(i, MONITORS, false))
+            .add_monitor(&format!("m{i}"), chain::definition(i, MONITORS, 1))
             .await
             .expect("monitor");
     }
