@@ -27,13 +27,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{number, rpc, Anvil, KillOnDrop, Sink, DEPLOYER, RELAYER_KEY};
+use support::{
+    number, request_json, rpc, wait_for, Anvil, KillOnDrop, Sink, DEPLOYER, RELAYER_KEY,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_defender-host");
 const BOB: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 /// Anvil's second account: the relayer.
 const RELAYER: &str = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
 const HOOK_TOKEN: &str = "cluster-hook-token-0123456789";
+/// The management API key the cluster project reads from `E2E_API_KEY`.
+const API_KEY: &str = "cluster-api-key";
 const PROCESSES: usize = 3;
 const TRANSFERS: usize = 500;
 const SENDS: usize = 300;
@@ -134,7 +138,7 @@ async fn three_processes_on_one_redis_survive_their_leader_being_killed() {
         ("E2E_RPC", anvil.url.as_str()),
         ("E2E_SINK", sink_url.as_str()),
         ("E2E_STATE", state.path().to_str().unwrap()),
-        ("E2E_API_KEY", "cluster-api-key"),
+        ("E2E_API_KEY", API_KEY),
         ("E2E_RELAYER_KEY", RELAYER_KEY),
         ("E2E_HOOK_TOKEN", HOOK_TOKEN),
         ("E2E_REDIS", redis_server.url.as_str()),
@@ -479,29 +483,9 @@ exports.handler = async function (event) {
     drop(hosts);
 }
 
-/// Polls `f` until it gives a value (bounded: a failure, not a timing assertion).
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..300 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gave up waiting for {what}");
-}
-
-/// A management API call with the key.
+/// A management API call with the cluster project's key.
 async fn api(base: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .header("X-Api-Key", "cluster-api-key");
-    if !body.is_null() {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.expect("the host answers");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    request_json(method, &format!("{base}{path}"), Some(API_KEY), body).await
 }
 
 /// The relayer's mined transactions in nonce order: (nonce, value).

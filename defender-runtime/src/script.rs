@@ -207,7 +207,7 @@ unsafe impl<'js> rquickjs::JsLifetime<'js> for Shared {
 
 /// Most bytes of bytecode a runtime keeps (beyond, scripts are read for each context):
 /// kept bytecode is not counted against a run's memory limit, and a runtime serves many
-/// actions (but at most 64 contexts).
+/// actions (but at most 256 contexts).
 #[cfg(feature = "quickjs-patches")]
 const KEEP_LIMIT_BYTES: usize = 32 << 20;
 

@@ -232,6 +232,22 @@ pub(crate) async fn get_json(url: &str, key: Option<&str>) -> (u16, Value) {
     send_json(reqwest::Client::new().get(url), key).await
 }
 
+/// Sends `body` (none when null) to `url` with `method` (with `X-Api-Key: key` if any): the
+/// status and the JSON answer (or null).
+pub(crate) async fn request_json(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut req = reqwest::Client::new().request(method, url);
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    send_json(req, key).await
+}
+
 async fn send_json(mut req: reqwest::RequestBuilder, key: Option<&str>) -> (u16, Value) {
     if let Some(k) = key {
         req = req.header("X-Api-Key", k);
