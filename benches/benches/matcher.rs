@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use defender_engine::monitor::Matcher;
 
+#[path = "support/alloc.rs"]
+mod alloc;
+
 #[path = "support/chain.rs"]
 mod chain;
 

@@ -30,6 +30,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "support/alloc.rs"]
+mod alloc;
+
 #[path = "support/chain.rs"]
 mod chain;
 

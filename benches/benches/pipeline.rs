@@ -28,6 +28,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "support/alloc.rs"]
+mod alloc;
+
 #[path = "support/chain.rs"]
 mod chain;
 #[path = "support/cpu.rs"]

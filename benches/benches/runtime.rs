@@ -34,6 +34,9 @@ use defender_core::{
 };
 use defender_runtime::{QuickJsRuntime, RuntimeConfig};
 
+#[path = "support/alloc.rs"]
+mod alloc;
+
 /// A runtime with a fresh context per run.
 fn fresh_runtime() -> QuickJsRuntime {
     QuickJsRuntime::new(RuntimeConfig::default().with_fresh_contexts())
