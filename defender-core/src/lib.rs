@@ -34,7 +34,7 @@ pub use manage::{
 };
 pub use notify::{
     AlertFormatter, DeliveryReport, DynNotifier, Message, Metric, Notifier, NotifierRegistry,
-    NotifyError, RecordingNotifier,
+    NotifyError, RecordingNotifier, RenderedAlert,
 };
 pub use relayer::{DynRelayer, PolicyViolation, Relayer, RelayerError};
 pub use runs::{DynRunStore, InMemoryRunStore, RunStore, RunStoreError, DEFAULT_RUN_HISTORY};

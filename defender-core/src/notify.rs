@@ -142,16 +142,48 @@ impl<T: Notifier + ?Sized> Notifier for Arc<T> {
     }
 }
 
-/// Renders a monitor match into a [`Message`] with the monitor's subject and body templates
-/// (Defender's default alert text when they are absent).
+/// Renders a monitor match with the monitor's subject and body templates (Defender's default
+/// alert text when they are absent).
+///
+/// Implement [`render_alert`](AlertFormatter::render_alert); [`format`](AlertFormatter::format)
+/// builds a
+/// [`Message`] from it. The engine's monitor path calls `render_alert` for each alert it owes:
+/// the alert itself travels with the delivery, so nothing copies it here.
 pub trait AlertFormatter: Debug + Send + Sync + 'static {
-    /// Renders `alert` with the optional custom templates.
+    /// The subject and body of `alert` with the optional custom templates.
+    fn render_alert(
+        &self,
+        alert: &MonitorMatch,
+        subject_template: Option<&str>,
+        body_template: Option<&str>,
+    ) -> Result<RenderedAlert, NotifyError>;
+
+    /// [`render_alert`](AlertFormatter::render_alert) as a message that carries a copy of
+    /// `alert`.
     fn format(
         &self,
         alert: &MonitorMatch,
         subject_template: Option<&str>,
         body_template: Option<&str>,
-    ) -> Result<Message, NotifyError>;
+    ) -> Result<Message, NotifyError> {
+        let RenderedAlert { subject, body } =
+            self.render_alert(alert, subject_template, body_template)?;
+        Ok(Message {
+            subject,
+            body,
+            alert: Some(Arc::new(alert.clone())),
+            idempotency_key: None,
+        })
+    }
+}
+
+/// An alert's text, as an [`AlertFormatter`] renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedAlert {
+    /// One line.
+    pub subject: String,
+    /// Markdown.
+    pub body: String,
 }
 
 #[derive(Debug)]

@@ -129,17 +129,17 @@ impl Dispatcher {
             None => &PlainAlertFormatter,
         };
         let rendered = formatter
-            .format(
+            .render_alert(
                 alert,
                 def.alert_message_subject.as_deref(),
                 def.alert_message_body.as_deref(),
             )
             .or_else(|e| {
                 tracing::warn!(error = %e, "alert template failed; sending the default text");
-                PlainAlertFormatter.format(alert, None, None)
+                PlainAlertFormatter.render_alert(alert, None, None)
             });
         match rendered {
-            Ok(message) => (message.subject, message.body),
+            Ok(rendered) => (rendered.subject, rendered.body),
             // The plain formatter does not fail; should it, the match still goes out.
             Err(_) => (format!("Monitor alert: {}", alert.hash), String::new()),
         }

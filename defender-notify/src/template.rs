@@ -45,7 +45,7 @@
 //! ```
 
 use crate::markdown::telegram_escape;
-use defender_core::{AlertFormatter, Message, MonitorMatch, NotifyError};
+use defender_core::{AlertFormatter, MonitorMatch, NotifyError, RenderedAlert};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -207,12 +207,12 @@ fn describe(e: &minijinja::Error) -> String {
 }
 
 impl AlertFormatter for TemplateFormatter {
-    fn format(
+    fn render_alert(
         &self,
         alert: &MonitorMatch,
         subject_template: Option<&str>,
         body_template: Option<&str>,
-    ) -> Result<Message, NotifyError> {
+    ) -> Result<RenderedAlert, NotifyError> {
         let ctx = self.context(alert);
         let pick = |t: Option<&str>, default: &'static str| match t {
             Some(t) if !t.trim().is_empty() => t.to_owned(),
@@ -220,11 +220,9 @@ impl AlertFormatter for TemplateFormatter {
         };
         let subject = self.render(&pick(subject_template, DEFAULT_SUBJECT), &ctx)?;
         let body = self.render(&pick(body_template, DEFAULT_BODY), &ctx)?;
-        Ok(Message {
+        Ok(RenderedAlert {
             subject: subject.trim().replace(['\r', '\n'], " "),
             body: body.trim_end().to_owned(),
-            alert: Some(Arc::new(alert.clone())),
-            idempotency_key: None,
         })
     }
 }
@@ -398,6 +396,19 @@ _Signature:_ Transfer(address,address,uint256)\n\n_Condition:_ value > 1000\n\n_
 from: 0x1111111111111111111111111111111111111111\nto: 0x2222222222222222222222222222222222222222\nvalue: 5000";
         assert_eq!(m.body, expected);
         assert!(m.alert.is_some());
+    }
+
+    #[test]
+    fn a_message_is_the_rendered_text_with_the_alert() {
+        let f = TemplateFormatter::new();
+        let a = alert();
+        let subject = Some("{{ monitor.name }} on {{ network }}");
+        let rendered = f.render_alert(&a, subject, None).expect("render");
+        assert_eq!(rendered.subject, "Large transfer on mainnet");
+        let m = f.format(&a, subject, None).expect("format");
+        assert_eq!((&m.subject, &m.body), (&rendered.subject, &rendered.body));
+        assert_eq!(m.alert.as_deref(), Some(&a));
+        assert_eq!(m.idempotency_key, None);
     }
 
     #[test]

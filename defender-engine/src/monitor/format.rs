@@ -1,9 +1,8 @@
 //! The alert text used when no [`AlertFormatter`] is configured.
 
-use defender_core::{AlertFormatter, Message, NotifyError};
+use defender_core::{AlertFormatter, NotifyError, RenderedAlert};
 use defender_core::{MatchReasonType, MonitorMatch};
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 /// Defender's default alert, without templates: the monitor, the network, the transaction and
 /// the match reasons, in Markdown. Custom subject and body templates need a template engine:
@@ -13,12 +12,12 @@ use std::sync::Arc;
 pub struct PlainAlertFormatter;
 
 impl AlertFormatter for PlainAlertFormatter {
-    fn format(
+    fn render_alert(
         &self,
         alert: &MonitorMatch,
         subject_template: Option<&str>,
         body_template: Option<&str>,
-    ) -> Result<Message, NotifyError> {
+    ) -> Result<RenderedAlert, NotifyError> {
         if subject_template.is_some() || body_template.is_some() {
             return Err(NotifyError::Template(
                 "custom alert templates need a template formatter (defender-notify)".into(),
@@ -69,11 +68,6 @@ impl AlertFormatter for PlainAlertFormatter {
             }
             body.push('\n');
         }
-        Ok(Message {
-            subject,
-            body,
-            alert: Some(Arc::new(alert.clone())),
-            idempotency_key: None,
-        })
+        Ok(RenderedAlert { subject, body })
     }
 }
