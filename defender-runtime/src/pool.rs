@@ -116,8 +116,7 @@ impl Shared {
 }
 
 /// How long a thread that just finished a task (or a warm context's run) polls for the next
-/// one before it sleeps.
-/// Waking a sleeping thread costs tens of microseconds on a virtual machine, as much as a
+/// one before it sleeps. Waking a sleeping thread costs tens of microseconds on a virtual machine, as much as a
 /// hello-world run: runs that come back to back (a monitor's matches, a burst of webhooks)
 /// find the thread still awake, and an idle thread spends at most this much per task.
 const SPIN: Duration = Duration::from_micros(50);
@@ -282,6 +281,16 @@ mod tests {
         pool.submit(Box::new(move |_| done.send(()).unwrap()))
             .unwrap();
         results.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+
+    #[test]
+    fn polling_takes_what_is_queued_and_gives_up_on_an_empty_or_closed_channel() {
+        let (tx, rx) = mpsc::channel();
+        tx.send(7).unwrap();
+        assert_eq!(spin_for(&rx), Some(7));
+        assert_eq!(spin_for(&rx), None);
+        drop(tx);
+        assert_eq!(spin_for(&rx), None);
     }
 
     #[test]
