@@ -432,5 +432,12 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
     assert_eq!(out["receipt"]["status"], 1);
     assert_eq!(out["receipt"]["from"], R2_ADDRESS);
 
+    // createdAt is kept in the engine state: a restarted host answers the same (once the
+    // test's handle on a relayer, which holds the state open, is let go).
+    drop(relayer);
+    let setup = setup.restarted().await;
+    let (again, _) = Api::login(&setup.base, "key-1", &setup.secret("key-1")).await;
+    let after = again.get("/relayers/self").await.1;
+    assert_eq!(after["createdAt"], info["createdAt"], "{after}");
     setup.host.shutdown().await;
 }

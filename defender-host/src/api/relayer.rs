@@ -85,9 +85,10 @@ impl From<RelayerError> for ApiError {
 
 /// What the relayer API reaches in a host: each started relayer and relayer group by each of
 /// its API keys (`(label, relayer or group id, secret)`, as the host gives them to the
-/// engine), with its profile from the project.
-pub(crate) fn access(
+/// engine), with its profile from the project and the engine state (`state`).
+pub(crate) async fn access(
     project: &crate::Project,
+    state: &dyn defender_core::state::StateStore,
     relayers: &[(String, Arc<RpcRelayer>)],
     groups: &[(String, Arc<DynRelayer>)],
     keys: &[(String, String, String)],
@@ -104,7 +105,8 @@ pub(crate) fn access(
                     .map(|(_, g)| g.clone())
             })
     };
-    let profiled = info::profiles(project)
+    let profiled = info::profiles(project, state)
+        .await
         .into_iter()
         .fold(RelayerAccess::new(), |access, (id, profile)| {
             access.with_profile(id, profile)

@@ -91,6 +91,8 @@ pub(crate) struct Parts {
     /// The relayer groups by id, as the engine has them (the relayer API reaches them by
     /// their API keys too).
     pub(crate) groups: Vec<(String, Arc<dyn Relayer>)>,
+    /// The engine state the builder was given.
+    pub(crate) state: Arc<dyn StateStore>,
 }
 
 /// The QuickJS runtime, each action's `environment-variables` as its `process.env`.
@@ -322,6 +324,7 @@ pub(crate) async fn parts(
         relayer_keys,
         keys_file,
         groups,
+        state,
     })
 }
 

@@ -183,8 +183,14 @@ impl Host {
             );
         }
         let relayers = parts.relayers;
-        let relayer_access =
-            crate::api::relayer::access(project, &relayers, &parts.groups, &parts.relayer_keys);
+        let relayer_access = crate::api::relayer::access(
+            project,
+            &*parts.state,
+            &relayers,
+            &parts.groups,
+            &parts.relayer_keys,
+        )
+        .await;
         let engine = parts
             .builder
             .try_build()

@@ -82,12 +82,25 @@ impl RelayerApiHost {
     pub(crate) async fn start() -> RelayerApiHost {
         let anvil = Anvil::start(&["--no-mining"]).await;
         let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state");
-        write_project(dir.path(), &anvil.url, &state);
+        write_project(dir.path(), &anvil.url, &dir.path().join("state"));
+        Self::serve(anvil, dir).await
+    }
+
+    /// Stops the host and starts it again on the same project, state and chain.
+    pub(crate) async fn restarted(self) -> RelayerApiHost {
+        let RelayerApiHost {
+            anvil, host, _dir, ..
+        } = self;
+        host.shutdown().await;
+        Self::serve(anvil, _dir).await
+    }
+
+    /// Starts the host of the project written in `dir`.
+    async fn serve(anvil: Anvil, dir: tempfile::TempDir) -> RelayerApiHost {
         let env = env_map(&[("R1_KEY", R1_KEY), ("R2_KEY", R2_KEY), ("G1_KEY", G1_KEY)]);
         let host = start_host(&load(dir.path(), &env), &env).await;
         let base = host.base_url();
-        let keys = std::fs::read_to_string(state.join("host-keys.json")).unwrap();
+        let keys = std::fs::read_to_string(dir.path().join("state/host-keys.json")).unwrap();
         RelayerApiHost {
             anvil,
             host,

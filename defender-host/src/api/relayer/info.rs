@@ -2,19 +2,24 @@
 //! `network`, `paused`, `createdAt`, `pendingTxCost`, `minBalance`, `policies`), from the
 //! relayer itself and from what the project configures for it ([`RelayerProfile`]).
 //!
-//! Choice: the relayer's store keeps its nonce and transactions, not when it was created, so
-//! `createdAt` is when this host process started serving the relayer (it moves on a restart);
-//! `stackResourceId` (a Defender deployment's id) has no counterpart and is left out.
+//! `createdAt` is when a host first served the relayer on its engine state: the first process
+//! writes it there (space `relayer-profiles`), and restarts and other processes on the same
+//! state read it back. `stackResourceId` (a Defender deployment's id) has no counterpart and
+//! is left out.
 
 use super::super::ApiError;
 use crate::project::{Policy, Project};
 use alloy_primitives::U256;
+use defender_core::state::{Space, StateError, StateStore};
 use defender_core::wire::iso8601;
 use defender_core::{
     Clock, DynRelayer, ListTransactionsQuery, RelayerTransaction, SystemClock, TxStatus,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// Where the relayers' `createdAt` is kept, as `<id>/created-at`.
+const PROFILES: Space = Space::new("relayer-profiles");
 
 /// What `getRelayer` answers beside the relayer's own id, name, address, network and pause:
 /// its `minBalance` and `policies` as the project configures them, and its `createdAt`.
@@ -39,18 +44,62 @@ impl RelayerProfile {
     }
 }
 
-/// The profiles of the project's relayers and relayer groups, by id.
-pub(crate) fn profiles(project: &Project) -> BTreeMap<String, RelayerProfile> {
+/// The profiles of the project's relayers and relayer groups, by id, with the `createdAt`
+/// that `state` keeps for each.
+pub(crate) async fn profiles(
+    project: &Project,
+    state: &dyn StateStore,
+) -> BTreeMap<String, RelayerProfile> {
     let policy = |name: Option<&String>| name.and_then(|n| project.policies.get(n));
-    let relayers = project.relayers.iter().map(|(id, r)| {
-        let profile = RelayerProfile::new(r.min_balance, policy(r.policy.as_ref()));
-        (id.clone(), profile)
-    });
-    let groups = project.relayer_groups.iter().map(|(id, g)| {
-        let profile = RelayerProfile::new(g.min_balance, policy(g.policy.as_ref()));
-        (id.clone(), profile)
-    });
-    relayers.chain(groups).collect()
+    let relayers = project
+        .relayers
+        .iter()
+        .map(|(id, r)| (id, r.min_balance, policy(r.policy.as_ref())));
+    let groups = project
+        .relayer_groups
+        .iter()
+        .map(|(id, g)| (id, g.min_balance, policy(g.policy.as_ref())));
+    let mut out = BTreeMap::new();
+    for (id, min_balance, policy) in relayers.chain(groups) {
+        let mut profile = RelayerProfile::new(min_balance, policy);
+        profile.created_at = created_at(state, id, profile.created_at).await;
+        out.insert(id.clone(), profile);
+    }
+    out
+}
+
+/// The `createdAt` of relayer (or group) `id`: the one `state` keeps, else `now`, written
+/// there unless another process wrote one first. `now` when the state cannot be reached
+/// (logged: the API still answers).
+async fn created_at(state: &dyn StateStore, id: &str, now: String) -> String {
+    let key = format!("{id}/created-at");
+    let first = async {
+        if let Some(kept) = kept(state.get(PROFILES, &key).await?) {
+            return Ok(kept);
+        }
+        let written = state
+            .compare_and_swap(PROFILES, &key, None, Some(now.clone().into()))
+            .await?;
+        if written {
+            return Ok(now.clone());
+        }
+        // Another process wrote it meanwhile (or what was there does not read as a time).
+        Ok(kept(state.get(PROFILES, &key).await?).unwrap_or_else(|| now.clone()))
+    };
+    match first.await {
+        Ok(at) => at,
+        Err(e) => {
+            let e: StateError = e;
+            tracing::warn!(relayer = %id, error = %e, "relayer createdAt not kept in the engine state");
+            now
+        }
+    }
+}
+
+/// A kept `createdAt`, if it reads as a time.
+fn kept(bytes: Option<impl AsRef<[u8]>>) -> Option<String> {
+    let text = std::str::from_utf8(bytes.as_ref()?.as_ref()).ok()?;
+    iso8601::parse(text).is_ok().then(|| text.to_owned())
 }
 
 /// Defender's `policies`: `gasPriceCap` (wei, a decimal string: it may pass 2^53),
@@ -115,7 +164,33 @@ pub(super) async fn relayer_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use defender_core::state::MemoryStateStore;
     use defender_core::wire::Quantity;
+
+    #[tokio::test]
+    async fn created_at_is_the_first_one_kept() {
+        let state = MemoryStateStore::default();
+        let first = "2026-01-02T03:04:05.678Z".to_owned();
+        let later = "2026-05-06T07:08:09.000Z".to_owned();
+        assert_eq!(created_at(&state, "r1", first.clone()).await, first);
+        assert_eq!(created_at(&state, "r1", later.clone()).await, first);
+        // Each relayer has its own.
+        assert_eq!(created_at(&state, "r2", later.clone()).await, later);
+        // What does not read as a time is not answered, nor overwritten.
+        state
+            .put(PROFILES, "r3/created-at", "yesterday".into())
+            .await
+            .unwrap();
+        assert_eq!(created_at(&state, "r3", later.clone()).await, later);
+        assert_eq!(
+            state
+                .get(PROFILES, "r3/created-at")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&b"yesterday"[..])
+        );
+    }
 
     fn tx(
         status: TxStatus,
