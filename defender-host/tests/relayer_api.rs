@@ -369,13 +369,46 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
     let (status, via_group) = group.post("/relayers/self/txs", transfer(4, "fast")).await;
     assert_eq!(status, 200, "{via_group}");
     assert_eq!(via_group["from"], G1_ADDRESS);
-    group
-        .assert_get_relayer(json!({
-            "relayerId": "g1", "name": "Group one", "address": G1_ADDRESS, "network": "local",
-            "paused": false, "pendingTxCost": gas_cost(&[&via_group]), "minBalance": "0",
-            "policies": {},
-        }))
-        .await;
+    // Its getRelayer is Defender's RelayerGroupResponse.
+    let (status, info_g) = group.get("/relayers/self").await;
+    assert_eq!(status, 200, "{info_g}");
+    let mut fields: Vec<&str> = info_g
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "createdAt",
+            "minBalance",
+            "name",
+            "network",
+            "notificationChannels",
+            "paused",
+            "policies",
+            "relayerGroupId",
+            "relayers",
+            "systemPaused"
+        ],
+        "{info_g}"
+    );
+    let created = info_g["createdAt"].as_str().unwrap_or_default();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+        "{info_g}"
+    );
+    let expected = json!({
+        "relayerGroupId": "g1", "name": "Group one", "network": "local", "policies": {},
+        "minBalance": "0", "paused": false, "systemPaused": false,
+        "relayers": [{ "relayerId": "g1#1", "address": G1_ADDRESS, "network": "local" }],
+        "notificationChannels": { "events": ["failed"], "notificationIds": ["ops"] },
+    });
+    for (key, value) in expected.as_object().unwrap() {
+        assert_eq!(&info_g[key], value, "{key}: {info_g}");
+    }
 
     // The real npm defender-sdk relayer client, on relayer r2.
     let out = run_sdk_script(&base, "key-2", &secret_2, &setup.anvil.url).await;

@@ -105,7 +105,13 @@ pub(crate) async fn access(
                     .map(|(_, g)| g.clone())
             })
     };
-    let profiled = info::profiles(project, state)
+    let address_of = |id: &str| {
+        relayers
+            .iter()
+            .find(|(r, _)| r == id)
+            .map(|(_, r)| r.address().to_checksum(None))
+    };
+    let profiled = info::profiles(project, state, address_of)
         .await
         .into_iter()
         .fold(RelayerAccess::new(), |access, (id, profile)| {

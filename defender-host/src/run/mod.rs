@@ -26,6 +26,7 @@ mod error;
 pub mod keys;
 mod server;
 
+pub(crate) use assemble::group_member_id;
 pub use assemble::{open_state, state_dir, StateMode, DEFAULT_STATE_DIR, KV_FILE, STATE_FILE};
 pub use error::HostError;
 

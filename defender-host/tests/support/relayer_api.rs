@@ -47,7 +47,17 @@ resources:
       policy: ${self:resources.policies.p2}
       api-keys: [key-2]
   relayer-groups:
-    g1: { name: Group one, network: local, min-balance: 0, relayers: 1, api-keys: [key-g] }
+    g1:
+      name: Group one
+      network: local
+      min-balance: 0
+      relayers: 1
+      api-keys: [key-g]
+      notification-channels:
+        events: [failed]
+        notification-ids: ['${self:resources.notifications.ops}']
+  notifications:
+    ops: { type: webhook, name: Ops, config: { url: 'http://127.0.0.1:9/' }, paused: true }
 plugins:
   - '@openzeppelin/defender-as-code'
 "#,

@@ -1,6 +1,7 @@
 //! `getRelayer`'s answer: Defender's `RelayerGetResponse` (`relayerId`, `name`, `address`,
-//! `network`, `paused`, `createdAt`, `pendingTxCost`, `minBalance`, `policies`), from the
-//! relayer itself and from what the project configures for it ([`RelayerProfile`]).
+//! `network`, `paused`, `createdAt`, `pendingTxCost`, `minBalance`, `policies`), or for a
+//! relayer group its `RelayerGroupResponse`, from the relayer itself and from what the project
+//! configures for it ([`RelayerProfile`]).
 //!
 //! `createdAt` is when a host first served the relayer on its engine state: the first process
 //! writes it there (space `relayer-profiles`), and restarts and other processes on the same
@@ -13,7 +14,8 @@ use alloy_primitives::U256;
 use defender_core::state::{Space, StateError, StateStore};
 use defender_core::wire::iso8601;
 use defender_core::{
-    Clock, DynRelayer, ListTransactionsQuery, RelayerTransaction, SystemClock, TxStatus,
+    Clock, DynRelayer, ListTransactionsQuery, RelayerInfo, RelayerTransaction, SystemClock,
+    TxStatus,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -22,7 +24,8 @@ use std::collections::BTreeMap;
 const PROFILES: Space = Space::new("relayer-profiles");
 
 /// What `getRelayer` answers beside the relayer's own id, name, address, network and pause:
-/// its `minBalance` and `policies` as the project configures them, and its `createdAt`.
+/// its `minBalance` and `policies` as the project configures them, and its `createdAt`; for
+/// a relayer group, its members and notification channels.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RelayerProfile {
     /// ISO-8601, as JavaScript's `toISOString` writes it.
@@ -31,6 +34,17 @@ pub struct RelayerProfile {
     min_balance: u128,
     /// Defender's `policies` object: only the policies set.
     policies: Value,
+    /// Set for a relayer group: it answers Defender's `RelayerGroupResponse`.
+    group: Option<GroupProfile>,
+}
+
+/// What a relayer group's `getRelayer` answers beside its profile's common fields.
+#[derive(Clone, Debug, PartialEq)]
+struct GroupProfile {
+    /// Each member's id and address, in order.
+    members: Vec<(String, String)>,
+    /// `notificationChannels`, when the group has some.
+    notifications: Option<Value>,
 }
 
 impl RelayerProfile {
@@ -40,29 +54,43 @@ impl RelayerProfile {
             created_at: iso8601::format(&SystemClock.now()),
             min_balance,
             policies: policies(policy),
+            group: None,
         }
     }
 }
 
 /// The profiles of the project's relayers and relayer groups, by id, with the `createdAt`
-/// that `state` keeps for each.
+/// that `state` keeps for each; `address_of` gives a started relayer's address by id (a
+/// group's members are `<group>#1`, `<group>#2`...).
 pub(crate) async fn profiles(
     project: &Project,
     state: &dyn StateStore,
+    address_of: impl Fn(&str) -> Option<String>,
 ) -> BTreeMap<String, RelayerProfile> {
     let policy = |name: Option<&String>| name.and_then(|n| project.policies.get(n));
-    let relayers = project
-        .relayers
-        .iter()
-        .map(|(id, r)| (id, r.min_balance, policy(r.policy.as_ref())));
-    let groups = project
-        .relayer_groups
-        .iter()
-        .map(|(id, g)| (id, g.min_balance, policy(g.policy.as_ref())));
     let mut out = BTreeMap::new();
-    for (id, min_balance, policy) in relayers.chain(groups) {
-        let mut profile = RelayerProfile::new(min_balance, policy);
+    for (id, r) in &project.relayers {
+        let mut profile = RelayerProfile::new(r.min_balance, policy(r.policy.as_ref()));
         profile.created_at = created_at(state, id, profile.created_at).await;
+        out.insert(id.clone(), profile);
+    }
+    for (id, g) in &project.relayer_groups {
+        let mut profile = RelayerProfile::new(g.min_balance, policy(g.policy.as_ref()));
+        profile.created_at = created_at(state, id, profile.created_at).await;
+        let members = (0..g.relayers as usize)
+            .filter_map(|i| {
+                let member = crate::run::group_member_id(id, i);
+                address_of(&member).map(|address| (member, address))
+            })
+            .collect();
+        let notifications = g
+            .notification_channels
+            .as_ref()
+            .map(|n| json!({ "events": n.events, "notificationIds": n.channels }));
+        profile.group = Some(GroupProfile {
+            members,
+            notifications,
+        });
         out.insert(id.clone(), profile);
     }
     out
@@ -137,12 +165,15 @@ fn pending_tx_cost(txs: &[RelayerTransaction]) -> U256 {
 }
 
 /// `getRelayer()`: the relayer's info with its profile's fields and the cost of what it has
-/// in flight (of every member, for a group).
+/// in flight; for a relayer group, [`group_answer`].
 pub(super) async fn relayer_answer(
     relayer: &DynRelayer,
     profile: &RelayerProfile,
 ) -> Result<Value, ApiError> {
     let info = relayer.get_relayer().await?;
+    if let Some(group) = &profile.group {
+        return Ok(group_answer(info, profile, group));
+    }
     let in_flight = ListTransactionsQuery {
         status: Some(TxStatus::Pending),
         ..ListTransactionsQuery::default()
@@ -159,6 +190,35 @@ pub(super) async fn relayer_answer(
         "minBalance": profile.min_balance.to_string(),
         "policies": profile.policies,
     }))
+}
+
+/// A relayer group's `getRelayer()`: Defender's `RelayerGroupResponse`. Each member is
+/// `{ relayerId, address, network }` (Defender's `keyId` and `relayerShortId` name its KMS key
+/// and its short id, which have no counterpart here); `systemPaused` is always false (no
+/// operator pauses a self-hosted group).
+fn group_answer(info: RelayerInfo, profile: &RelayerProfile, group: &GroupProfile) -> Value {
+    let relayers: Vec<Value> = group
+        .members
+        .iter()
+        .map(
+            |(id, address)| json!({ "relayerId": id, "address": address, "network": info.network }),
+        )
+        .collect();
+    let mut answer = json!({
+        "relayerGroupId": info.relayer_id,
+        "name": info.name,
+        "network": info.network,
+        "policies": profile.policies,
+        "minBalance": profile.min_balance.to_string(),
+        "relayers": relayers,
+        "paused": info.paused,
+        "systemPaused": false,
+        "createdAt": profile.created_at,
+    });
+    if let (Some(n), Some(fields)) = (&group.notifications, answer.as_object_mut()) {
+        fields.insert("notificationChannels".into(), n.clone());
+    }
+    answer
 }
 
 #[cfg(test)]
