@@ -392,3 +392,34 @@ async fn a_channel_that_times_out_lets_the_next_alerts_go() {
     );
     s.engine.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_receives_many_alerts_once_each_in_the_order_they_were_owed() {
+    let s = setup(None, None).await;
+    s.engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
+    // More alerts than one delivery task takes for a channel, over several blocks.
+    let mut sent = Vec::new();
+    for block in 0..4u64 {
+        let txs: Vec<Transaction> = (0..45)
+            .map(|i| transfer(block * 100 + i, ALICE, BOB, 2000 + i))
+            .collect();
+        sent.extend(txs.iter().map(|t| t.hash.to_string()));
+        s.chain.mine(txs);
+    }
+    processed(&s, "0", 4).await;
+    eventually("every alert", || s.ops.messages().len() >= sent.len()).await;
+    let received: Vec<String> = s
+        .ops
+        .messages()
+        .iter()
+        .map(|m| m.alert.as_ref().expect("the match").hash.clone())
+        .collect();
+    assert_eq!(
+        received, sent,
+        "each alert once, in block and transaction order"
+    );
+    s.engine.shutdown();
+}

@@ -19,6 +19,10 @@ const CHANNEL_CONCURRENCY: usize = 1;
 const ACTION_CONCURRENCY: usize = 16;
 /// Attempts at a time, in all.
 const MAX_IN_FLIGHT: usize = 256;
+/// Most deliveries of one channel alias that one task attempts, one after the other: a
+/// channel takes one delivery at a time anyway, and a task per delivery cost more than a
+/// no-op delivery itself (spawning, waking a worker thread, joining).
+const CHANNEL_BATCH: usize = 32;
 /// Longest sleep of the scheduler: it looks at the clock at least this often (a test clock
 /// may jump).
 const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -71,7 +75,7 @@ impl Workers {
         };
         let (events, inbox) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
-        let scheduler = Scheduler::new(deliverer.clone());
+        let scheduler = Scheduler::new(deliverer.clone(), stopped.clone());
         let span = tracing::info_span!("delivery_workers");
         let task = runtime.spawn(scheduler.run(inbox, stopped).instrument(span));
         *running = Some(Running { events, stop, task });
@@ -111,6 +115,10 @@ impl Workers {
     }
 }
 
+/// What a task of attempts leaves: its target, and when each delivery it took is to be tried
+/// again (`None`: done or given up), in the order attempted.
+type Attempted = (DeliveryTarget, Vec<(String, Option<i64>)>);
+
 /// Where a delivery of the index stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -137,12 +145,16 @@ struct Scheduler {
     /// Ready deliveries per target, oldest item first.
     ready: HashMap<DeliveryTarget, BTreeSet<String>>,
     running: HashMap<DeliveryTarget, usize>,
-    attempts: JoinSet<(String, Option<i64>)>,
+    /// Tasks under way, each attempting one delivery (or, for a channel, a batch in order):
+    /// what each attempt leaves, by key.
+    attempts: JoinSet<Attempted>,
     flushes: Vec<(HashSet<String>, oneshot::Sender<()>)>,
+    /// Turns true when the workers are to stop: a batch under way attempts no more.
+    stop: watch::Receiver<bool>,
 }
 
 impl Scheduler {
-    fn new(deliverer: Arc<Deliverer>) -> Self {
+    fn new(deliverer: Arc<Deliverer>, stop: watch::Receiver<bool>) -> Self {
         Scheduler {
             deliverer,
             entries: HashMap::new(),
@@ -151,6 +163,7 @@ impl Scheduler {
             running: HashMap::new(),
             attempts: JoinSet::new(),
             flushes: Vec::new(),
+            stop,
         }
     }
 
@@ -283,13 +296,15 @@ impl Scheduler {
         }
     }
 
-    /// Starts the ready deliveries their targets and the overall bound leave room for.
+    /// Starts the ready deliveries their targets and the overall bound leave room for: a
+    /// task per action or workflow run, a task per batch of up to [`CHANNEL_BATCH`] deliveries
+    /// for a channel.
     fn start_ready(&mut self) {
         let targets: Vec<DeliveryTarget> = self.ready.keys().cloned().collect();
         for target in targets {
-            let limit = match target {
-                DeliveryTarget::Channel(_) => CHANNEL_CONCURRENCY,
-                DeliveryTarget::Action(_) | DeliveryTarget::Workflow(_) => ACTION_CONCURRENCY,
+            let (limit, batch) = match target {
+                DeliveryTarget::Channel(_) => (CHANNEL_CONCURRENCY, CHANNEL_BATCH),
+                DeliveryTarget::Action(_) | DeliveryTarget::Workflow(_) => (ACTION_CONCURRENCY, 1),
             };
             loop {
                 let busy = self.running.get(&target).copied().unwrap_or(0);
@@ -299,32 +314,39 @@ impl Scheduler {
                 let Some(queue) = self.ready.get_mut(&target) else {
                     break;
                 };
-                let Some(key) = queue.pop_first() else {
+                let keys: Vec<String> = std::iter::from_fn(|| queue.pop_first())
+                    .take(batch)
+                    .collect();
+                if queue.is_empty() {
                     self.ready.remove(&target);
+                }
+                if keys.is_empty() {
                     break;
-                };
-                if let Some(entry) = self.entries.get_mut(&key) {
-                    entry.stage = Stage::Running;
+                }
+                for key in &keys {
+                    if let Some(entry) = self.entries.get_mut(key) {
+                        entry.stage = Stage::Running;
+                    }
                 }
                 *self.running.entry(target.clone()).or_default() += 1;
                 let deliverer = self.deliverer.clone();
-                let span = tracing::info_span!("delivery", key = %key, target = ?target);
+                let stop = self.stop.clone();
+                let batch_target = target.clone();
+                let span =
+                    tracing::info_span!("delivery", target = ?target, deliveries = keys.len());
                 self.attempts.spawn(
                     async move {
-                        // A panic in a channel or the runtime (their contracts forbid it)
-                        // retries the delivery rather than losing track of it.
-                        let next = match AssertUnwindSafe(deliverer.attempt(&key))
-                            .catch_unwind()
-                            .await
-                        {
-                            Ok(next) => next,
-                            Err(_) => Some(
-                                deliverer
-                                    .now_ms()
-                                    .saturating_add(millis(deliverer.limits.first_retry)),
-                            ),
-                        };
-                        (key, next)
+                        let mut done = Vec::with_capacity(keys.len());
+                        for key in keys {
+                            // Stopping: the rest stay owed, for the next start.
+                            let next = if *stop.borrow() {
+                                Some(deliverer.now_ms())
+                            } else {
+                                attempt(&deliverer, &key).await
+                            };
+                            done.push((key, next));
+                        }
+                        (batch_target, done)
                     }
                     .instrument(span),
                 );
@@ -332,30 +354,32 @@ impl Scheduler {
         }
     }
 
-    /// Takes the outcome of an attempt: the delivery waits for its next attempt, or leaves
-    /// the index.
-    fn finished(&mut self, finished: Result<(String, Option<i64>), tokio::task::JoinError>) {
-        let Ok((key, next)) = finished else {
+    /// Takes the outcome of a task's attempts: each delivery waits for its next attempt, or
+    /// leaves the index.
+    fn finished(&mut self, finished: Result<Attempted, tokio::task::JoinError>) {
+        let Ok((target, done)) = finished else {
             // Cancelled: only at runtime shutdown, when nothing runs after.
             return;
         };
-        let Some(entry) = self.entries.get_mut(&key) else {
-            return;
-        };
-        if let Some(busy) = self.running.get_mut(&entry.target) {
+        if let Some(busy) = self.running.get_mut(&target) {
             *busy = busy.saturating_sub(1);
         }
-        match next {
-            Some(due) => {
-                entry.stage = Stage::Waiting(due);
-                self.timers.insert((due, key.clone()));
+        for (key, next) in done {
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            match next {
+                Some(due) => {
+                    entry.stage = Stage::Waiting(due);
+                    self.timers.insert((due, key.clone()));
+                }
+                None => {
+                    self.entries.remove(&key);
+                }
             }
-            None => {
-                self.entries.remove(&key);
+            for (keys, _) in &mut self.flushes {
+                keys.remove(&key);
             }
-        }
-        for (keys, _) in &mut self.flushes {
-            keys.remove(&key);
         }
         let (answered, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
             .into_iter()
@@ -382,5 +406,22 @@ impl Scheduler {
         } else {
             self.flushes.push((keys, done));
         }
+    }
+}
+
+/// One attempt at the delivery under `key`: when to try again, if ever. A panic in a channel
+/// or the runtime (their contracts forbid it) retries the delivery rather than losing track of
+/// it. Boxed: the attempt's state is several kilobytes.
+async fn attempt(deliverer: &Deliverer, key: &str) -> Option<i64> {
+    match AssertUnwindSafe(Box::pin(deliverer.attempt(key)))
+        .catch_unwind()
+        .await
+    {
+        Ok(next) => next,
+        Err(_) => Some(
+            deliverer
+                .now_ms()
+                .saturating_add(millis(deliverer.limits.first_retry)),
+        ),
     }
 }

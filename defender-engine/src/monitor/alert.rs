@@ -67,6 +67,15 @@ struct Settings {
     timeout_ms: Option<u64>,
 }
 
+impl Settings {
+    /// Whether these settings ever hold a match back: a threshold above 1 or a timeout above
+    /// 0. A monitor without either notifies on every match and needs no state.
+    fn gates(&self) -> bool {
+        self.threshold.is_some_and(|(amount, _)| amount > 1)
+            || self.timeout_ms.is_some_and(|ms| ms > 0)
+    }
+}
+
 /// One monitor's state, as stored in [`Space::ALERT_GATES`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -199,6 +208,11 @@ impl AlertGate {
             threshold: threshold.map(|t| (t.amount, t.window_seconds)),
             timeout_ms,
         };
+        if !settings.gates() {
+            // Nothing to keep: state built for other settings is started over anyway when
+            // settings that gate come back (see `admit_at`).
+            return true;
+        }
         let now = self.clock.now();
         let admission = {
             let mut all = self.lock_states();
@@ -449,5 +463,32 @@ mod tests {
         again.flush().await.unwrap();
         assert!(before.is_some());
         assert_eq!(store.get(Space::ALERT_GATES, "m").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn settings_that_never_gate_keep_no_state() {
+        use defender_core::state::MemoryStateStore;
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+        let gate = AlertGate::new(clock.clone());
+        gate.attach_store(store.clone());
+        let one = Some(AlertThreshold {
+            amount: 1,
+            window_seconds: 60,
+        });
+        for (threshold, timeout) in [(None, None), (one, None), (None, Some(0)), (one, Some(0))] {
+            assert!(gate.admit("m", threshold, timeout));
+            assert!(gate.admit("m", threshold, timeout));
+        }
+        assert!(gate.shared.dirty.lock().unwrap().is_empty());
+        assert!(gate.lock_states().is_empty());
+        gate.flush().await.unwrap();
+        assert_eq!(store.get(Space::ALERT_GATES, "m").await.unwrap(), None);
+        // A timeout set afterwards starts from nothing: its first match notifies.
+        assert!(gate.admit("m", None, Some(60_000)));
+        clock.advance(Duration::seconds(1));
+        assert!(!gate.admit("m", None, Some(60_000)));
+        gate.flush().await.unwrap();
+        assert!(store.get(Space::ALERT_GATES, "m").await.unwrap().is_some());
     }
 }
