@@ -87,62 +87,32 @@ impl Dispatcher {
             })
             .filter(|(_, targets)| !targets.is_empty())
             .collect();
-        let mut out = Owing::default();
         if owing.is_empty() {
-            return Ok(out);
+            return Ok(Owing::default());
         }
         let first = self.deliverer.outbox.reserve(owing.len() as u64).await?;
         let now = self.deliverer.runner.clock.now().timestamp_millis();
-        for (n, (Alert { id, def, alert }, targets)) in (first..).zip(owing) {
-            let (subject, body) = self.render(&def, &alert);
-            let deliveries = targets
-                .into_iter()
-                .map(|target| {
-                    let key = idempotency_key(&id, &alert.hash, &target);
-                    Owed::new(target, key, now)
-                })
-                .collect();
-            let record = AlertRecord {
-                monitor_id: id,
-                created_ms: now,
-                subject,
-                body,
-                alert: Arc::unwrap_or_clone(alert),
-            };
-            let item = Outbox::item_id(n);
-            let pending = Outbox::owe_ops(&item, &record, deliveries, &mut out.ops)?;
-            out.pending.extend(pending);
+        if owing.len() < OFF_THREAD_AT {
+            return items(self.formatter.as_deref(), owing, first, now);
         }
-        Ok(out)
+        // Rendering and encoding are most of a block's work when many monitors alert. On a
+        // blocking thread they run beside the monitor loop, which reads and matches the next
+        // block meanwhile (a task spawned from the loop would wait for the loop's thread).
+        let formatter = self.formatter.clone();
+        let encoded =
+            tokio::task::spawn_blocking(move || items(formatter.as_deref(), owing, first, now));
+        match encoded.await {
+            Ok(owing) => owing,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down; nothing is written, and the block is
+            // handled again at the next start.
+            Err(e) => Err(StateError::unavailable(e)),
+        }
     }
 
     /// Tells the workers of deliveries just written to the outbox.
     pub(crate) fn owed(&self, pending: Vec<Pending>) {
         self.workers.owed(pending);
-    }
-
-    /// The alert's subject and body with the monitor's templates (the default text if they
-    /// fail).
-    fn render(&self, def: &MonitorDefinition, alert: &MonitorMatch) -> (String, String) {
-        let formatter: &dyn AlertFormatter = match &self.formatter {
-            Some(f) => f.as_ref(),
-            None => &PlainAlertFormatter,
-        };
-        let rendered = formatter
-            .render_alert(
-                alert,
-                def.alert_message_subject.as_deref(),
-                def.alert_message_body.as_deref(),
-            )
-            .or_else(|e| {
-                tracing::warn!(error = %e, "alert template failed; sending the default text");
-                PlainAlertFormatter.render_alert(alert, None, None)
-            });
-        match rendered {
-            Ok(rendered) => (rendered.subject, rendered.body),
-            // The plain formatter does not fail; should it, the match still goes out.
-            Err(_) => (format!("Monitor alert: {}", alert.hash), String::new()),
-        }
     }
 
     /// Waits until every delivery due now has had an attempt.
@@ -184,4 +154,64 @@ fn targets(def: &MonitorDefinition) -> Vec<DeliveryTarget> {
         targets.push(DeliveryTarget::Workflow(workflow_id.clone()));
     }
     targets
+}
+
+/// Fewest alerts of a block that [`Dispatcher::owe`] renders and encodes on a blocking thread.
+const OFF_THREAD_AT: usize = 16;
+
+/// The outbox items of `owing`, numbered from `first`: each alert rendered, its record and its
+/// deliveries encoded.
+fn items(
+    formatter: Option<&dyn AlertFormatter>,
+    owing: Vec<(Alert, Vec<DeliveryTarget>)>,
+    first: u64,
+    now: i64,
+) -> Result<Owing, StateError> {
+    let mut out = Owing::default();
+    for (n, (Alert { id, def, alert }, targets)) in (first..).zip(owing) {
+        let (subject, body) = render(formatter, &def, &alert);
+        let deliveries = targets
+            .into_iter()
+            .map(|target| {
+                let key = idempotency_key(&id, &alert.hash, &target);
+                Owed::new(target, key, now)
+            })
+            .collect();
+        let record = AlertRecord {
+            monitor_id: id,
+            created_ms: now,
+            subject,
+            body,
+            alert: Arc::unwrap_or_clone(alert),
+        };
+        let item = Outbox::item_id(n);
+        let pending = Outbox::owe_ops(&item, &record, deliveries, &mut out.ops)?;
+        out.pending.extend(pending);
+    }
+    Ok(out)
+}
+
+/// The alert's subject and body with the monitor's templates (the default text if they
+/// fail).
+fn render(
+    formatter: Option<&dyn AlertFormatter>,
+    def: &MonitorDefinition,
+    alert: &MonitorMatch,
+) -> (String, String) {
+    let formatter = formatter.unwrap_or(&PlainAlertFormatter);
+    let rendered = formatter
+        .render_alert(
+            alert,
+            def.alert_message_subject.as_deref(),
+            def.alert_message_body.as_deref(),
+        )
+        .or_else(|e| {
+            tracing::warn!(error = %e, "alert template failed; sending the default text");
+            PlainAlertFormatter.render_alert(alert, None, None)
+        });
+    match rendered {
+        Ok(rendered) => (rendered.subject, rendered.body),
+        // The plain formatter does not fail; should it, the match still goes out.
+        Err(_) => (format!("Monitor alert: {}", alert.hash), String::new()),
+    }
 }

@@ -13,6 +13,12 @@
 //! 6. **checkpoint**: the outbox items and the checkpoint are written in one atomic batch
 //!    ([`BlockCursor::commit_with`]), then the delivery workers are told of the new items.
 //!
+//! Stages 5 and 6 of a block run in a task of their own while stages 1 and 2 of the next
+//! block run (when a block has many alerts, rendering and encoding them takes a blocking
+//! thread); stage 3 of that next block waits for the batch. Should the batch fail, the block
+//! read ahead is dropped and the cursor goes back to the stored checkpoint, so the failed
+//! block is handled again.
+//!
 //! Delivery happens off this loop (module [`delivery`](crate::delivery)), so a slow or dead
 //! channel or a long action never holds up blocks. Because an alert is owed durably in the
 //! batch that moves the checkpoint past its block, a crash at any point neither loses an
@@ -77,6 +83,16 @@ pub(crate) struct MonitorLoop {
     pub(crate) lease: Held,
     /// The task holding it, awaited when the loop ends (it then lets the store go).
     pub(crate) holding: Option<tokio::task::JoinHandle<()>>,
+    /// Stages 5 and 6 of the last block handled, under way while the next block is read and
+    /// matched: its outbox items and checkpoint, written in one batch.
+    pub(crate) writing: Option<tokio::task::JoinHandle<Result<(), WatchError>>>,
+}
+
+/// What stages 1 and 2 found: the next block and each monitor's matches in it.
+enum ReadAhead {
+    Block(defender_core::Block, Vec<MonitorMatches>),
+    /// No block to handle: caught up, or stopped.
+    Done(Step),
 }
 
 /// Completes once `stop` turns true or its sender is gone.
@@ -90,6 +106,9 @@ impl MonitorLoop {
     /// every stage, so nothing is skipped while failing.
     pub(crate) async fn run(mut self) {
         self.run_until_stopped().await;
+        if let Err(e) = self.settle().await {
+            log_poll_error(&self.cursor.config().network, &e);
+        }
         let holding = self.holding.take();
         crate::lease::let_go(self, holding).await;
     }
@@ -146,6 +165,11 @@ impl MonitorLoop {
     /// Forgets the checkpoint and alert-gate state read so far, so that the next block is the
     /// one after the shared checkpoint; false once the engine or the network is gone.
     async fn take_over(&mut self) -> bool {
+        // The batch under way is this holder's last: whether it was written or not, the stored
+        // checkpoint is where to go on.
+        if let Err(e) = self.settle().await {
+            log_poll_error(&self.cursor.config().network, &e);
+        }
         let (Some(stages), Some(network)) = (self.stages.upgrade(), self.network.upgrade()) else {
             return false;
         };
@@ -159,40 +183,39 @@ impl MonitorLoop {
         true
     }
 
-    /// One block through the monitor path.
+    /// Waits for the batch of the last block handled. If it failed, the cursor goes back to
+    /// the stored checkpoint, so that the block is handled again.
+    async fn settle(&mut self) -> Result<(), WatchError> {
+        let Some(writing) = self.writing.take() else {
+            return Ok(());
+        };
+        let written = match writing.await {
+            Ok(written) => written,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: only when the runtime shuts down.
+            Err(e) => Err(WatchError::State(StateError::unavailable(e))),
+        };
+        if written.is_err() {
+            self.cursor.reread_checkpoint();
+        }
+        written
+    }
+
+    /// One block through the monitor path. Stages 1 and 2 of a block run while the batch of
+    /// the one before (stages 5 and 6) is written; stage 3 waits for that batch.
     async fn step(&mut self, lease: &Lease) -> Result<Step, WatchError> {
         let (Some(stages), Some(network)) = (self.stages.upgrade(), self.network.upgrade()) else {
+            self.settle().await?;
             return Ok(Step::Stopped);
         };
-        let Self {
-            stop,
-            cursor,
-            level,
-            ..
-        } = self;
-
-        // 1. Block source: the next block at this confirmation level, still canonical.
-        let block = tokio::select! {
-            _ = stopped(stop) => return Ok(Step::Stopped),
-            block = cursor.next() => block?,
+        let ahead = self.read_ahead(&stages, &network).await;
+        // The block before is written (or, if its batch failed, handled again: the block read
+        // ahead is dropped).
+        self.settle().await?;
+        let (block, matched) = match ahead? {
+            ReadAhead::Block(block, matched) => (block, matched),
+            ReadAhead::Done(step) => return Ok(step),
         };
-        let Some(block) = block else {
-            return Ok(Step::CaughtUp);
-        };
-        if Metrics::ENABLED {
-            if let Ok(head) = cursor.source().head(BlockTag::Latest).await {
-                let lag = head.saturating_sub(block.header.number);
-                stages.runner.metrics.block_lag(&network.spec.name, lag);
-            }
-        }
-
-        // 2. Matcher: each monitor's matches, with its definition; with the block's internal
-        //    calls when the network traces them and a monitor selects functions.
-        let calls = tokio::select! {
-            _ = stopped(stop) => return Ok(Step::Stopped),
-            calls = network.block_calls(&block, *level) => calls?,
-        };
-        let matched = network.match_block(&block, *level, calls.as_ref());
 
         // 3. Custom filter and 4. alert gate, per monitor in order: the alerts to send.
         let admitted = async {
@@ -204,20 +227,64 @@ impl MonitorLoop {
             alerts
         };
         let alerts = tokio::select! {
-            _ = stopped(stop) => return Ok(Step::Stopped),
+            _ = stopped(&mut self.stop) => return Ok(Step::Stopped),
             alerts = admitted => alerts,
         };
 
         // From here the block is handled to the end, stop or not.
-        // 5. Dispatch: what the alerts owe, as outbox writes.
-        let mut owing = stages.dispatcher.owe(alerts).await?;
-
-        // 6. Checkpoint, in the same batch as the outbox writes and fenced by the lease (a
-        // former holder's late batch fails); then the workers deliver.
-        owing.ops.push(lease.fence());
-        cursor.commit_with(&block.header, owing.ops).await?;
-        stages.dispatcher.owed(owing.pending);
+        // 5. Dispatch: what the alerts owe, as outbox writes; 6. checkpoint, in the same batch
+        // as the outbox writes and fenced by the lease (a former holder's late batch fails);
+        // then the workers deliver. The cursor moves on at once; the next step waits for the
+        // batch.
+        let checkpoint = self.cursor.advance(&block.header)?;
+        let fence = lease.fence();
+        let write = async move {
+            let mut owing = stages.dispatcher.owe(alerts).await?;
+            owing.ops.push(fence);
+            checkpoint.write(owing.ops).await?;
+            stages.dispatcher.owed(owing.pending);
+            Ok(())
+        };
+        self.writing = Some(tokio::spawn(write.in_current_span()));
         Ok(Step::Handled)
+    }
+
+    /// Stages 1 and 2: the next block and each monitor's matches in it.
+    async fn read_ahead(
+        &mut self,
+        stages: &Stages,
+        network: &Network,
+    ) -> Result<ReadAhead, WatchError> {
+        let Self {
+            stop,
+            cursor,
+            level,
+            ..
+        } = self;
+
+        // 1. Block source: the next block at this confirmation level, still canonical.
+        let block = tokio::select! {
+            _ = stopped(stop) => return Ok(ReadAhead::Done(Step::Stopped)),
+            block = cursor.next() => block?,
+        };
+        let Some(block) = block else {
+            return Ok(ReadAhead::Done(Step::CaughtUp));
+        };
+        if Metrics::ENABLED {
+            if let Ok(head) = cursor.source().head(BlockTag::Latest).await {
+                let lag = head.saturating_sub(block.header.number);
+                stages.runner.metrics.block_lag(&network.spec.name, lag);
+            }
+        }
+
+        // 2. Matcher: each monitor's matches, with its definition; with the block's internal
+        //    calls when the network traces them and a monitor selects functions.
+        let calls = tokio::select! {
+            _ = stopped(stop) => return Ok(ReadAhead::Done(Step::Stopped)),
+            calls = network.block_calls(&block, *level) => calls?,
+        };
+        let matched = network.match_block(&block, *level, calls.as_ref());
+        Ok(ReadAhead::Block(block, matched))
     }
 }
 

@@ -294,6 +294,7 @@ impl Monitors {
         let task = MonitorLoop {
             lease,
             holding: Some(holding),
+            writing: None,
             stages: Arc::downgrade(&self.stages),
             stop: stopped,
             network: Arc::downgrade(network),

@@ -423,3 +423,106 @@ async fn a_channel_receives_many_alerts_once_each_in_the_order_they_were_owed() 
     );
     s.engine.shutdown();
 }
+
+/// The engine state of [`a_failed_block_batch_handles_the_block_again_and_loses_nothing`]:
+/// the in-memory store, whose batch moving the checkpoint to `block` fails once (a state
+/// backend failing on demand, which a real one cannot be made to do).
+#[derive(Debug)]
+struct FailsOneCheckpoint {
+    inner: Arc<MemoryStateStore>,
+    block: u64,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl FailsOneCheckpoint {
+    fn moves_checkpoint_to_block(&self, ops: &[state::StateOp]) -> bool {
+        ops.iter().any(|op| match op {
+            state::StateOp::Put { space, value, .. } if *space == state::Space::CHECKPOINTS => {
+                serde_json::from_slice::<serde_json::Value>(value)
+                    .is_ok_and(|cp| cp["number"].as_u64() == Some(self.block))
+            }
+            _ => false,
+        })
+    }
+}
+
+#[async_trait]
+impl state::StateStore for FailsOneCheckpoint {
+    async fn get(
+        &self,
+        space: state::Space,
+        key: &str,
+    ) -> Result<Option<bytes::Bytes>, state::StateError> {
+        self.inner.get(space, key).await
+    }
+    async fn delete(&self, space: state::Space, key: &str) -> Result<bool, state::StateError> {
+        self.inner.delete(space, key).await
+    }
+    async fn scan_prefix(
+        &self,
+        space: state::Space,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, bytes::Bytes)>, state::StateError> {
+        self.inner.scan_prefix(space, prefix, after, limit).await
+    }
+    async fn apply(&self, ops: Vec<state::StateOp>) -> Result<(), state::StateError> {
+        if self.moves_checkpoint_to_block(&ops) && self.armed.swap(false, Ordering::SeqCst) {
+            return Err(state::StateError::unavailable(std::io::Error::other(
+                "injected failure",
+            )));
+        }
+        self.inner.apply(ops).await
+    }
+    async fn increment(
+        &self,
+        space: state::Space,
+        key: &str,
+        by: u64,
+    ) -> Result<u64, state::StateError> {
+        self.inner.increment(space, key, by).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_block_batch_handles_the_block_again_and_loses_nothing() {
+    let memory = Arc::new(MemoryStateStore::default());
+    let failing = Arc::new(FailsOneCheckpoint {
+        inner: memory.clone(),
+        block: 3,
+        armed: true.into(),
+    });
+    let stores = (Arc::new(InMemoryKvStore::default()), memory);
+    let s = setup_with(Some(stores), None, |b| b.state(failing.clone())).await;
+    s.engine
+        .add_monitor("m1", definition(json!({})))
+        .await
+        .unwrap();
+    // Several alerts a block, so that the blocks after 3 are read while its batch fails.
+    let mut sent = Vec::new();
+    for block in 1..=5u64 {
+        let txs: Vec<Transaction> = (0..20)
+            .map(|i| transfer(block * 100 + i, ALICE, BOB, 2000 + i))
+            .collect();
+        sent.extend(txs.iter().map(|t| t.hash.to_string()));
+        s.chain.mine(txs);
+    }
+    processed(&s, "0", 5).await;
+    assert!(
+        !failing.armed.load(Ordering::SeqCst),
+        "the batch of block 3 failed once"
+    );
+    eventually("every alert", || s.ops.messages().len() >= sent.len()).await;
+    let received: Vec<String> = s
+        .ops
+        .messages()
+        .iter()
+        .map(|m| m.alert.as_ref().expect("the match").hash.clone())
+        .collect();
+    assert_eq!(
+        received, sent,
+        "each alert once, in order, block 3's after its retry"
+    );
+    s.engine.shutdown();
+}

@@ -336,8 +336,23 @@ impl BlockCursor {
     pub async fn commit_with(
         &mut self,
         block: &BlockRef,
-        mut ops: Vec<StateOp>,
+        ops: Vec<StateOp>,
     ) -> Result<(), WatchError> {
+        let before = self.checkpoint.clone();
+        let commit = self.advance(block)?;
+        if let Err(e) = commit.write(ops).await {
+            self.checkpoint = before;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Moves the cursor past `block` (the block [`next`](Self::next) returned) at once, and
+    /// returns the write that makes it the stored checkpoint: the next block can be read and
+    /// matched while this one's batch is written. Should that write fail, the caller rereads
+    /// the stored checkpoint ([`reread_checkpoint`](Self::reread_checkpoint)) so that the block
+    /// is handled again.
+    pub(crate) fn advance(&mut self, block: &BlockRef) -> Result<CheckpointWrite, WatchError> {
         let mut recent = self
             .checkpoint
             .clone()
@@ -353,14 +368,16 @@ impl BlockCursor {
             recent,
         };
         let key = self.checkpoint_key();
-        ops.push(StateOp::put(
+        let op = StateOp::put(
             Space::CHECKPOINTS,
             key.clone(),
             encode_checkpoint(&key, &new)?,
-        ));
-        self.state.apply(ops).await?;
+        );
         self.checkpoint = Some(Some(new));
-        Ok(())
+        Ok(CheckpointWrite {
+            state: self.state.clone(),
+            op,
+        })
     }
 
     /// The newest remembered block that is still on the chain, as a checkpoint; `None` (start
@@ -405,6 +422,23 @@ impl BlockCursor {
             hash: r.hash,
             recent: vec![(prev, r.hash)],
         }))
+    }
+}
+
+/// The write that stores a checkpoint ([`BlockCursor::advance`]), with what handling its
+/// block owes.
+#[derive(Debug)]
+pub(crate) struct CheckpointWrite {
+    state: Arc<dyn StateStore>,
+    op: StateOp,
+}
+
+impl CheckpointWrite {
+    /// Writes `ops` and the checkpoint in one atomic batch: both are written or neither is.
+    pub(crate) async fn write(self, mut ops: Vec<StateOp>) -> Result<(), WatchError> {
+        ops.push(self.op);
+        self.state.apply(ops).await?;
+        Ok(())
     }
 }
 
