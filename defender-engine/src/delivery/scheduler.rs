@@ -19,9 +19,10 @@ const CHANNEL_CONCURRENCY: usize = 1;
 const ACTION_CONCURRENCY: usize = 16;
 /// Attempts at a time, in all.
 const MAX_IN_FLIGHT: usize = 256;
-/// Most deliveries of one channel alias that one task attempts, one after the other: a
-/// channel takes one delivery at a time anyway, and a task per delivery cost more than a
-/// no-op delivery itself (spawning, waking a worker thread, joining).
+/// Most deliveries of one channel alias that one task attempts, one after the other, up to
+/// the first that fails: a channel takes one delivery at a time anyway, and a task per
+/// delivery cost more than a no-op delivery itself (spawning, waking a worker thread,
+/// joining).
 const CHANNEL_BATCH: usize = 32;
 /// Longest sleep of the scheduler: it looks at the clock at least this often (a test clock
 /// may jump).
@@ -115,9 +116,18 @@ impl Workers {
     }
 }
 
-/// What a task of attempts leaves: its target, and when each delivery it took is to be tried
-/// again (`None`: done or given up), in the order attempted.
-type Attempted = (DeliveryTarget, Vec<(String, Option<i64>)>);
+/// What a task of attempts leaves: its target, and what became of each delivery it took.
+type Attempted = (DeliveryTarget, Vec<(String, Tried)>);
+
+/// What became of a delivery a task took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tried {
+    /// Attempted: when to try again (`None`: done or given up).
+    Attempted(Option<i64>),
+    /// Not attempted (an attempt before it in the batch failed, or the workers are
+    /// stopping): still due, back in its queue.
+    Not,
+}
 
 /// Where a delivery of the index stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,17 +346,20 @@ impl Scheduler {
                     tracing::info_span!("delivery", target = ?target, deliveries = keys.len());
                 self.attempts.spawn(
                     async move {
-                        let mut done = Vec::with_capacity(keys.len());
-                        for key in keys {
-                            // Stopping: the rest stay owed, for the next start.
-                            let next = if *stop.borrow() {
-                                Some(deliverer.now_ms())
-                            } else {
-                                attempt(&deliverer, &key).await
-                            };
-                            done.push((key, next));
+                        let mut tried = Vec::with_capacity(keys.len());
+                        let mut keys = keys.into_iter();
+                        // Up to the first attempt that leaves its delivery owed (a failure:
+                        // the rest wait behind its retry, as without batches) or a stop.
+                        while !*stop.borrow() {
+                            let Some(key) = keys.next() else { break };
+                            let next = attempt(&deliverer, &key).await;
+                            tried.push((key, Tried::Attempted(next)));
+                            if next.is_some() {
+                                break;
+                            }
                         }
-                        (batch_target, done)
+                        tried.extend(keys.map(|key| (key, Tried::Not)));
+                        (batch_target, tried)
                     }
                     .instrument(span),
                 );
@@ -354,8 +367,8 @@ impl Scheduler {
         }
     }
 
-    /// Takes the outcome of a task's attempts: each delivery waits for its next attempt, or
-    /// leaves the index.
+    /// Takes the outcome of a task's attempts: each delivery waits for its next attempt,
+    /// leaves the index, or (not attempted) goes back to its target's queue.
     fn finished(&mut self, finished: Result<Attempted, tokio::task::JoinError>) {
         let Ok((target, done)) = finished else {
             // Cancelled: only at runtime shutdown, when nothing runs after.
@@ -364,16 +377,21 @@ impl Scheduler {
         if let Some(busy) = self.running.get_mut(&target) {
             *busy = busy.saturating_sub(1);
         }
-        for (key, next) in done {
+        for (key, tried) in done {
             let Some(entry) = self.entries.get_mut(&key) else {
                 continue;
             };
-            match next {
-                Some(due) => {
+            match tried {
+                Tried::Not => {
+                    entry.stage = Stage::Ready;
+                    self.ready.entry(target.clone()).or_default().insert(key);
+                    continue;
+                }
+                Tried::Attempted(Some(due)) => {
                     entry.stage = Stage::Waiting(due);
                     self.timers.insert((due, key.clone()));
                 }
-                None => {
+                Tried::Attempted(None) => {
                     self.entries.remove(&key);
                 }
             }
