@@ -13,6 +13,10 @@
 //!   `Wallet`, in that runtime; the context's size as the runtime's allocator counts it
 //!   (`QuickJsRuntime::warm_bytes`: the usable sizes of its QuickJS runtime's live blocks)
 //!   and the growth of the resident memory.
+//! - The host as deployed: the `defender-host` binary (built here, release, patched QuickJS)
+//!   run as a process on a generated `serverless.yml` with the same 1,000 monitors and 100
+//!   actions, its network on anvil (on PATH or in `.tools/bin`): its `VmRSS` once its
+//!   management API lists them all and it has been idle for a few seconds.
 //!
 //! Run: `cargo bench -p defender-benches --bench memory`.
 
@@ -35,6 +39,8 @@ mod alloc;
 
 #[path = "support/chain.rs"]
 mod chain;
+#[path = "support/host_process.rs"]
+mod host_process;
 
 const MONITORS: usize = 1_000;
 const ACTIONS: usize = 100;
@@ -199,6 +205,57 @@ fn table(tokio: &tokio::runtime::Runtime) {
         mb(warm.saturating_sub(idle)),
     );
     drop(engine);
+    host_as_deployed();
+}
+
+/// The idle-host figure for the `defender-host` binary itself (see the module's
+/// documentation); skipped, with the reason, when anvil or the build is missing.
+fn host_as_deployed() {
+    let Some(anvil) = defender_testkit::anvil_binary() else {
+        println!("memory: defender-host process skipped: no anvil (run scripts/install-anvil.sh)");
+        return;
+    };
+    let Some(bin) = host_process::host_binary() else {
+        println!("memory: defender-host process skipped: `cargo build --release -p defender-host` failed");
+        return;
+    };
+    let Ok((anvil, Some(addr))) = defender_testkit::spawn_anvil(&anvil, &[]) else {
+        println!("memory: defender-host process skipped: anvil did not start");
+        return;
+    };
+    let _anvil = host_process::KillOnDrop(anvil);
+    let dir = std::env::temp_dir().join(format!("defender-memory-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    host_process::write_project(
+        &dir,
+        MONITORS,
+        ACTIONS,
+        action_source,
+        &format!("http://{addr}"),
+    )
+    .expect("write the project");
+    let Some((host, api)) = host_process::start_host(&bin, &dir) else {
+        println!("memory: defender-host process skipped: it did not start listening");
+        return;
+    };
+    let loaded = host_process::wait_until(Duration::from_secs(120), || {
+        host_process::count(&api, "/monitors") == Some(MONITORS)
+            && host_process::count(&api, "/actions") == Some(ACTIONS)
+    });
+    assert!(
+        loaded,
+        "the host lists {MONITORS} monitors and {ACTIONS} actions"
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let pid = host.0.id();
+    let rss = host_process::rss_of(pid).unwrap_or(0);
+    println!(
+        "memory: defender-host process (release, patched QuickJS), {MONITORS} monitors and {ACTIONS} actions from a serverless.yml, idle: RSS {:.1} MB ({:.2}x the target of {IDLE_TARGET_MB} MB)",
+        mb(rss),
+        mb(rss) / IDLE_TARGET_MB,
+    );
+    drop(host);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn bench(c: &mut Criterion) {
