@@ -11,7 +11,8 @@
 //! 5. **dispatch**: each alert becomes an outbox item owing one delivery per notification
 //!    channel and one run of the linked action ([`Dispatcher::owe`]);
 //! 6. **checkpoint**: the outbox items and the checkpoint are written in one atomic batch
-//!    ([`BlockCursor::commit_with`]), then the delivery workers are told of the new items.
+//!    ([`BlockCursor::advance`] gives the checkpoint's write), then the delivery workers are
+//!    told of the new items.
 //!
 //! Stages 5 and 6 of a block run in a task of their own while stages 1 and 2 of the next
 //! block run (when a block has many alerts, rendering and encoding them takes a blocking

@@ -72,7 +72,7 @@ fn join(errors: &[defender_conditions::Error]) -> String {
 }
 
 /// Errors of the block pipeline ([`BlockWatcher`](super::BlockWatcher)), of
-/// [`test_conditions`](super::test_conditions) and of a [`MatchSink`](super::MatchSink).
+/// [`test_conditions`](fn@super::test_conditions) and of a [`MatchSink`](super::MatchSink).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WatchError {

@@ -12,7 +12,7 @@
 //! - [`PlainAlertFormatter`]: Defender's default alert text, without templates.
 //! - [`BlockWatcher`]: a cursor and a matcher in a loop that hands each block's matches to a
 //!   [`MatchSink`], for programs that do their own alerting.
-//! - [`test_conditions`]: Defender's "test conditions" tool.
+//! - [`test_conditions()`]: Defender's "test conditions" tool.
 //! - [`TraceSource`]: a network's internal calls (`trace_block` or `debug_traceBlockByNumber`),
 //!   so that functions called by contracts match too ([`Matcher::match_block_traced`]).
 //!

@@ -1,4 +1,4 @@
-//! The engine's proposal operations, each delegating to [`Proposals`].
+//! The engine's proposal operations, each delegating to [`Proposals`](super::Proposals).
 
 use super::{Approval, Proposal, ProposalError, ProposalRequest};
 use crate::engine::Engine;

@@ -1,5 +1,5 @@
 //! Scheduled runs: by interval, measured start to start, or by cron expression, keeping their
-//! phase across restarts in the engine state ([`Space::SCHEDULES`]).
+//! phase across restarts in the engine state ([`Space::SCHEDULES`](defender_core::state::Space::SCHEDULES)).
 //!
 //! The decisions are pure functions of the stored tick, the time and the policy
 //! ([`plan_interval`], [`plan_cron`]), tested by tables; the task (module `task`, [`spawn`])
@@ -144,7 +144,7 @@ pub(crate) fn plan_cron(
     })
 }
 
-/// A schedule's state in [`Space::SCHEDULES`].
+/// A schedule's state in [`Space::SCHEDULES`](defender_core::state::Space::SCHEDULES).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScheduleState {
@@ -160,7 +160,7 @@ pub(crate) struct ScheduleState {
     pub(crate) running_tick_ms: Option<i64>,
 }
 
-/// The key of an action's schedule in [`Space::SCHEDULES`]: the JSON array `[action id,
+/// The key of an action's schedule in [`Space::SCHEDULES`](defender_core::state::Space::SCHEDULES): the JSON array `[action id,
 /// schedule]`, so that no two pairs share a key.
 pub(crate) fn state_key(action_id: &str, schedule: &Schedule) -> String {
     serde_json::to_string(&[action_id, &schedule.fingerprint()]).unwrap_or_default()
