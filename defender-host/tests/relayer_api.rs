@@ -59,6 +59,7 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
         .assert_get_relayer(json!({
             "relayerId": "r1", "name": "Relayer one", "address": R1_ADDRESS, "network": "local",
             "paused": false, "pendingTxCost": "0", "minBalance": "0", "policies": {},
+            "stackResourceId": "relayer-api.r1",
         }))
         .await;
     let legacy_info = r1.get("/relayer").await.1;
@@ -391,6 +392,7 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
             "policies",
             "relayerGroupId",
             "relayers",
+            "stackResourceId",
             "systemPaused"
         ],
         "{info_g}"
@@ -405,6 +407,7 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
         "minBalance": "0", "paused": false, "systemPaused": false,
         "relayers": [{ "relayerId": "g1#1", "address": G1_ADDRESS, "network": "local" }],
         "notificationChannels": { "events": ["failed"], "notificationIds": ["ops"] },
+        "stackResourceId": "relayer-api.g1",
     });
     for (key, value) in expected.as_object().unwrap() {
         assert_eq!(&info_g[key], value, "{key}: {info_g}");
@@ -417,6 +420,7 @@ async fn relayer_api_serves_each_relayer_to_its_own_key() {
         json!({
             "relayerId": "r2", "name": "Relayer two", "address": R2_ADDRESS, "network": "local",
             "paused": false, "pendingTxCost": "0", "minBalance": "100000000000000000",
+            "stackResourceId": "relayer-api.r2",
             "policies": {
                 "gasPriceCap": "100000000000", "whitelistReceivers": [TO], "EIP1559Pricing": true,
             },

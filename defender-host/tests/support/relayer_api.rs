@@ -221,7 +221,7 @@ impl Api {
 }
 
 /// `getRelayer`'s fields, exactly Defender's `RelayerGetResponse` (less `stackResourceId`).
-const RELAYER_FIELDS: [&str; 9] = [
+const RELAYER_FIELDS: [&str; 10] = [
     "address",
     "createdAt",
     "minBalance",
@@ -231,6 +231,7 @@ const RELAYER_FIELDS: [&str; 9] = [
     "pendingTxCost",
     "policies",
     "relayerId",
+    "stackResourceId",
 ];
 
 /// Checks a `getRelayer` answer: exactly Defender's fields, `createdAt` an ISO-8601 time of

@@ -5,8 +5,8 @@
 //!
 //! `createdAt` is when a host first served the relayer on its engine state: the first process
 //! writes it there (space `relayer-profiles`), and restarts and other processes on the same
-//! state read it back. `stackResourceId` (a Defender deployment's id) has no counterpart and
-//! is left out.
+//! state read it back. `stackResourceId` is `<stack name>.<resource key>`, as defender-as-code
+//! names what it deploys.
 
 use super::super::ApiError;
 use crate::project::{Policy, Project};
@@ -36,6 +36,8 @@ pub struct RelayerProfile {
     policies: Value,
     /// Set for a relayer group: it answers Defender's `RelayerGroupResponse`.
     group: Option<GroupProfile>,
+    /// `<stack name>.<resource key>` for a relayer the project declares.
+    stack_resource_id: Option<String>,
 }
 
 /// What a relayer group's `getRelayer` answers beside its profile's common fields.
@@ -55,6 +57,7 @@ impl RelayerProfile {
             min_balance,
             policies: policies(policy),
             group: None,
+            stack_resource_id: None,
         }
     }
 }
@@ -72,11 +75,13 @@ pub(crate) async fn profiles(
     for (id, r) in &project.relayers {
         let mut profile = RelayerProfile::new(r.min_balance, policy(r.policy.as_ref()));
         profile.created_at = created_at(state, id, profile.created_at).await;
+        profile.stack_resource_id = Some(stack_resource_id(project, id));
         out.insert(id.clone(), profile);
     }
     for (id, g) in &project.relayer_groups {
         let mut profile = RelayerProfile::new(g.min_balance, policy(g.policy.as_ref()));
         profile.created_at = created_at(state, id, profile.created_at).await;
+        profile.stack_resource_id = Some(stack_resource_id(project, id));
         let members = (0..g.relayers as usize)
             .filter_map(|i| {
                 let member = crate::run::group_member_id(id, i);
@@ -94,6 +99,12 @@ pub(crate) async fn profiles(
         out.insert(id.clone(), profile);
     }
     out
+}
+
+/// Defender's `stackResourceId` of the project's resource `key`: `<stack name>.<key>`, as
+/// defender-as-code names what it deploys.
+fn stack_resource_id(project: &Project, key: &str) -> String {
+    format!("{}.{key}", project.stack_name)
 }
 
 /// The `createdAt` of relayer (or group) `id`: the one `state` keeps, else `now`, written
@@ -179,7 +190,7 @@ pub(super) async fn relayer_answer(
         ..ListTransactionsQuery::default()
     };
     let txs = relayer.list_transactions(in_flight).await?;
-    Ok(json!({
+    let mut answer = json!({
         "relayerId": info.relayer_id,
         "name": info.name,
         "address": info.address,
@@ -189,7 +200,16 @@ pub(super) async fn relayer_answer(
         "pendingTxCost": pending_tx_cost(&txs).to_string(),
         "minBalance": profile.min_balance.to_string(),
         "policies": profile.policies,
-    }))
+    });
+    with_stack_resource_id(&mut answer, profile);
+    Ok(answer)
+}
+
+/// Adds `stackResourceId` to an answer, for a relayer the project declares.
+fn with_stack_resource_id(answer: &mut Value, profile: &RelayerProfile) {
+    if let (Some(id), Some(fields)) = (&profile.stack_resource_id, answer.as_object_mut()) {
+        fields.insert("stackResourceId".into(), json!(id));
+    }
 }
 
 /// A relayer group's `getRelayer()`: Defender's `RelayerGroupResponse`. Each member is
@@ -218,6 +238,7 @@ fn group_answer(info: RelayerInfo, profile: &RelayerProfile, group: &GroupProfil
     if let (Some(n), Some(fields)) = (&group.notifications, answer.as_object_mut()) {
         fields.insert("notificationChannels".into(), n.clone());
     }
+    with_stack_resource_id(&mut answer, profile);
     answer
 }
 
