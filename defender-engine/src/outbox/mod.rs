@@ -16,7 +16,9 @@
 //!   until it is replayed.
 //!
 //! In [`Space::DELIVERIES`], `<idempotency key>`: a [`Marker`] of a delivery done, written in
-//! the batch that removes it from the outbox.
+//! the batch that removes it from the outbox. An item's alert record goes once none of its
+//! deliveries is left: in that same batch when the item owed only one (`Owed::sole`), else
+//! after the batch of the last one.
 //!
 //! [`Space::OUTBOX`]: defender_core::state::Space::OUTBOX
 //! [`Space::DELIVERIES`]: defender_core::state::Space::DELIVERIES
@@ -121,6 +123,10 @@ pub(crate) struct Owed {
     /// version, one process per store) is taken over at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) claimed_until_ms: Option<i64>,
+    /// The only delivery its item was owed with: once it is done, the alert record is
+    /// removed in the same batch, without looking for the item's other deliveries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) sole: bool,
 }
 
 impl Owed {
@@ -135,6 +141,7 @@ impl Owed {
             last_error: None,
             claimed_by: None,
             claimed_until_ms: None,
+            sole: false,
         }
     }
 

@@ -80,7 +80,9 @@ impl Outbox {
             key,
         });
         let mut pending = Vec::with_capacity(deliveries.len());
-        for (n, owed) in deliveries.into_iter().enumerate() {
+        let sole = deliveries.len() == 1;
+        for (n, mut owed) in deliveries.into_iter().enumerate() {
+            owed.sole = sole;
             let key = format!("{OWED}{item}/{n:06}");
             ops.push(StateOp::Put {
                 value: encode(Space::OUTBOX, &key, &owed)?,
@@ -179,11 +181,17 @@ impl Outbox {
             item: c.item().to_owned(),
             at_ms: now_ms,
         };
-        let ops = vec![
+        let mut ops = vec![
             StateOp::expect(Space::OUTBOX, &c.key, Some(c.stored.clone())),
             StateOp::delete(Space::OUTBOX, &c.key),
             StateOp::put_json(Space::DELIVERIES, &c.owed.idempotency_key, &marker)?,
         ];
+        if c.owed.sole {
+            ops.push(StateOp::delete(
+                Space::OUTBOX,
+                format!("{ALERT}{}", c.item()),
+            ));
+        }
         self.finish(c, ops).await
     }
 
@@ -212,14 +220,17 @@ impl Outbox {
     }
 
     /// Applies a batch that ends a delivery's time in `owed/`, then drops the item's alert
-    /// record if nothing else of the item is left.
+    /// record if nothing else of the item is left (a sole delivery's batch did that already
+    /// when it was done, and keeps the record when it was buried).
     async fn finish(&self, c: &Claimed, ops: Vec<StateOp>) -> Result<bool, StateError> {
         match self.state.apply(ops).await {
             Ok(()) => {}
             Err(StateError::Conflict { .. }) => return Ok(false),
             Err(e) => return Err(e),
         }
-        self.tidy(c.item()).await?;
+        if !c.owed.sole {
+            self.tidy(c.item()).await?;
+        }
         Ok(true)
     }
 
@@ -357,7 +368,113 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_trait::async_trait;
+    use defender_core::state::MemoryStateStore;
     use serde_json::json;
+
+    /// The in-memory state, refusing prefix scans: what a sole delivery's end must not need.
+    #[derive(Debug, Default)]
+    struct NoScans(MemoryStateStore);
+
+    #[async_trait]
+    impl StateStore for NoScans {
+        async fn get(&self, space: Space, key: &str) -> Result<Option<bytes::Bytes>, StateError> {
+            self.0.get(space, key).await
+        }
+        async fn delete(&self, space: Space, key: &str) -> Result<bool, StateError> {
+            self.0.delete(space, key).await
+        }
+        async fn scan_prefix(
+            &self,
+            _: Space,
+            _: &str,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<Vec<(String, bytes::Bytes)>, StateError> {
+            Err(StateError::Corrupt {
+                message: "no scans here".into(),
+            })
+        }
+        async fn apply(&self, ops: Vec<StateOp>) -> Result<(), StateError> {
+            self.0.apply(ops).await
+        }
+        async fn increment(&self, space: Space, key: &str, by: u64) -> Result<u64, StateError> {
+            self.0.increment(space, key, by).await
+        }
+    }
+
+    fn record() -> AlertRecord {
+        AlertRecord {
+            monitor_id: "m".into(),
+            created_ms: 0,
+            subject: "s".into(),
+            body: "b".into(),
+            alert: serde_json::from_value(json!({
+                "hash": "0xab",
+                "monitor": {"id": "m", "name": "m", "network": "mainnet", "chainId": 1, "addresses": [], "confirmBlocks": 0}
+            }))
+            .unwrap(),
+        }
+    }
+
+    /// Writes item 1 owing one delivery per channel named, and claims them all.
+    async fn owed_and_claimed(
+        state: Arc<dyn StateStore>,
+        channels: &[&str],
+    ) -> (Outbox, Vec<Claimed>) {
+        let outbox = Outbox::new(state.clone());
+        let deliveries = channels
+            .iter()
+            .map(|c| Owed::new(DeliveryTarget::Channel((*c).into()), format!("key-{c}"), 0))
+            .collect();
+        let mut ops = Vec::new();
+        let pending =
+            Outbox::owe_ops(&Outbox::item_id(1), &record(), deliveries, &mut ops).unwrap();
+        state.apply(ops).await.unwrap();
+        let mut claimed = Vec::new();
+        for p in pending {
+            match outbox.claim(&p.key, "me", 0, |_| 1_000).await.unwrap() {
+                Claim::Mine(c) => claimed.push(c),
+                other => panic!("{other:?}"),
+            }
+        }
+        (outbox, claimed)
+    }
+
+    #[tokio::test]
+    async fn a_sole_delivery_takes_its_alert_record_with_it_in_one_batch() {
+        let state = Arc::new(NoScans::default());
+        let (outbox, claimed) = owed_and_claimed(state.clone(), &["ops"]).await;
+        assert!(claimed[0].owed.sole);
+        assert!(outbox.alert(claimed[0].item()).await.unwrap().is_some());
+        // Done without a scan (this store refuses them): the record went with the batch.
+        assert!(outbox.done(&claimed[0], 5).await.unwrap());
+        assert!(outbox.alert(claimed[0].item()).await.unwrap().is_none());
+        assert!(outbox.is_done("key-ops").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_alert_record_stays_until_its_last_delivery_ends() {
+        let state = Arc::new(MemoryStateStore::default());
+        let (outbox, claimed) = owed_and_claimed(state.clone(), &["ops", "pager"]).await;
+        assert!(claimed.iter().all(|c| !c.owed.sole));
+        assert!(outbox.done(&claimed[0], 5).await.unwrap());
+        assert!(outbox.alert(claimed[0].item()).await.unwrap().is_some());
+        // The other one given up: the record stays for the dead letter.
+        assert!(outbox
+            .bury(&claimed[1], claimed[1].owed.clone())
+            .await
+            .unwrap());
+        assert!(outbox.alert(claimed[1].item()).await.unwrap().is_some());
+        // A sole delivery given up keeps its record too.
+        let state = Arc::new(MemoryStateStore::default());
+        let (outbox, claimed) = owed_and_claimed(state.clone(), &["ops"]).await;
+        assert!(outbox
+            .bury(&claimed[0], claimed[0].owed.clone())
+            .await
+            .unwrap());
+        assert!(outbox.alert(claimed[0].item()).await.unwrap().is_some());
+    }
 
     /// Values the outbox writes read back the same with serde_json: escapes, non-ASCII text,
     /// control characters, floats and big integers in a custom filter's metadata.
