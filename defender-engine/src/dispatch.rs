@@ -99,8 +99,10 @@ impl Dispatcher {
         // blocking thread they run beside the monitor loop, which reads and matches the next
         // block meanwhile (a task spawned from the loop would wait for the loop's thread).
         let formatter = self.formatter.clone();
-        let encoded =
-            tokio::task::spawn_blocking(move || items(formatter.as_deref(), owing, first, now));
+        let span = tracing::Span::current();
+        let encoded = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| items(formatter.as_deref(), owing, first, now))
+        });
         match encoded.await {
             Ok(owing) => owing,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

@@ -401,22 +401,9 @@ async fn a_channel_receives_many_alerts_once_each_in_the_order_they_were_owed() 
         .await
         .unwrap();
     // More alerts than one delivery task takes for a channel, over several blocks.
-    let mut sent = Vec::new();
-    for block in 0..4u64 {
-        let txs: Vec<Transaction> = (0..45)
-            .map(|i| transfer(block * 100 + i, ALICE, BOB, 2000 + i))
-            .collect();
-        sent.extend(txs.iter().map(|t| t.hash.to_string()));
-        s.chain.mine(txs);
-    }
+    let sent = mine_transfers(&s, 0..4, 45);
     processed(&s, "0", 4).await;
-    eventually("every alert", || s.ops.messages().len() >= sent.len()).await;
-    let received: Vec<String> = s
-        .ops
-        .messages()
-        .iter()
-        .map(|m| m.alert.as_ref().expect("the match").hash.clone())
-        .collect();
+    let received = alert_hashes(&s, sent.len()).await;
     assert_eq!(
         received, sent,
         "each alert once, in block and transaction order"
@@ -500,26 +487,13 @@ async fn a_failed_block_batch_handles_the_block_again_and_loses_nothing() {
         .await
         .unwrap();
     // Several alerts a block, so that the blocks after 3 are read while its batch fails.
-    let mut sent = Vec::new();
-    for block in 1..=5u64 {
-        let txs: Vec<Transaction> = (0..20)
-            .map(|i| transfer(block * 100 + i, ALICE, BOB, 2000 + i))
-            .collect();
-        sent.extend(txs.iter().map(|t| t.hash.to_string()));
-        s.chain.mine(txs);
-    }
+    let sent = mine_transfers(&s, 1..6, 20);
     processed(&s, "0", 5).await;
     assert!(
         !failing.armed.load(Ordering::SeqCst),
         "the batch of block 3 failed once"
     );
-    eventually("every alert", || s.ops.messages().len() >= sent.len()).await;
-    let received: Vec<String> = s
-        .ops
-        .messages()
-        .iter()
-        .map(|m| m.alert.as_ref().expect("the match").hash.clone())
-        .collect();
+    let received = alert_hashes(&s, sent.len()).await;
     assert_eq!(
         received, sent,
         "each alert once, in order, block 3's after its retry"
@@ -561,13 +535,32 @@ async fn a_failing_channel_gets_every_alert_once_it_recovers_in_order() {
     assert!(s.ops.messages().is_empty());
     s.ops.fail_with(None);
     s.clock.advance(chrono::Duration::seconds(5));
-    eventually("every alert", || s.ops.messages().len() >= sent.len()).await;
-    let received: Vec<String> = s
-        .ops
+    let received = alert_hashes(&s, sent.len()).await;
+    assert_eq!(received, sent, "each alert once, in order");
+    s.engine.shutdown();
+}
+
+/// Mines one block of `per_block` matching transfers per number of `blocks`: their hashes, in
+/// block and transaction order.
+fn mine_transfers(s: &Setup, blocks: std::ops::Range<u64>, per_block: u64) -> Vec<String> {
+    let mut sent = Vec::new();
+    for block in blocks {
+        let txs: Vec<Transaction> = (0..per_block)
+            .map(|i| transfer(block * 100 + i, ALICE, BOB, 2000 + i))
+            .collect();
+        sent.extend(txs.iter().map(|t| t.hash.to_string()));
+        s.chain.mine(txs);
+    }
+    sent
+}
+
+/// The transaction hashes of the first `n` alerts the channel received, once it has that
+/// many.
+async fn alert_hashes(s: &Setup, n: usize) -> Vec<String> {
+    eventually("every alert", || s.ops.messages().len() >= n).await;
+    s.ops
         .messages()
         .iter()
         .map(|m| m.alert.as_ref().expect("the match").hash.clone())
-        .collect();
-    assert_eq!(received, sent, "each alert once, in order");
-    s.engine.shutdown();
+        .collect()
 }
