@@ -7,11 +7,16 @@
 //! to the outbox; two variants raise the thresholds of 7 monitors in 8 (25 alerts per
 //! block) and of 15 in 16 (`selective`, 13 alerts per block). Each prints the CPU time the
 //! process spent per block: at the goal a machine has as many milliseconds per block as it
-//! has cores. The blocks repeat one block's transactions, so only the first block's
-//! alerts reach the notifier: the later ones have the same idempotency keys.
+//! has cores. In these three the blocks repeat one block's transactions, so only the first
+//! block's alerts reach the notifier: the later ones have the same idempotency keys, and
+//! their deliveries end as done without a send. The fourth, `every alert delivered`, gives
+//! each block's transactions hashes of their own: each of its alerts is sent to the notifier
+//! (the deliveries run beside the block loop; the line says how many were sent by the time
+//! the checkpoint reached the last block).
 //!
 //! Run: `cargo bench -p defender-benches --bench pipeline` (`DEFENDER_BENCH_QUICK=1` for
-//! fewer blocks; criterion's own `--quick` for its group).
+//! fewer blocks; criterion's own `--quick` for its group; `DEFENDER_BENCH_PIPELINE_ONLY=text`
+//! for only the variants whose label holds `text`, such as `delivered`).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
@@ -111,6 +116,8 @@ async fn checkpoint(engine: &Engine) -> Option<u64> {
 
 /// What catching up took.
 struct CatchUp {
+    /// Alerts sent to the notifier by the time the checkpoint reached the last block.
+    sent: usize,
     /// From the first block mined to the checkpoint at the last.
     elapsed: Duration,
     /// CPU time of the whole process meanwhile (every thread: the block loop, the delivery
@@ -120,12 +127,24 @@ struct CatchUp {
     owed: u64,
 }
 
-/// Mines `blocks` copies of `block` at once and measures the catch-up to the last one.
-async fn catch_up(low_in: usize, block: &Block, blocks: u64) -> CatchUp {
+/// Mines `blocks` copies of `block` at once and measures the catch-up to the last one. With
+/// `unique`, each copy's transactions have hashes of their own (the block's number in their
+/// first bytes).
+async fn catch_up(low_in: usize, unique: bool, block: &Block, blocks: u64) -> CatchUp {
     let chain = Arc::new(InMemoryChain::new(1));
     chain.mine(vec![]);
-    let (engine, _ops) = engine(chain.clone(), low_in).await;
-    let batches: Vec<_> = (0..blocks).map(|_| block.transactions.clone()).collect();
+    let (engine, notified) = engine(chain.clone(), low_in).await;
+    let batches: Vec<_> = (0..blocks)
+        .map(|n| {
+            let mut txs = block.transactions.clone();
+            if unique {
+                for tx in &mut txs {
+                    tx.hash.0[..8].copy_from_slice(&n.to_be_bytes());
+                }
+            }
+            txs
+        })
+        .collect();
     let start = Instant::now();
     let cpu = cpu::process_cpu();
     for txs in batches {
@@ -136,6 +155,7 @@ async fn catch_up(low_in: usize, block: &Block, blocks: u64) -> CatchUp {
     }
     let elapsed = start.elapsed();
     let cpu = cpu::process_cpu().saturating_sub(cpu);
+    let sent = notified.0.load(Ordering::Relaxed);
     // Alerts written to the outbox: its item counter (each alert is one item). The blocks
     // repeat one block's transactions, so only the first block's alerts reach the notifier:
     // the others have the same idempotency keys, and their deliveries end as done.
@@ -148,19 +168,36 @@ async fn catch_up(low_in: usize, block: &Block, blocks: u64) -> CatchUp {
         .and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse::<u64>().ok())
         .unwrap_or(0);
     engine.shutdown_and_wait().await;
-    CatchUp { elapsed, cpu, owed }
+    CatchUp {
+        sent,
+        elapsed,
+        cpu,
+        owed,
+    }
 }
 
 fn table(tokio: &tokio::runtime::Runtime) {
     let block = chain::block(MONITORS);
     let blocks = if quick() { 200 } else { 2_000 };
-    // The mix as is, then with the thresholds raised in 7 monitors of 8 and in 15 of 16.
-    for (low_in, label) in [
-        (1, ""),
-        (8, " (1 monitor in 8 alerting)"),
-        (16, " (selective)"),
+    // The mix as is, then with the thresholds raised in 7 monitors of 8 and in 15 of 16, then
+    // the mix as is with every alert sent.
+    for (low_in, unique, label) in [
+        (1, false, ""),
+        (8, false, " (1 monitor in 8 alerting)"),
+        (16, false, " (selective)"),
+        (1, true, " (every alert delivered)"),
     ] {
-        let CatchUp { elapsed, cpu, owed } = tokio.block_on(catch_up(low_in, &block, blocks));
+        if std::env::var("DEFENDER_BENCH_PIPELINE_ONLY")
+            .is_ok_and(|only| !only.is_empty() && !label.contains(only.as_str()))
+        {
+            continue;
+        }
+        let CatchUp {
+            sent,
+            elapsed,
+            cpu,
+            owed,
+        } = tokio.block_on(catch_up(low_in, unique, &block, blocks));
         let rate = blocks as f64 / elapsed.as_secs_f64();
         println!(
             "pipeline{}: {MONITORS} monitors, {blocks} blocks of 200 txs / 600 logs caught up in {:.3} s: {rate:.0} blocks/s ({:.2}x the goal of {GOAL_BLOCKS_PER_SEC:.0}), {:.0} alerts per block written to the outbox",
@@ -172,7 +209,7 @@ fn table(tokio: &tokio::runtime::Runtime) {
         // At the goal, a machine has its number of cores in milliseconds of CPU per block.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         println!(
-            "  CPU per block, all threads: {:.2} ms ({:.1} us per alert); at the goal this machine has {cores} ms per block",
+            "  CPU per block, all threads: {:.2} ms ({:.1} us per alert); at the goal this machine has {cores} ms per block; {sent} alerts sent to the notifier by then",
             cpu.as_secs_f64() * 1e3 / blocks as f64,
             cpu.as_secs_f64() * 1e6 / owed.max(1) as f64,
         );
@@ -193,7 +230,7 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                total += tokio.block_on(catch_up(1, &block, 100)).elapsed;
+                total += tokio.block_on(catch_up(1, false, &block, 100)).elapsed;
             }
             total
         })

@@ -9,12 +9,14 @@ use crate::actions::Actions;
 use crate::delivery::{Deliverer, DeliveryLimits, Workers};
 use crate::monitor::PlainAlertFormatter;
 use crate::outbox::{
-    idempotency_key, AlertRecord, DeadLetter, DeliveryTarget, Outbox, Owed, Pending,
+    idempotency_key, AlertRecord, DeadLetter, DeliveryTarget, Outbox, Owed, Pending, RecordWriter,
+    Summaries,
 };
 use crate::run::Runner;
 use defender_core::state::{StateError, StateOp};
 use defender_core::{AlertFormatter, MonitorDefinition, MonitorMatch};
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 /// An alert that passed the gate: to be dispatched.
@@ -25,11 +27,13 @@ pub(crate) struct Alert {
 }
 
 /// What a block's alerts owe: the outbox writes, for the checkpoint's batch, and the
-/// deliveries to tell the workers of once the batch is written.
+/// deliveries to tell the workers of once the batch is written, with the records written.
 #[derive(Debug, Default)]
 pub(crate) struct Owing {
     pub(crate) ops: Vec<StateOp>,
     pub(crate) pending: Vec<Pending>,
+    /// By item.
+    pub(crate) records: Vec<(String, AlertRecord)>,
 }
 
 /// Turns alerts into outbox items, and runs the delivery workers.
@@ -38,6 +42,8 @@ pub(crate) struct Dispatcher {
     deliverer: Arc<Deliverer>,
     workers: Workers,
     formatter: Option<Arc<dyn AlertFormatter>>,
+    /// The monitors' summaries as the alert records hold them, written once per monitor.
+    summaries: Arc<Mutex<Summaries>>,
 }
 
 impl Dispatcher {
@@ -59,6 +65,7 @@ impl Dispatcher {
             }),
             workers: Workers::default(),
             formatter,
+            summaries: Arc::default(),
         };
         dispatcher.start();
         dispatcher
@@ -77,8 +84,37 @@ impl Dispatcher {
 
     /// Stage 5: the outbox items of a block's alerts, one per alert that owes anything.
     /// Nothing is written: the caller writes [`Owing::ops`] with the checkpoint, then hands
-    /// [`Owing::pending`] to [`Dispatcher::owed`].
-    pub(crate) async fn owe(&self, alerts: Vec<Alert>) -> Result<Owing, StateError> {
+    /// [`Owing::pending`] to [`Dispatcher::owed`]. The items are numbered at once; the
+    /// returned future gives them once rendered and encoded, which for many alerts happens on
+    /// a blocking thread that starts at once, beside the caller.
+    pub(crate) async fn owe(
+        &self,
+        alerts: Vec<Alert>,
+    ) -> Result<impl Future<Output = Result<Owing, StateError>> + Send + 'static, StateError> {
+        let encoded = self.start_owing(alerts).await?;
+        Ok(async move {
+            let parts = match encoded {
+                Encoding::Done(owing) => return owing,
+                Encoding::OffThread(parts) => parts,
+            };
+            let mut all = Owing::default();
+            for part in parts {
+                let owing = match part.await {
+                    Ok(owing) => owing?,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Cancelled: the runtime is shutting down; nothing is written, and the
+                    // block is handled again at the next start.
+                    Err(e) => return Err(StateError::unavailable(e)),
+                };
+                all.ops.extend(owing.ops);
+                all.pending.extend(owing.pending);
+                all.records.extend(owing.records);
+            }
+            Ok(all)
+        })
+    }
+
+    async fn start_owing(&self, alerts: Vec<Alert>) -> Result<Encoding, StateError> {
         let owing: Vec<(Alert, Vec<DeliveryTarget>)> = alerts
             .into_iter()
             .map(|a| {
@@ -88,33 +124,52 @@ impl Dispatcher {
             .filter(|(_, targets)| !targets.is_empty())
             .collect();
         if owing.is_empty() {
-            return Ok(Owing::default());
+            return Ok(Encoding::Done(Ok(Owing::default())));
         }
         let first = self.deliverer.outbox.reserve(owing.len() as u64).await?;
         let now = self.deliverer.runner.clock.now().timestamp_millis();
         if owing.len() < OFF_THREAD_AT {
-            return items(self.formatter.as_deref(), owing, first, now);
+            let owing = items(
+                self.formatter.as_deref(),
+                &self.summaries,
+                owing,
+                first,
+                now,
+            );
+            return Ok(Encoding::Done(owing));
         }
-        // Rendering and encoding are most of a block's work when many monitors alert. On a
-        // blocking thread they run beside the monitor loop, which reads and matches the next
-        // block meanwhile (a task spawned from the loop would wait for the loop's thread).
-        let formatter = self.formatter.clone();
-        let span = tracing::Span::current();
-        let encoded = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| items(formatter.as_deref(), owing, first, now))
-        });
-        match encoded.await {
-            Ok(owing) => owing,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // Cancelled: the runtime is shutting down; nothing is written, and the block is
-            // handled again at the next start.
-            Err(e) => Err(StateError::unavailable(e)),
+        // Rendering and encoding are most of a block's work when many monitors alert. On
+        // blocking threads they run beside the monitor loop, which reads and matches the next
+        // block meanwhile (a task spawned from the loop would wait for the loop's thread); in
+        // two halves from `2 * OFF_THREAD_AT` alerts, so that they keep two cores busy while
+        // the loop waits for them.
+        let mut rest = owing;
+        let mut parts = Vec::with_capacity(2);
+        let mut first = first;
+        while !rest.is_empty() {
+            let part = if parts.is_empty() && rest.len() >= 2 * OFF_THREAD_AT {
+                let tail = rest.split_off(rest.len() / 2);
+                std::mem::replace(&mut rest, tail)
+            } else {
+                std::mem::take(&mut rest)
+            };
+            let n = part.len() as u64;
+            let formatter = self.formatter.clone();
+            let summaries = self.summaries.clone();
+            let span = tracing::Span::current();
+            parts.push(tokio::task::spawn_blocking(move || {
+                span.in_scope(|| items(formatter.as_deref(), &summaries, part, first, now))
+            }));
+            first = first.saturating_add(n);
         }
+        Ok(Encoding::OffThread(parts))
     }
 
-    /// Tells the workers of deliveries just written to the outbox.
-    pub(crate) fn owed(&self, pending: Vec<Pending>) {
-        self.workers.owed(pending);
+    /// Tells the workers of deliveries just written to the outbox ([`Owing::ops`] taken out
+    /// and written), handing them the records in memory.
+    pub(crate) fn owed(&self, owing: Owing) {
+        self.deliverer.outbox.keep_fresh(owing.records);
+        self.workers.owed(owing.pending);
     }
 
     /// Waits until every delivery due now has had an attempt.
@@ -158,6 +213,13 @@ fn targets(def: &MonitorDefinition) -> Vec<DeliveryTarget> {
     targets
 }
 
+/// A block's outbox items: encoded, or being encoded on a blocking thread.
+enum Encoding {
+    Done(Result<Owing, StateError>),
+    /// In order: the items of the first part come first.
+    OffThread(Vec<JoinHandle<Result<Owing, StateError>>>),
+}
+
 /// Fewest alerts of a block that [`Dispatcher::owe`] renders and encodes on a blocking thread.
 const OFF_THREAD_AT: usize = 16;
 
@@ -165,10 +227,12 @@ const OFF_THREAD_AT: usize = 16;
 /// deliveries encoded.
 fn items(
     formatter: Option<&dyn AlertFormatter>,
+    summaries: &Mutex<Summaries>,
     owing: Vec<(Alert, Vec<DeliveryTarget>)>,
     first: u64,
     now: i64,
 ) -> Result<Owing, StateError> {
+    let mut writer = RecordWriter::new(summaries);
     let mut out = Owing::default();
     for (n, (Alert { id, def, alert }, targets)) in (first..).zip(owing) {
         let (subject, body) = render(formatter, &def, &alert);
@@ -184,11 +248,12 @@ fn items(
             created_ms: now,
             subject,
             body,
-            alert: Arc::unwrap_or_clone(alert),
+            alert,
         };
         let item = Outbox::item_id(n);
-        let pending = Outbox::owe_ops(&item, &record, deliveries, &mut out.ops)?;
+        let pending = Outbox::owe_ops(&item, &record, &mut writer, deliveries, &mut out.ops)?;
         out.pending.extend(pending);
+        out.records.push((item, record));
     }
     Ok(out)
 }

@@ -239,11 +239,13 @@ impl MonitorLoop {
         // batch.
         let checkpoint = self.cursor.advance(&block.header)?;
         let fence = lease.fence();
+        let owing = stages.dispatcher.owe(alerts).await;
         let write = async move {
-            let mut owing = stages.dispatcher.owe(alerts).await?;
-            owing.ops.push(fence);
-            checkpoint.write(owing.ops).await?;
-            stages.dispatcher.owed(owing.pending);
+            let mut owing = owing?.await?;
+            let mut ops = std::mem::take(&mut owing.ops);
+            ops.push(fence);
+            checkpoint.write(ops).await?;
+            stages.dispatcher.owed(owing);
             Ok(())
         };
         self.writing = Some(tokio::spawn(write.in_current_span()));

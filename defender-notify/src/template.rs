@@ -463,6 +463,7 @@ from: 0x1111111111111111111111111111111111111111\nto: 0x222222222222222222222222
         assert_eq!(f.render(t, &f.context(&alert())).expect("r"), "||||||");
         let mut a = alert();
         for m in [&mut a.monitor, &mut a.sentinel] {
+            let m = std::sync::Arc::make_mut(m);
             m.severity_level = Some(defender_core::Severity::High);
             m.risk_category = Some("FINANCIAL".into());
         }
@@ -479,7 +480,7 @@ from: 0x1111111111111111111111111111111111111111\nto: 0x222222222222222222222222
     #[test]
     fn unknown_network_has_no_link_and_custom_explorers_apply() {
         let mut a = alert();
-        a.monitor.network = "devnet".into();
+        std::sync::Arc::make_mut(&mut a.monitor).network = "devnet".into();
         let f = TemplateFormatter::new();
         assert_eq!(
             f.render("{{ transaction.link }}", &f.context(&a))

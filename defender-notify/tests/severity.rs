@@ -15,6 +15,7 @@ use std::sync::Arc;
 fn alert_message(severity: Option<Severity>, subject: &str) -> Message {
     let mut alert: MonitorMatch = example_alert();
     for m in [&mut alert.monitor, &mut alert.sentinel] {
+        let m = Arc::make_mut(m);
         m.severity_level = severity;
         m.risk_category = severity.map(|_| "FINANCIAL".to_owned());
     }
@@ -147,8 +148,8 @@ fn the_default_message_is_unchanged_and_body_templates_see_the_severity() {
     // Defender's default body does not show the severity: the same text either way.
     assert_eq!(with.body, without.body);
     let mut alert = example_alert();
-    alert.monitor.severity_level = Some(Severity::Low);
-    alert.monitor.risk_category = Some("ACCESS-CONTROL".into());
+    Arc::make_mut(&mut alert.monitor).severity_level = Some(Severity::Low);
+    Arc::make_mut(&mut alert.monitor).risk_category = Some("ACCESS-CONTROL".into());
     let m = TemplateFormatter::new()
         .format(
             &alert,

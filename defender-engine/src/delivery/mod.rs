@@ -141,14 +141,17 @@ impl Deliverer {
             Claim::Mine(claimed) => claimed,
             // Another engine works on it: look again once its claim ends.
             Claim::Busy(until) => return Ok(Some(until.saturating_add(1))),
-            Claim::Gone => return Ok(None),
+            Claim::Gone => {
+                self.outbox.forget_fresh(key);
+                return Ok(None);
+            }
         };
         // Done already under the same key (the alert was owed twice: a block handled again
         // after a reorg, or a replay).
         if self.outbox.is_done(&claimed.owed.idempotency_key).await? {
             return self.settle(&claimed, Sent::Done).await;
         }
-        let sent = match self.outbox.alert(claimed.item()).await? {
+        let sent = match self.outbox.record(claimed.item()).await? {
             None => Sent::Failed("the alert record is missing from the outbox".into()),
             Some(record) => match &claimed.owed.target {
                 DeliveryTarget::Channel(alias) => {
@@ -209,7 +212,7 @@ impl Deliverer {
         let message = Message {
             subject: record.subject,
             body: record.body,
-            alert: Some(Arc::new(record.alert)),
+            alert: Some(record.alert),
             idempotency_key: Some(key.to_owned()),
         };
         let metrics = &self.runner.metrics;

@@ -164,15 +164,14 @@ impl FortaLoop {
         };
         // From here the alerts are handled to the end, stop or not: owed and the cursor moved
         // in one batch.
-        let mut owing = stages.dispatcher.owe(admitted).await?;
-        owing
-            .ops
-            .push(StateOp::put_json(Space::CHECKPOINTS, key, &next_cursor)?);
+        let mut owing = stages.dispatcher.owe(admitted).await?.await?;
+        let mut ops = std::mem::take(&mut owing.ops);
+        ops.push(StateOp::put_json(Space::CHECKPOINTS, key, &next_cursor)?);
         // Fenced: a former holder's late batch fails.
-        owing.ops.push(lease.fence());
-        state.apply(owing.ops).await?;
+        ops.push(lease.fence());
+        state.apply(ops).await?;
         self.cursor = Some(next_cursor);
-        stages.dispatcher.owed(owing.pending);
+        stages.dispatcher.owed(owing);
         Ok(Poll::Read { more })
     }
 }
@@ -383,8 +382,8 @@ fn forta_match(id: &str, def: &FortaMonitorDefinition, alert: FortaAlert) -> Mon
         match_reasons: reasons,
         matched_addresses: matched.iter().map(|a| a.to_ascii_lowercase()).collect(),
         matched_checksum_addresses: matched.into_iter().map(checksummed).collect(),
-        monitor: summary,
-        sentinel: legacy,
+        monitor: Arc::new(summary),
+        sentinel: Arc::new(legacy),
         metadata: None,
     }
 }

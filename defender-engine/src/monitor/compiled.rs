@@ -239,9 +239,9 @@ pub(crate) struct CompiledMonitor {
     pub(crate) events: Vec<EventSel>,
     /// Sorted by selector.
     pub(crate) functions: Vec<FuncSel>,
-    pub(crate) summary: MonitorSummary,
+    pub(crate) summary: Arc<MonitorSummary>,
     /// The same under its legacy name, with the Sentinel's `address`.
-    pub(crate) legacy_summary: MonitorSummary,
+    pub(crate) legacy_summary: Arc<MonitorSummary>,
 }
 
 impl CompiledMonitor {
@@ -325,8 +325,8 @@ impl CompiledMonitor {
             tx_condition,
             events,
             functions,
-            summary,
-            legacy_summary,
+            summary: Arc::new(summary),
+            legacy_summary: Arc::new(legacy_summary),
         })
     }
 

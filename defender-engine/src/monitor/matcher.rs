@@ -3,7 +3,7 @@
 use super::compiled::{CompiledMonitor, Condition, EventSel, FuncSel, TxEnv};
 use super::error::MonitorError;
 use super::fasthash::FastMap;
-use super::payload::{abi_reason, eth_receipt, lower, tx_reason, Checksums};
+use super::payload::{abi_reason, eth_receipt, hash_hex, lower, tx_reason, Checksums};
 use super::trace::{BlockCalls, InternalCall};
 use super::values::{Arg, ArgsEnv};
 use alloy_primitives::Address;
@@ -257,7 +257,7 @@ fn match_tx(
     block: &Block,
     tx: &Transaction,
     internal: &[InternalCall],
-    receipt: &mut Option<EthReceipt>,
+    receipt: &mut Option<Arc<EthReceipt>>,
     checksums: &mut Checksums,
 ) -> Option<MonitorMatch> {
     if let Some(c) = &m.tx_condition {
@@ -324,12 +324,12 @@ fn match_tx(
     }
     Some(MonitorMatch {
         kind: MonitorType::Block,
-        hash: tx.hash.to_string(),
+        hash: hash_hex(&tx.hash),
         timestamp: block.timestamp,
         block_number: format!("{:#x}", block.header.number),
-        block_hash: block.header.hash.to_string(),
+        block_hash: hash_hex(&block.header.hash),
         transaction: receipt
-            .get_or_insert_with(|| eth_receipt(block, tx))
+            .get_or_insert_with(|| Arc::new(eth_receipt(block, tx)))
             .clone(),
         alert: None,
         match_reasons: reasons,

@@ -2,7 +2,7 @@
 
 use super::fasthash::FastMap;
 use super::values::Arg;
-use alloy_primitives::{hex, Address};
+use alloy_primitives::{hex, Address, B256};
 use defender_core::{Block, Transaction};
 use defender_core::{EthLog, EthReceipt, MatchReason, MatchReasonType};
 use serde_json::{Map, Value as Json};
@@ -30,11 +30,17 @@ pub(crate) fn lower(a: &Address) -> String {
     hex::encode_prefixed(a.as_slice())
 }
 
+/// Lower-case `0x` hex of a hash (as its `Display` writes it, without the formatting
+/// machinery: a match holds several).
+pub(crate) fn hash_hex(h: &B256) -> String {
+    hex::encode_prefixed(h.as_slice())
+}
+
 /// The transaction's receipt as `eth_getTransactionReceipt` returns it.
 pub fn eth_receipt(block: &Block, tx: &Transaction) -> EthReceipt {
-    let block_hash = block.header.hash.to_string();
+    let block_hash = hash_hex(&block.header.hash);
     let block_number = qty(block.header.number);
-    let tx_hash = tx.hash.to_string();
+    let tx_hash = hash_hex(&tx.hash);
     let tx_index = qty(tx.index);
     EthReceipt {
         block_hash: block_hash.clone(),
@@ -50,7 +56,7 @@ pub fn eth_receipt(block: &Block, tx: &Transaction) -> EthReceipt {
             .iter()
             .map(|l| EthLog {
                 address: lower(&l.address),
-                topics: l.topics.iter().map(ToString::to_string).collect(),
+                topics: l.topics.iter().map(hash_hex).collect(),
                 data: hex::encode_prefixed(&l.data),
                 block_number: block_number.clone(),
                 transaction_hash: tx_hash.clone(),
@@ -111,5 +117,22 @@ pub(crate) fn tx_reason(
         args: Vec::new(),
         params: Map::new(),
         value: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_written_as_display_writes_them() {
+        for h in [
+            B256::ZERO,
+            B256::repeat_byte(0xab),
+            alloy_primitives::keccak256("x"),
+        ] {
+            assert_eq!(hash_hex(&h), h.to_string());
+            assert_eq!(hash_hex(&h).len(), 66);
+        }
     }
 }

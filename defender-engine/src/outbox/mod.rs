@@ -20,11 +20,19 @@
 //! deliveries is left: in that same batch when the item owed only one (`Owed::sole`), else
 //! after the batch of the last one.
 //!
+//! Records are written once per alert: the parts that alerts share (a transaction's receipt,
+//! a monitor's summaries) are encoded once and copied ([`record`]). The process that owed an
+//! item keeps its record in memory for the first delivery attempt, which then does not read
+//! it back ([`fresh`]).
+//!
 //! [`Space::OUTBOX`]: defender_core::state::Space::OUTBOX
 //! [`Space::DELIVERIES`]: defender_core::state::Space::DELIVERIES
 
+mod fresh;
+mod record;
 mod store;
 
+pub(crate) use record::{RecordWriter, Summaries};
 pub(crate) use store::Outbox;
 
 use chrono::{DateTime, Utc};
@@ -98,7 +106,8 @@ pub(crate) struct AlertRecord {
     pub(crate) created_ms: i64,
     pub(crate) subject: String,
     pub(crate) body: String,
-    pub(crate) alert: MonitorMatch,
+    /// Shared with the message of the delivery.
+    pub(crate) alert: std::sync::Arc<MonitorMatch>,
 }
 
 /// One delivery still owed (or, under `dead/`, given up).

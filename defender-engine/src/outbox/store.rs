@@ -1,6 +1,8 @@
 //! The outbox's reads and writes in the engine state: items owed, claimed, done, retried,
 //! buried and replayed (see the parent module for the layout).
 
+use super::fresh::FreshRecords;
+use super::record::{json, RecordWriter};
 use super::{
     claim_holds, item_of, AlertRecord, Claim, Claimed, DeadDelivery, DeadLetter, DeliveryTarget,
     Marker, Owed, Pending, ALERT, DEAD, NEXT_ITEM, OWED,
@@ -16,6 +18,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     state: Arc<dyn StateStore>,
+    fresh: Arc<FreshRecords>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -30,15 +33,9 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// The JSON of an outbox value, written by sonic-rs: an alert record (a match of several
-/// kilobytes, written for every alert) is the largest piece of work of the monitor path, and
-/// sonic-rs writes it in about three quarters of serde_json's time. Everything reads it back
-/// with serde_json. Should sonic-rs refuse a value, serde_json gives the error.
+/// The JSON of an outbox value (see [`json`]).
 fn encode<T: Serialize>(space: Space, key: &str, value: &T) -> Result<bytes::Bytes, StateError> {
-    if let Ok(json) = sonic_rs::to_vec(value) {
-        return Ok(bytes::Bytes::from(json));
-    }
-    serde_json::to_vec(value)
+    json(value)
         .map(bytes::Bytes::from)
         .map_err(|source| StateError::Encode {
             space,
@@ -49,7 +46,10 @@ fn encode<T: Serialize>(space: Space, key: &str, value: &T) -> Result<bytes::Byt
 
 impl Outbox {
     pub(crate) fn new(state: Arc<dyn StateStore>) -> Self {
-        Outbox { state }
+        Outbox {
+            state,
+            fresh: Arc::default(),
+        }
     }
 
     /// Numbers for `n` new items (`n` > 0): the first of `n` consecutive ones. Numbers of
@@ -65,17 +65,23 @@ impl Outbox {
         format!("{n:020}")
     }
 
-    /// The writes that owe `deliveries` of `record` as item `item`, and what to tell the
-    /// workers once they are written.
+    /// The writes that owe `deliveries` of `record` (written by `writer`) as item `item`, and
+    /// what to tell the workers once they are written.
     pub(crate) fn owe_ops(
         item: &str,
         record: &AlertRecord,
+        writer: &mut RecordWriter<'_>,
         deliveries: Vec<Owed>,
         ops: &mut Vec<StateOp>,
     ) -> Result<Vec<Pending>, StateError> {
         let key = format!("{ALERT}{item}");
+        let value = writer.write(record).map_err(|source| StateError::Encode {
+            space: Space::OUTBOX,
+            key: key.clone(),
+            source,
+        })?;
         ops.push(StateOp::Put {
-            value: encode(Space::OUTBOX, &key, record)?,
+            value: value.into(),
             space: Space::OUTBOX,
             key,
         });
@@ -163,6 +169,27 @@ impl Outbox {
         self.state
             .get_json(Space::OUTBOX, &format!("{ALERT}{item}"))
             .await
+    }
+
+    /// Keeps the records of items just written for their first delivery attempt (see
+    /// [`FreshRecords`]).
+    pub(crate) fn keep_fresh(&self, records: Vec<(String, AlertRecord)>) {
+        self.fresh.keep(records);
+    }
+
+    /// The alert record of `item` for a delivery: the copy kept since this process owed it
+    /// (once), else the stored one.
+    pub(crate) async fn record(&self, item: &str) -> Result<Option<AlertRecord>, StateError> {
+        match self.fresh.take(item) {
+            Some(record) => Ok(Some(record)),
+            None => self.alert(item).await,
+        }
+    }
+
+    /// Forgets the copy of the record of the item of delivery `key`, if any (the delivery
+    /// ended elsewhere).
+    pub(crate) fn forget_fresh(&self, key: &str) {
+        self.fresh.take(item_of(key));
     }
 
     /// Whether a delivery with this idempotency key was done.
@@ -428,8 +455,16 @@ mod tests {
             .map(|c| Owed::new(DeliveryTarget::Channel((*c).into()), format!("key-{c}"), 0))
             .collect();
         let mut ops = Vec::new();
-        let pending =
-            Outbox::owe_ops(&Outbox::item_id(1), &record(), deliveries, &mut ops).unwrap();
+        let summaries = std::sync::Mutex::default();
+        let mut writer = RecordWriter::new(&summaries);
+        let pending = Outbox::owe_ops(
+            &Outbox::item_id(1),
+            &record(),
+            &mut writer,
+            deliveries,
+            &mut ops,
+        )
+        .unwrap();
         state.apply(ops).await.unwrap();
         let mut claimed = Vec::new();
         for p in pending {
@@ -439,6 +474,24 @@ mod tests {
             }
         }
         (outbox, claimed)
+    }
+
+    #[tokio::test]
+    async fn a_record_kept_in_memory_serves_the_first_attempt_only() {
+        let state = Arc::new(MemoryStateStore::default());
+        let (outbox, claimed) = owed_and_claimed(state.clone(), &["ops"]).await;
+        let item = claimed[0].item();
+        let mut kept = record();
+        kept.subject = "kept".into();
+        outbox.keep_fresh(vec![(item.to_owned(), kept)]);
+        let first = outbox.record(item).await.unwrap().unwrap();
+        assert_eq!(first.subject, "kept");
+        let second = outbox.record(item).await.unwrap().unwrap();
+        assert_eq!(second.subject, record().subject);
+        // A delivery that ended elsewhere has its copy forgotten.
+        outbox.keep_fresh(vec![(item.to_owned(), record())]);
+        outbox.forget_fresh(&claimed[0].key);
+        assert_eq!(outbox.fresh.len(), 0);
     }
 
     #[tokio::test]
@@ -499,7 +552,7 @@ mod tests {
             created_ms: -1,
             subject: tricky.into(),
             body: tricky.repeat(100),
-            alert,
+            alert: Arc::new(alert),
         };
         let bytes = encode(Space::OUTBOX, "alert/1", &record).unwrap();
         let back: AlertRecord = serde_json::from_slice(&bytes).unwrap();

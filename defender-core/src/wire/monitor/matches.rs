@@ -4,6 +4,7 @@
 use super::definition::{ConfirmLevel, MonitorType, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Why a transaction matched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -179,9 +180,10 @@ pub struct MonitorMatch {
     /// The block hash.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub block_hash: String,
-    /// The transaction's receipt (empty, and not written, in a Forta match).
+    /// The transaction's receipt (empty, and not written, in a Forta match). Shared: the
+    /// matches of one transaction hold the same receipt.
     #[serde(skip_serializing_if = "EthReceipt::is_empty")]
-    pub transaction: EthReceipt,
+    pub transaction: Arc<EthReceipt>,
     /// The Forta alert of a Forta monitor's match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<Box<crate::FortaAlert>>,
@@ -191,10 +193,10 @@ pub struct MonitorMatch {
     pub matched_addresses: Vec<String>,
     /// The same, checksummed.
     pub matched_checksum_addresses: Vec<String>,
-    /// The monitor.
-    pub monitor: MonitorSummary,
+    /// The monitor (shared by its matches).
+    pub monitor: Arc<MonitorSummary>,
     /// The same monitor, for code written before the rename.
-    pub sentinel: MonitorSummary,
+    pub sentinel: Arc<MonitorSummary>,
     /// Metadata a custom filter attached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -243,13 +245,13 @@ impl TryFrom<RawMonitorMatch> for MonitorMatch {
             timestamp: r.timestamp,
             block_number: r.block_number,
             block_hash: r.block_hash,
-            transaction: r.transaction,
+            transaction: Arc::new(r.transaction),
             alert: r.alert,
             match_reasons: r.match_reasons,
             matched_addresses: r.matched_addresses,
             matched_checksum_addresses: r.matched_checksum_addresses,
-            monitor,
-            sentinel,
+            monitor: Arc::new(monitor),
+            sentinel: Arc::new(sentinel),
             metadata: r.metadata,
         })
     }

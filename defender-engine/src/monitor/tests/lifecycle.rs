@@ -15,7 +15,7 @@ fn add_replace_pause_remove_and_levels() {
     let b = transfers_block();
     let ids = |ms: Vec<MonitorMatch>| {
         ms.into_iter()
-            .map(|m| (m.monitor.id, m.hash))
+            .map(|m| (m.monitor.id.clone(), m.hash))
             .collect::<Vec<_>>()
     };
     assert_eq!(
