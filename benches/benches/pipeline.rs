@@ -182,7 +182,7 @@ fn table(tokio: &tokio::runtime::Runtime) {
     // The mix as is, then with the thresholds raised in 7 monitors of 8 and in 15 of 16, then
     // the mix as is with every alert sent.
     for (low_in, unique, label) in [
-        (1, false, ""),
+        (1, false, " (default mix)"),
         (8, false, " (1 monitor in 8 alerting)"),
         (16, false, " (selective)"),
         (1, true, " (every alert delivered)"),

@@ -172,6 +172,12 @@ impl Dispatcher {
         self.workers.owed(owing.pending);
     }
 
+    /// Alert records kept in memory for their first delivery attempt.
+    #[cfg(test)]
+    pub(crate) fn fresh_records(&self) -> usize {
+        self.deliverer.outbox.fresh_records()
+    }
+
     /// Waits until every delivery due now has had an attempt.
     pub(crate) async fn flush(&self) {
         self.workers.flush().await;
@@ -280,5 +286,81 @@ fn render(
         Ok(rendered) => (rendered.subject, rendered.body),
         // The plain formatter does not fail; should it, the match still goes out.
         Err(_) => (format!("Monitor alert: {}", alert.hash), String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, NetworkSpec};
+    use async_trait::async_trait;
+    use defender_core::{
+        ActionCode, ActionRuntime, InMemoryChain, RecordingNotifier, RunOutcome, RunRequest,
+        Transaction,
+    };
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[derive(Debug)]
+    struct NoActions;
+
+    #[async_trait]
+    impl ActionRuntime for NoActions {
+        async fn run(&self, _: &ActionCode, _: RunRequest) -> RunOutcome {
+            RunOutcome {
+                result: Ok(serde_json::Value::Null),
+                logs: vec![],
+            }
+        }
+    }
+
+    /// A call from the watched address, by number.
+    fn call(n: u64) -> Transaction {
+        Transaction {
+            hash: alloy_primitives::keccak256(n.to_be_bytes()),
+            from: alloy_primitives::Address::repeat_byte(0xaa),
+            to: Some(alloy_primitives::Address::repeat_byte(0xbb)),
+            ..Transaction::default()
+        }
+    }
+
+    /// The records kept for first attempts go with those attempts, including those that
+    /// find their delivery done already (the same transaction in a later block: same
+    /// idempotency key, nothing sent).
+    #[tokio::test]
+    async fn records_kept_for_first_attempts_do_not_outlive_them() {
+        let chain = Arc::new(InMemoryChain::new(1));
+        chain.mine(vec![]);
+        let ops = Arc::new(RecordingNotifier::default());
+        let engine = Engine::builder(Arc::new(NoActions))
+            .notifier("ops", ops.clone())
+            .build();
+        engine
+            .add_network(NetworkSpec {
+                poll_interval: Duration::from_millis(5),
+                ..NetworkSpec::new("local", chain.clone())
+            })
+            .await
+            .unwrap();
+        let def = serde_json::from_value(serde_json::json!({
+            "name": "calls", "network": "local",
+            "addresses": [alloy_primitives::Address::repeat_byte(0xaa).to_checksum(None)],
+            "confirmLevel": 0, "notificationChannels": ["ops"]
+        }))
+        .unwrap();
+        engine.add_monitor("m", def).await.unwrap();
+        chain.mine((0..20).map(call).collect());
+        chain.mine((0..20).map(call).collect());
+        for _ in 0..500 {
+            engine.flush_alerts().await;
+            if ops.messages().len() >= 20 && engine.fresh_records() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Each transaction sent once; no record left behind by the 20 done-already
+        // deliveries of the second block.
+        assert_eq!(ops.messages().len(), 20);
+        assert_eq!(engine.fresh_records(), 0);
+        engine.shutdown_and_wait().await;
     }
 }

@@ -494,3 +494,15 @@ impl Engine {
         self.inner.monitors.test_conditions(def, scope).await
     }
 }
+
+#[cfg(test)]
+impl Engine {
+    /// Alert records kept in memory for their first delivery attempt.
+    pub(crate) fn fresh_records(&self) -> usize {
+        self.inner
+            .monitors
+            .stages()
+            .upgrade()
+            .map_or(0, |stages| stages.dispatcher.fresh_records())
+    }
+}

@@ -4,7 +4,7 @@ use super::{check_batch, check_key, encode_counter, next_counter, Space, StateEr
 use crate::state::StateStore;
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
@@ -13,35 +13,46 @@ use std::sync::{Mutex, MutexGuard};
 /// is dropped. One lock makes every operation atomic.
 #[derive(Default)]
 pub struct MemoryStateStore {
-    entries: Mutex<BTreeMap<(Space, String), Bytes>>,
+    /// By space, then key: lookups borrow the caller's key.
+    entries: Mutex<HashMap<Space, BTreeMap<String, Bytes>>>,
 }
+
+type Entries = HashMap<Space, BTreeMap<String, Bytes>>;
 
 impl fmt::Debug for MemoryStateStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Entries only counted: values may be large, and some (sealed secrets) are private.
+        let entries: usize = self.lock().values().map(BTreeMap::len).sum();
         f.debug_struct("MemoryStateStore")
-            .field("entries", &self.lock().len())
+            .field("entries", &entries)
             .finish()
     }
 }
 
 impl MemoryStateStore {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<(Space, String), Bytes>> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         // No code under the lock panics, so a poisoned lock still holds whole data.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn get<'e>(entries: &'e Entries, space: Space, key: &str) -> Option<&'e Bytes> {
+    entries.get(&space)?.get(key)
 }
 
 #[async_trait]
 impl StateStore for MemoryStateStore {
     async fn get(&self, space: Space, key: &str) -> Result<Option<Bytes>, StateError> {
         check_key(key)?;
-        Ok(self.lock().get(&(space, key.to_owned())).cloned())
+        Ok(get(&self.lock(), space, key).cloned())
     }
 
     async fn delete(&self, space: Space, key: &str) -> Result<bool, StateError> {
         check_key(key)?;
-        Ok(self.lock().remove(&(space, key.to_owned())).is_some())
+        let mut entries = self.lock();
+        Ok(entries
+            .get_mut(&space)
+            .is_some_and(|keys| keys.remove(key).is_some()))
     }
 
     async fn scan_prefix(
@@ -52,15 +63,18 @@ impl StateStore for MemoryStateStore {
         limit: usize,
     ) -> Result<Vec<(String, Bytes)>, StateError> {
         let start = match after {
-            Some(after) if after >= prefix => Bound::Excluded((space, after.to_owned())),
-            _ => Bound::Included((space, prefix.to_owned())),
+            Some(after) if after >= prefix => Bound::Excluded(after),
+            _ => Bound::Included(prefix),
         };
         let entries = self.lock();
-        Ok(entries
-            .range((start, Bound::Unbounded))
-            .take_while(|((s, k), _)| *s == space && k.starts_with(prefix))
+        let Some(keys) = entries.get(&space) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys
+            .range::<str, _>((start, Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
 
@@ -69,7 +83,7 @@ impl StateStore for MemoryStateStore {
         let mut entries = self.lock();
         for op in &ops {
             if let StateOp::Expect { space, key, value } = op {
-                if entries.get(&(*space, key.clone())) != value.as_ref() {
+                if get(&entries, *space, key) != value.as_ref() {
                     return Err(StateError::Conflict {
                         space: *space,
                         key: key.clone(),
@@ -80,10 +94,12 @@ impl StateStore for MemoryStateStore {
         for op in ops {
             match op {
                 StateOp::Put { space, key, value } => {
-                    entries.insert((space, key), value);
+                    entries.entry(space).or_default().insert(key, value);
                 }
                 StateOp::Delete { space, key } => {
-                    entries.remove(&(space, key));
+                    if let Some(keys) = entries.get_mut(&space) {
+                        keys.remove(&key);
+                    }
                 }
                 StateOp::Expect { .. } => {}
             }
@@ -94,9 +110,9 @@ impl StateStore for MemoryStateStore {
     async fn increment(&self, space: Space, key: &str, by: u64) -> Result<u64, StateError> {
         check_key(key)?;
         let mut entries = self.lock();
-        let entry = (space, key.to_owned());
-        let next = next_counter(space, key, entries.get(&entry).map(|v| &v[..]), by)?;
-        entries.insert(entry, encode_counter(next));
+        let keys = entries.entry(space).or_default();
+        let next = next_counter(space, key, keys.get(key).map(|v| &v[..]), by)?;
+        keys.insert(key.to_owned(), encode_counter(next));
         Ok(next)
     }
 }

@@ -146,12 +146,19 @@ impl Deliverer {
                 return Ok(None);
             }
         };
+        // The copy of the record kept since this process owed it: every attempt takes it, used
+        // or not, so that none is left behind.
+        let fresh = self.outbox.take_fresh(claimed.item());
         // Done already under the same key (the alert was owed twice: a block handled again
         // after a reorg, or a replay).
         if self.outbox.is_done(&claimed.owed.idempotency_key).await? {
             return self.settle(&claimed, Sent::Done).await;
         }
-        let sent = match self.outbox.record(claimed.item()).await? {
+        let record = match fresh {
+            Some(record) => Some(record),
+            None => self.outbox.alert(claimed.item()).await?,
+        };
+        let sent = match record {
             None => Sent::Failed("the alert record is missing from the outbox".into()),
             Some(record) => match &claimed.owed.target {
                 DeliveryTarget::Channel(alias) => {

@@ -177,13 +177,16 @@ impl Outbox {
         self.fresh.keep(records);
     }
 
-    /// The alert record of `item` for a delivery: the copy kept since this process owed it
-    /// (once), else the stored one.
-    pub(crate) async fn record(&self, item: &str) -> Result<Option<AlertRecord>, StateError> {
-        match self.fresh.take(item) {
-            Some(record) => Ok(Some(record)),
-            None => self.alert(item).await,
-        }
+    /// The copy of `item`'s record kept since this process owed it, if any; it is kept no
+    /// longer (the stored record is read after it).
+    pub(crate) fn take_fresh(&self, item: &str) -> Option<AlertRecord> {
+        self.fresh.take(item)
+    }
+
+    /// Records kept in memory for their first delivery attempt.
+    #[cfg(test)]
+    pub(crate) fn fresh_records(&self) -> usize {
+        self.fresh.len()
     }
 
     /// Forgets the copy of the record of the item of delivery `key`, if any (the delivery
@@ -484,10 +487,11 @@ mod tests {
         let mut kept = record();
         kept.subject = "kept".into();
         outbox.keep_fresh(vec![(item.to_owned(), kept)]);
-        let first = outbox.record(item).await.unwrap().unwrap();
+        let first = outbox.take_fresh(item).unwrap();
         assert_eq!(first.subject, "kept");
-        let second = outbox.record(item).await.unwrap().unwrap();
-        assert_eq!(second.subject, record().subject);
+        assert!(outbox.take_fresh(item).is_none());
+        let stored = outbox.alert(item).await.unwrap().unwrap();
+        assert_eq!(stored.subject, record().subject);
         // A delivery that ended elsewhere has its copy forgotten.
         outbox.keep_fresh(vec![(item.to_owned(), record())]);
         outbox.forget_fresh(&claimed[0].key);
