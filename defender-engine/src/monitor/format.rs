@@ -25,7 +25,8 @@ impl AlertFormatter for PlainAlertFormatter {
         }
         let m = &alert.monitor;
         let subject = format!("Defender Monitor {} triggered", m.name);
-        let mut body = String::new();
+        // About what a match of a few reasons takes, written without growing.
+        let mut body = String::with_capacity(512);
         let _ = writeln!(body, "**Monitor:** {}", m.name);
         let _ = writeln!(body, "**Network:** {}", m.network);
         let block = u64::from_str_radix(alert.block_number.trim_start_matches("0x"), 16)
@@ -52,19 +53,18 @@ impl AlertFormatter for PlainAlertFormatter {
                 MatchReasonType::Severity => "Severity",
             };
             let what = if let Some(value) = &reason.value {
-                value.clone()
+                value.as_str()
             } else if reason.signature.is_empty() {
-                reason.condition.clone().unwrap_or_default()
+                reason.condition.as_deref().unwrap_or_default()
             } else {
-                reason.signature.clone()
+                reason.signature.as_str()
             };
             let _ = write!(body, "- {kind}: `{what}`");
             for (name, value) in &reason.params {
-                let value = value
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| value.to_string());
-                let _ = write!(body, " {name}={value}");
+                let _ = match value.as_str() {
+                    Some(text) => write!(body, " {name}={text}"),
+                    None => write!(body, " {name}={value}"),
+                };
             }
             body.push('\n');
         }

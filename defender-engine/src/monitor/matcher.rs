@@ -3,7 +3,7 @@
 use super::compiled::{CompiledMonitor, Condition, EventSel, FuncSel, TxEnv};
 use super::error::MonitorError;
 use super::fasthash::FastMap;
-use super::payload::{abi_reason, eth_receipt, hash_hex, lower, tx_reason, Checksums};
+use super::payload::{abi_reason, eth_receipt, hash_hex, lower, qty, tx_reason, Checksums};
 use super::trace::{BlockCalls, InternalCall};
 use super::values::{Arg, ArgsEnv};
 use alloy_primitives::Address;
@@ -326,7 +326,7 @@ fn match_tx(
         kind: MonitorType::Block,
         hash: hash_hex(&tx.hash),
         timestamp: block.timestamp,
-        block_number: format!("{:#x}", block.header.number),
+        block_number: qty(block.header.number),
         block_hash: hash_hex(&block.header.hash),
         transaction: receipt
             .get_or_insert_with(|| Arc::new(eth_receipt(block, tx)))

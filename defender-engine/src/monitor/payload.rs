@@ -7,8 +7,18 @@ use defender_core::{Block, Transaction};
 use defender_core::{EthLog, EthReceipt, MatchReason, MatchReasonType};
 use serde_json::{Map, Value as Json};
 
-fn qty(n: impl Into<u128>) -> String {
-    format!("{:#x}", n.into())
+/// A JSON-RPC quantity: `0x` and the hex digits of `n` without leading zeros (as `{:#x}`
+/// writes it, without the formatting machinery: a receipt holds several per log).
+pub(crate) fn qty(n: impl Into<u128>) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let n: u128 = n.into();
+    let len = (128 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+    let mut out = String::with_capacity(2 + len);
+    out.push_str("0x");
+    for i in (0..len).rev() {
+        out.push(char::from(DIGITS[((n >> (i * 4)) & 0xf) as usize]));
+    }
+    out
 }
 
 /// Checksummed addresses, computed once per block (each costs a keccak).
@@ -123,6 +133,25 @@ pub(crate) fn tx_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantities_are_written_as_lower_hex_writes_them() {
+        for n in [
+            0u128,
+            1,
+            9,
+            10,
+            15,
+            16,
+            255,
+            256,
+            20_000_000,
+            u64::MAX as u128,
+            u128::MAX,
+        ] {
+            assert_eq!(qty(n), format!("{n:#x}"));
+        }
+    }
 
     #[test]
     fn hashes_are_written_as_display_writes_them() {

@@ -20,7 +20,22 @@ use std::sync::{Arc, Mutex};
 /// quarters of serde_json's time; serde_json when sonic-rs refuses it (serde_json then gives
 /// the error, if any). Everything reads it back with serde_json.
 pub(super) fn json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    sonic_rs::to_vec(value).or_else(|_| serde_json::to_vec(value))
+    // sonic-rs reserves room for the worst case of escaping before each string (six bytes
+    // per byte): a buffer this size takes an outbox entry's 64-character keys without growing.
+    let mut out = Vec::with_capacity(512);
+    json_into(&mut out, value)?;
+    Ok(out)
+}
+
+/// [`json`] into `out`, emptied first: a buffer kept from one value to the next stops
+/// growing once it has held the largest.
+fn json_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), serde_json::Error> {
+    out.clear();
+    if sonic_rs::to_writer(&mut *out, value).is_ok() {
+        return Ok(());
+    }
+    out.clear();
+    serde_json::to_writer(&mut *out, value)
 }
 
 /// The encoded summaries of the monitors that alerted, kept across blocks.
@@ -107,6 +122,8 @@ pub(crate) struct RecordWriter<'s> {
     /// The block's receipts written so far, by address; holding each `Arc` keeps its address
     /// from being reused while the writer lives.
     receipts: HashMap<usize, (Arc<EthReceipt>, Vec<u8>)>,
+    /// Where each record's head and each receipt is written first: kept from one to the next.
+    scratch: Vec<u8>,
 }
 
 impl<'s> RecordWriter<'s> {
@@ -115,17 +132,12 @@ impl<'s> RecordWriter<'s> {
         RecordWriter {
             summaries,
             receipts: HashMap::new(),
+            scratch: Vec::new(),
         }
     }
 
     /// The JSON of `record`.
     pub(crate) fn write(&mut self, record: &AlertRecord) -> Result<Vec<u8>, serde_json::Error> {
-        let head = json(&RecordHead(record))?;
-        // The head ends with the match's `}` and the record's: the shared fields go before
-        // them. (Both serializers write no whitespace.)
-        let Some(open) = head.strip_suffix(b"}}") else {
-            return json(record);
-        };
         let alert = &record.alert;
         let receipt = if alert.transaction.is_empty() {
             &[][..]
@@ -134,13 +146,22 @@ impl<'s> RecordWriter<'s> {
             match self.receipts.entry(key) {
                 Entry::Occupied(written) => &written.into_mut().1[..],
                 Entry::Vacant(slot) => {
-                    let mut json = b",\"transaction\":".to_vec();
-                    json.extend(self::json(&*alert.transaction)?);
+                    json_into(&mut self.scratch, &*alert.transaction)?;
+                    let field = b",\"transaction\":";
+                    let mut json = Vec::with_capacity(field.len() + self.scratch.len());
+                    json.extend_from_slice(field);
+                    json.extend_from_slice(&self.scratch);
                     &slot.insert((alert.transaction.clone(), json)).1[..]
                 }
             }
         };
         let summaries = Summaries::fields(self.summaries, alert)?;
+        json_into(&mut self.scratch, &RecordHead(record))?;
+        // The head ends with the match's `}` and the record's: the shared fields go before
+        // them. (Both serializers write no whitespace.)
+        let Some(open) = self.scratch.strip_suffix(b"}}") else {
+            return json(record);
+        };
         let mut out = Vec::with_capacity(open.len() + receipt.len() + summaries.len() + 2);
         out.extend_from_slice(open);
         out.extend_from_slice(receipt);
