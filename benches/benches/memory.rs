@@ -16,9 +16,13 @@
 //! - The host as deployed: the `defender-host` binary (built here, release, patched QuickJS)
 //!   run as a process on a generated `serverless.yml` with the same 1,000 monitors and 100
 //!   actions, its network on anvil (on PATH or in `.tools/bin`): its `VmRSS` once its
-//!   management API lists them all and it has been idle for a few seconds.
+//!   management API lists them all and it has been idle for a few seconds, split into
+//!   anonymous memory (the heap) and file-backed pages (the binary's code). The anonymous
+//!   part varies from run to run: memory freed while loading stays with the allocator of the
+//!   thread that freed it until that thread allocates again, and which thread that is varies.
 //!
-//! Run: `cargo bench -p defender-benches --bench memory`.
+//! Run: `cargo bench -p defender-benches --bench memory` (`DEFENDER_BENCH_HOST_BIN=path` to
+//! measure another `defender-host` binary instead of building the workspace's).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
@@ -248,11 +252,14 @@ fn host_as_deployed() {
     );
     std::thread::sleep(Duration::from_secs(5));
     let pid = host.0.id();
-    let rss = host_process::rss_of(pid).unwrap_or(0);
+    let field = |name| host_process::status_bytes(pid, name).unwrap_or(0);
+    let rss = field("VmRSS");
     println!(
-        "memory: defender-host process (release, patched QuickJS), {MONITORS} monitors and {ACTIONS} actions from a serverless.yml, idle: RSS {:.1} MB ({:.2}x the target of {IDLE_TARGET_MB} MB)",
+        "memory: defender-host process (release, patched QuickJS), {MONITORS} monitors and {ACTIONS} actions from a serverless.yml, idle: RSS {:.1} MB ({:.2}x the target of {IDLE_TARGET_MB} MB; anonymous {:.1} MB, file-backed {:.1} MB)",
         mb(rss),
         mb(rss) / IDLE_TARGET_MB,
+        mb(field("RssAnon")),
+        mb(field("RssFile")),
     );
     drop(host);
     let _ = std::fs::remove_dir_all(&dir);

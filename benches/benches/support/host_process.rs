@@ -22,8 +22,12 @@ impl Drop for KillOnDrop {
 }
 
 /// The workspace's `defender-host`, built now in release mode with the patched QuickJS (as
-/// the workspace builds it), in the target directory of this bench.
+/// the workspace builds it), in the target directory of this bench; or the binary that
+/// `DEFENDER_BENCH_HOST_BIN` names, to compare builds.
 pub(crate) fn host_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("DEFENDER_BENCH_HOST_BIN") {
+        return Some(PathBuf::from(bin));
+    }
     let exe = std::env::current_exe().ok()?;
     // <target>/release/deps/memory-<hash>
     let release = exe.parent()?.parent()?.to_path_buf();
@@ -141,12 +145,12 @@ pub(crate) fn count(addr: &str, path: &str) -> Option<usize> {
     json["items"].as_array().map(Vec::len)
 }
 
-/// `VmRSS` of process `pid`, in bytes.
-pub(crate) fn rss_of(pid: u32) -> Option<usize> {
+/// Field `field` (`VmRSS`, `RssAnon`, `RssFile`...) of process `pid`'s status, in bytes.
+pub(crate) fn status_bytes(pid: u32, field: &str) -> Option<usize> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
         .map(|kb| kb * 1024)
 }
