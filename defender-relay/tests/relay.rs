@@ -541,3 +541,138 @@ async fn nonce_resyncs_down_when_the_node_answers_nonce_too_high() {
     assert_eq!(anvil.nonce(&from, "latest").await, n + 2);
     assert_eq!(relayer.next_nonce().await, n + 2);
 }
+
+/// The engine state with a hook run once, before the first batch that writes a relayer's
+/// next nonce: another process acting in the instant between a relayer's reads and its write.
+struct BeforeNonceWrite {
+    inner: Arc<defender_core::state::MemoryStateStore>,
+    hook: tokio::sync::Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
+}
+
+impl std::fmt::Debug for BeforeNonceWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BeforeNonceWrite").finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl defender_core::state::StateStore for BeforeNonceWrite {
+    async fn get(
+        &self,
+        space: defender_core::state::Space,
+        key: &str,
+    ) -> Result<Option<bytes::Bytes>, defender_core::state::StateError> {
+        self.inner.get(space, key).await
+    }
+    async fn delete(
+        &self,
+        space: defender_core::state::Space,
+        key: &str,
+    ) -> Result<bool, defender_core::state::StateError> {
+        self.inner.delete(space, key).await
+    }
+    async fn scan_prefix(
+        &self,
+        space: defender_core::state::Space,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, bytes::Bytes)>, defender_core::state::StateError> {
+        self.inner.scan_prefix(space, prefix, after, limit).await
+    }
+    async fn apply(
+        &self,
+        ops: Vec<defender_core::state::StateOp>,
+    ) -> Result<(), defender_core::state::StateError> {
+        use defender_core::state::{Space, StateOp};
+        let writes_nonce = ops
+            .iter()
+            .any(|op| matches!(op, StateOp::Put { space, .. } if *space == Space::NONCES));
+        if writes_nonce {
+            let hook = self.hook.lock().await.take();
+            if let Some(hook) = hook {
+                hook.await;
+            }
+        }
+        self.inner.apply(ops).await
+    }
+    async fn increment(
+        &self,
+        space: defender_core::state::Space,
+        key: &str,
+        by: u64,
+    ) -> Result<u64, defender_core::state::StateError> {
+        self.inner.increment(space, key, by).await
+    }
+}
+
+/// A process restarting its relayer while another process's relayer, on the same engine state,
+/// takes a nonce between the starting one's reads and its write: the start must not move the
+/// stored nonce back under the other's transaction. (The cluster test lost an acknowledged send
+/// that way, once: its nonce was handed out again.)
+#[tokio::test]
+async fn a_relayer_starting_beside_another_instance_never_hands_out_its_nonce_again() {
+    let Some(anvil) = Anvil::start(&[]).await else {
+        return;
+    };
+    let me = LocalSigner::from_private_key(KEY).unwrap().address();
+    let from = me.to_checksum(None);
+    let n = anvil.nonce(&from, "pending").await;
+    let inner = Arc::new(defender_core::state::MemoryStateStore::default());
+    // Process `x` ran the relayer's lifecycle and was killed; it restarts under its name and
+    // takes the lifecycle back at once, while process `y` keeps sending.
+    let killed = defender_relay::StateRelayerStore::new(inner.clone(), "shared").with_instance("x");
+    assert!(killed
+        .lifecycle_turn(Duration::from_secs(60))
+        .await
+        .unwrap());
+    let other = Arc::new(
+        start_with(
+            config_for("shared", vec![anvil.url.clone()]),
+            KEY,
+            Arc::new(
+                defender_relay::StateRelayerStore::new(inner.clone(), "shared").with_instance("y"),
+            ),
+            Arc::new(SystemClock),
+        )
+        .await,
+    );
+    assert_eq!(other.next_nonce().await, n);
+    let sent = Arc::new(std::sync::Mutex::new(None));
+    let hook = {
+        let (other, sent) = (other.clone(), sent.clone());
+        Box::pin(async move {
+            let tx = other.send_transaction(transfer(1)).await.expect("send");
+            *sent.lock().unwrap() = Some(tx);
+        }) as futures::future::BoxFuture<'static, ()>
+    };
+    let state = Arc::new(BeforeNonceWrite {
+        inner,
+        hook: tokio::sync::Mutex::new(Some(hook)),
+    });
+    let starting = start_with(
+        config_for("shared", vec![anvil.url.clone()]),
+        KEY,
+        Arc::new(
+            defender_relay::StateRelayerStore::new(state.clone(), "shared").with_instance("x"),
+        ),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let theirs = sent
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the other instance sent meanwhile");
+    assert_eq!(theirs.nonce, n);
+    assert_eq!(
+        starting.next_nonce().await,
+        n + 1,
+        "the start saw the other instance's transaction"
+    );
+    let mine = starting.send_transaction(transfer(2)).await.expect("send");
+    assert_eq!(mine.nonce, n + 1);
+    assert!(wait_status(&other, &theirs.transaction_id, TxStatus::Mined).await);
+    assert!(wait_status(&starting, &mine.transaction_id, TxStatus::Mined).await);
+    assert_eq!(anvil.nonce(&from, "latest").await, n + 2);
+}

@@ -201,33 +201,10 @@ impl RpcRelayer {
         {
             let mut next = shared.nonce.lock().await;
             let stored_next = shared.store.next_nonce().await.map_err(store_err)?;
-            let synced = shared.synced_nonce(None).await?;
-            // Alone on the store (holding the lifecycle): the chain decides, down too (nonces
-            // stored but never broadcast are lost). With another instance live, it may have
-            // taken nonces the chain has not seen yet: only move up.
-            let alone = shared
-                .store
-                .lifecycle_turn(shared.lifecycle_ttl())
-                .await
-                .map_err(store_err)?;
-            let synced = if alone {
-                shared
-                    .store
-                    .set_next_nonce(synced)
-                    .await
-                    .map_err(store_err)?;
-                synced
-            } else {
-                let n = shared
-                    .store
-                    .allocate_nonce(synced)
-                    .await
-                    .map_err(store_err)?;
-                if !shared.store.release_nonce(n).await.map_err(store_err)? {
-                    tracing::debug!(nonce = n, "nonce taken by another instance meanwhile");
-                }
-                n
-            };
+            // The chain and every instance's in-flight transactions decide, down too (nonces
+            // stored and no longer in flight, such as ones a node dropped); conditional on no
+            // other instance taking a nonce meanwhile.
+            let synced = shared.resync_nonce(None).await?;
             *next = synced;
             if stored_next.is_some_and(|s| s != synced) {
                 tracing::info!(stored = ?stored_next, synced, "relayer nonce resynchronised");

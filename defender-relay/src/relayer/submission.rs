@@ -28,9 +28,10 @@ fn fee_too_low(message: &str) -> bool {
 const MAX_NONCE_ATTEMPTS: usize = 1000;
 
 impl Shared {
-    /// The nonce to continue from: the chain's pending count, above every in-flight nonce
-    /// (except `excluding`'s).
-    pub(super) async fn synced_nonce(&self, excluding: Option<&str>) -> Result<u64, RelayerError> {
+    /// The lowest nonce free for a transaction: the chain's pending count, or above the
+    /// highest nonce in flight among the transactions every instance stored (but
+    /// `excluding`'s), whichever is higher.
+    async fn free_nonce(&self, excluding: Option<&str>) -> Result<u64, RelayerError> {
         let v = self
             .rpc("eth_getTransactionCount", json!([self.address, "pending"]))
             .await?;
@@ -39,15 +40,63 @@ impl Shared {
             message: "bad transaction count".into(),
             data: None,
         })?;
+        // The store, not this instance's cache: another instance's transaction stored but not
+        // broadcast yet holds its nonce too.
         let inflight = self
-            .live()
+            .store
+            .transactions()
+            .await
+            .map_err(store_err)?
             .into_iter()
             .filter(|t| Some(t.tx.transaction_id.as_str()) != excluding)
             .filter(|t| t.tx.status.is_in_flight() || (t.noop && !t.settled))
-            .map(|t| t.tx.nonce + 1)
+            .map(|t| t.tx.nonce.saturating_add(1))
             .max()
             .unwrap_or(0);
         Ok(chain.max(inflight))
+    }
+
+    /// Resynchronises the stored next nonce with the chain: moves it to
+    /// [`free_nonce`](Self::free_nonce), down too (nonces taken whose transactions are no
+    /// longer in flight, such as ones a node dropped), and with `rec` given, re-signs and
+    /// stores `rec` at that nonce in the same write. The write is conditional on the stored
+    /// nonce not moving meanwhile: a transaction another instance stores in between is either
+    /// seen or makes the write retry, so no nonce is handed out twice. Returns the new next
+    /// nonce. The caller holds the nonce lock.
+    pub(super) async fn resync_nonce(
+        &self,
+        mut rec: Option<&mut StoredTransaction>,
+    ) -> Result<u64, RelayerError> {
+        for _ in 0..MAX_NONCE_ATTEMPTS {
+            // Read before the transactions: see `RelayerStore::commit_resynced`.
+            let read = self.store.read_nonce().await.map_err(store_err)?;
+            let excluding = rec.as_ref().map(|r| r.tx.transaction_id.clone());
+            let free = self.free_nonce(excluding.as_deref()).await?;
+            let next = match rec.as_deref_mut() {
+                Some(rec) => {
+                    rec.tx.nonce = free;
+                    let (hash, raw) = self.sign_raw(&rec.tx).await?;
+                    rec.tx.hash = hash.clone();
+                    rec.hashes = vec![hash];
+                    rec.raw = Some(raw);
+                    free.checked_add(1).ok_or_else(|| {
+                        store_err(StoreError::Corrupt(format!(
+                            "nonce {free} has no successor"
+                        )))
+                    })?
+                }
+                None => free,
+            };
+            if self
+                .store
+                .commit_resynced(&read, next, rec.as_deref())
+                .await
+                .map_err(store_err)?
+            {
+                return Ok(next);
+            }
+        }
+        Err(store_err(StoreError::Contended))
     }
 
     /// A gas limit for a request: the node's estimate plus the configured margin.
@@ -227,29 +276,12 @@ impl Shared {
                 } else if m.contains("nonce too low") || m.contains("nonce too high") {
                     tracing::info!(nonce = rec.tx.nonce, error = %e, "nonce resync");
                     {
+                        // Too low: the nonce is used, move up. Too high: nonces below were
+                        // lost (dropped by the node), move down to fill them.
                         let mut next = self.nonce.lock().await;
-                        let synced = self.synced_nonce(Some(&rec.tx.transaction_id)).await?;
-                        // Too low: move up. Too high: the nonces below were lost, move down.
-                        let too_low = m.contains("too low");
-                        let n = if too_low {
-                            // Moving up takes the nonce in the store, as a new one would.
-                            self.store
-                                .allocate_nonce((*next).max(synced))
-                                .await
-                                .map_err(store_err)?
-                        } else {
-                            synced
-                        };
-                        rec.tx.nonce = n;
-                        let (hash, raw) = self.sign_raw(&rec.tx).await?;
-                        rec.tx.hash = hash.clone();
-                        rec.hashes = vec![hash];
-                        rec.raw = Some(raw);
-                        self.save(rec.clone()).await?;
-                        *next = n + 1;
-                        if !too_low {
-                            self.store.set_next_nonce(n + 1).await.map_err(store_err)?;
-                        }
+                        *next = self.resync_nonce(Some(&mut rec)).await?;
+                        // Stored already: the cache and subscribers only.
+                        self.save_with(rec.clone(), false).await?;
                     }
                     let raw = rec.raw.clone().unwrap_or_default();
                     if self

@@ -149,6 +149,36 @@ pub trait RelayerStore: Debug + Send + Sync + 'static {
         Ok(true)
     }
 
+    /// The stored next nonce (0 when none is stored), read for
+    /// [`commit_resynced`](Self::commit_resynced), which checks it is unchanged. By default a
+    /// plain read.
+    async fn read_nonce(&self) -> Result<NonceReservation, StoreError> {
+        Ok(NonceReservation::IfUnchanged {
+            nonce: self.next_nonce().await?.unwrap_or(0),
+            stored: None,
+        })
+    }
+
+    /// Stores `next` as the next nonce, and `tx` (if given) with it, provided the stored next
+    /// nonce is still the one [`read_nonce`](Self::read_nonce) returned as `read`; `Ok(false)`
+    /// (nothing written) when another relayer moved it meanwhile: read again. This is how a
+    /// resynchronisation with the chain moves the nonce, down too, without handing out a nonce
+    /// another relayer took in between. By default unconditional: for one relayer that
+    /// serialises its calls.
+    async fn commit_resynced(
+        &self,
+        read: &NonceReservation,
+        next: u64,
+        tx: Option<&StoredTransaction>,
+    ) -> Result<bool, StoreError> {
+        let _ = read;
+        if let Some(tx) = tx {
+            self.put_transaction(tx).await?;
+        }
+        self.set_next_nonce(next).await?;
+        Ok(true)
+    }
+
     /// Whether this relayer instance is to run the lifecycle (follow, resubmit, expire) now,
     /// for at least `ttl`: with a store shared by several processes, one instance at a time.
     /// By default always (one instance per store).

@@ -301,6 +301,47 @@ impl RelayerStore for StateRelayerStore {
         }
     }
 
+    async fn read_nonce(&self) -> Result<NonceReservation, StoreError> {
+        let (stored, current) = self.stored_nonce().await?;
+        Ok(NonceReservation::IfUnchanged {
+            nonce: current.unwrap_or(0),
+            stored,
+        })
+    }
+
+    /// The next nonce and the transaction in one batch, checked against the nonce read.
+    async fn commit_resynced(
+        &self,
+        read: &NonceReservation,
+        next: u64,
+        tx: Option<&StoredTransaction>,
+    ) -> Result<bool, StoreError> {
+        let stored = match read {
+            NonceReservation::IfUnchanged { stored, .. } => stored.clone(),
+            NonceReservation::Taken(n) => Some(encode_nonce(n.saturating_add(1))?),
+        };
+        let mut batch = vec![
+            StateOp::expect(Space::NONCES, self.relayer_id.clone(), stored),
+            StateOp::put(Space::NONCES, self.relayer_id.clone(), encode_nonce(next)?),
+        ];
+        if let Some(tx) = tx {
+            batch.push(StateOp::put_json(
+                Space::TRANSACTIONS,
+                self.tx_key(&tx.tx.transaction_id),
+                tx,
+            )?);
+        }
+        self.hint(None);
+        match self.state.apply(batch).await {
+            Ok(()) => {
+                self.hint(Some(next));
+                Ok(true)
+            }
+            Err(StateError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The lease `relayer/<relayer id>` of the engine state, acquired or renewed.
     async fn lifecycle_turn(&self, ttl: Duration) -> Result<bool, StoreError> {
         let name = format!("relayer/{}", self.relayer_id);
@@ -448,6 +489,42 @@ mod tests {
         let unknown = one.transactions_unknown(&|id| id != "c").await.unwrap();
         assert_eq!(unknown.len(), 1);
         assert_eq!(unknown[0].tx.nonce, 5);
+    }
+
+    #[tokio::test]
+    async fn a_resynchronisation_moves_the_nonce_only_if_no_one_moved_it_since_the_read() {
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        let one = StateRelayerStore::new(state.clone(), "r");
+        let two = StateRelayerStore::new(state, "r");
+        assert_eq!(one.allocate_nonce(9).await.unwrap(), 9);
+        // Down to 4 with a transaction at 3, from a read of 10.
+        let read = one.read_nonce().await.unwrap();
+        assert_eq!(read.nonce(), 10);
+        assert!(one
+            .commit_resynced(&read, 4, Some(&tx("a", 3)))
+            .await
+            .unwrap());
+        assert_eq!(two.next_nonce().await.unwrap(), Some(4));
+        assert_eq!(two.transactions().await.unwrap().len(), 1);
+        // `two` takes 4 after `one` read: `one`'s write changes nothing.
+        let read = one.read_nonce().await.unwrap();
+        let taken = two.reserve_nonce(0).await.unwrap();
+        assert!(two.commit_new(&taken, &tx("b", 4)).await.unwrap());
+        assert!(!one
+            .commit_resynced(&read, 4, Some(&tx("c", 3)))
+            .await
+            .unwrap());
+        assert_eq!(one.next_nonce().await.unwrap(), Some(5));
+        assert_eq!(one.transactions().await.unwrap().len(), 2);
+        // Read again, it goes through; with nothing stored yet, too.
+        let read = one.read_nonce().await.unwrap();
+        assert!(one.commit_resynced(&read, 7, None).await.unwrap());
+        assert_eq!(two.next_nonce().await.unwrap(), Some(7));
+        let fresh = StateRelayerStore::in_memory("new");
+        let read = fresh.read_nonce().await.unwrap();
+        assert_eq!(read.nonce(), 0);
+        assert!(fresh.commit_resynced(&read, 2, None).await.unwrap());
+        assert_eq!(fresh.next_nonce().await.unwrap(), Some(2));
     }
 
     #[tokio::test]
