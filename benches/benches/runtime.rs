@@ -113,6 +113,22 @@ fn ours(
     ours_paced(tokio, rt, code, n, Duration::ZERO)
 }
 
+/// QuickJS alone, the floor under any fresh context per run on this build of QuickJS: a
+/// context with every intrinsic created, then freed and collected, on one thread, without
+/// the sandbox's prelude, a script or a run. Median of `n`.
+fn quickjs_alone(n: usize) -> Duration {
+    let rt = rquickjs::Runtime::new().expect("QuickJS runtime");
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let ctx = rquickjs::Context::full(&rt).expect("QuickJS context");
+        drop(ctx);
+        rt.run_gc();
+        times.push(t.elapsed());
+    }
+    median(times)
+}
+
 /// Per-run latency, with `gap` of idle time between runs (not measured).
 fn ours_paced(
     tokio: &tokio::runtime::Runtime,
@@ -273,6 +289,8 @@ fn table() {
         assert!(out.result.is_ok());
     }
     let ours_cold = median(cold);
+    quickjs_alone(200);
+    let bare = quickjs_alone(2000);
     let warm_rt = QuickJsRuntime::default();
     ours(&tokio, &warm_rt, &hello, 200);
     let ours_warm = ours(&tokio, &warm_rt, &hello, 2000);
@@ -332,6 +350,18 @@ fn table() {
     println!(
         "  ours, warm context (not fresh)           median {:>10} us",
         us(&ours_warm)
+    );
+    let node_hello = (!node_rounds.is_empty()).then(|| median(node_rounds.clone()));
+    println!(
+        "  QuickJS alone: a context with every intrinsic, created and freed, no sandbox, no run   median {:>7} us{}",
+        us(&bare),
+        match node_hello {
+            Some(node) => format!(
+                "   (a fresh context per run at 4x Node has {} us in all)",
+                us(&(node / 4))
+            ),
+            None => String::new(),
+        }
     );
     match node_spawn(20) {
         Some(d) => println!(

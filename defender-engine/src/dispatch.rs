@@ -85,8 +85,8 @@ impl Dispatcher {
     /// Stage 5: the outbox items of a block's alerts, one per alert that owes anything.
     /// Nothing is written: the caller writes [`Owing::ops`] with the checkpoint, then hands
     /// [`Owing::pending`] to [`Dispatcher::owed`]. The items are numbered at once; the
-    /// returned future gives them once rendered and encoded, which for many alerts happens on
-    /// a blocking thread that starts at once, beside the caller.
+    /// returned future gives them once rendered and encoded, which for many alerts happens in
+    /// tasks that start at once, beside the caller.
     pub(crate) async fn owe(
         &self,
         alerts: Vec<Alert>,
@@ -138,11 +138,14 @@ impl Dispatcher {
             );
             return Ok(Encoding::Done(owing));
         }
-        // Rendering and encoding are most of a block's work when many monitors alert. On
-        // blocking threads they run beside the monitor loop, which reads and matches the next
-        // block meanwhile (a task spawned from the loop would wait for the loop's thread); in
-        // two halves from `2 * OFF_THREAD_AT` alerts, so that they keep two cores busy while
-        // the loop waits for them.
+        // Rendering and encoding are most of a block's work when many monitors alert. As
+        // tasks they run on another worker beside the monitor loop, which reads and matches
+        // the next block meanwhile; in two halves from `2 * OFF_THREAD_AT` alerts, so that
+        // they keep two cores busy while the loop waits for them. Tokio keeps a task spawned
+        // from a worker in that worker's slot for its next task, where no other worker takes
+        // it, until the next spawn: the second half's and the block's write (which always
+        // follows) push them out to the queue other workers steal from. Not blocking threads:
+        // with more threads than cores, the woken encoders preempted the loop itself.
         let mut rest = owing;
         let mut parts = Vec::with_capacity(2);
         let mut first = first;
@@ -157,7 +160,7 @@ impl Dispatcher {
             let formatter = self.formatter.clone();
             let summaries = self.summaries.clone();
             let span = tracing::Span::current();
-            parts.push(tokio::task::spawn_blocking(move || {
+            parts.push(tokio::spawn(async move {
                 span.in_scope(|| items(formatter.as_deref(), &summaries, part, first, now))
             }));
             first = first.saturating_add(n);
@@ -170,6 +173,12 @@ impl Dispatcher {
     pub(crate) fn owed(&self, owing: Owing) {
         self.deliverer.outbox.keep_fresh(owing.records);
         self.workers.owed(owing.pending);
+    }
+
+    /// Whether the first delivery attempts fall behind what was owed (see
+    /// [`Outbox::first_attempts_behind`](crate::outbox::Outbox::first_attempts_behind)).
+    pub(crate) fn first_attempts_behind(&self) -> bool {
+        self.deliverer.outbox.first_attempts_behind()
     }
 
     /// Alert records kept in memory for their first delivery attempt.
@@ -219,14 +228,14 @@ fn targets(def: &MonitorDefinition) -> Vec<DeliveryTarget> {
     targets
 }
 
-/// A block's outbox items: encoded, or being encoded on a blocking thread.
+/// A block's outbox items: encoded, or being encoded in tasks of their own.
 enum Encoding {
     Done(Result<Owing, StateError>),
     /// In order: the items of the first part come first.
     OffThread(Vec<JoinHandle<Result<Owing, StateError>>>),
 }
 
-/// Fewest alerts of a block that [`Dispatcher::owe`] renders and encodes on a blocking thread.
+/// Fewest alerts of a block that [`Dispatcher::owe`] renders and encodes in tasks of their own.
 const OFF_THREAD_AT: usize = 16;
 
 /// The outbox items of `owing`, numbered from `first`: each alert rendered, its record and its

@@ -113,13 +113,16 @@ impl Network {
             Some(calls) => matcher.match_block_traced(block, Some(level), calls),
             None => matcher.match_block_at(block, level),
         };
+        // Each monitor's group, in the order of their first match.
+        let mut groups: HashMap<String, usize> = HashMap::new();
         for m in matches {
-            match out.iter_mut().find(|g| g.id == m.monitor.id) {
-                Some(g) => g.matches.push(m),
+            match groups.get(m.monitor.id.as_str()) {
+                Some(&g) => out[g].matches.push(m),
                 None => {
                     let Some(def) = matcher.definition(&m.monitor.id) else {
                         continue;
                     };
+                    groups.insert(m.monitor.id.clone(), out.len());
                     out.push(MonitorMatches {
                         id: m.monitor.id.clone(),
                         def,

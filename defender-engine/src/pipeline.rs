@@ -15,8 +15,8 @@
 //!    told of the new items.
 //!
 //! Stages 5 and 6 of a block run in a task of their own while stages 1 and 2 of the next
-//! block run (when a block has many alerts, rendering and encoding them takes a blocking
-//! thread); stage 3 of that next block waits for the batch. Should the batch fail, the block
+//! block run (when a block has many alerts, rendering and encoding them takes tasks of their
+//! own, which other workers pick up); stage 3 of that next block waits for the batch. Should the batch fail, the block
 //! read ahead is dropped and the cursor goes back to the stored checkpoint, so the failed
 //! block is handled again.
 //!
@@ -63,7 +63,10 @@ use tracing::Instrument;
 /// What one turn of a [`MonitorLoop`] did.
 enum Step {
     /// A block went through every stage.
-    Handled,
+    Handled {
+        /// The first delivery attempts fall behind what was owed.
+        deliveries_behind: bool,
+    },
     /// No block is ready yet.
     CaughtUp,
     /// The loop was stopped, or the engine or the network is gone.
@@ -97,6 +100,9 @@ enum ReadAhead {
 }
 
 /// Completes once `stop` turns true or its sender is gone.
+/// Longest a catching-up loop runs before it lets the other tasks of its worker run.
+const YIELD_AFTER: Duration = Duration::from_millis(5);
+
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
@@ -117,6 +123,7 @@ impl MonitorLoop {
     async fn run_until_stopped(&mut self) {
         let mut failures: u32 = 0;
         let mut token = None;
+        let mut ran_since = std::time::Instant::now();
         loop {
             // 0. Leadership: wait for this loop's lease; on each new acquisition, resume at
             // the shared checkpoint and alert-gate state (another process may have moved
@@ -138,9 +145,19 @@ impl MonitorLoop {
                 }
             }
             match self.step(&lease).await {
-                Ok(Step::Handled) => {
+                Ok(Step::Handled { deliveries_behind }) => {
                     failures = 0;
-                    tokio::task::yield_now().await;
+                    // Catching up, every block may be ready at once: let the worker's other
+                    // tasks run now and then. Not after each block unless the deliveries fall
+                    // behind: a yield waits behind every task queued meanwhile (the block's
+                    // own deliveries among them), which held the loop up about as long as it
+                    // took to handle a block. Deliveries that fall further behind would find
+                    // their records no longer kept in memory, and read them back from the
+                    // engine state, which costs more than writing them.
+                    if deliveries_behind || ran_since.elapsed() >= YIELD_AFTER {
+                        tokio::task::yield_now().await;
+                        ran_since = std::time::Instant::now();
+                    }
                     continue;
                 }
                 Ok(Step::CaughtUp) => failures = 0,
@@ -160,6 +177,7 @@ impl MonitorLoop {
                 _ = stopped(&mut self.stop) => return,
                 _ = tokio::time::sleep(poll_wait(self.poll_interval, failures)) => {}
             }
+            ran_since = std::time::Instant::now();
         }
     }
 
@@ -240,6 +258,7 @@ impl MonitorLoop {
         let checkpoint = self.cursor.advance(&block.header)?;
         let fence = lease.fence();
         let owing = stages.dispatcher.owe(alerts).await;
+        let deliveries_behind = stages.dispatcher.first_attempts_behind();
         let write = async move {
             let mut owing = owing?.await?;
             let mut ops = std::mem::take(&mut owing.ops);
@@ -249,7 +268,7 @@ impl MonitorLoop {
             Ok(())
         };
         self.writing = Some(tokio::spawn(write.in_current_span()));
-        Ok(Step::Handled)
+        Ok(Step::Handled { deliveries_behind })
     }
 
     /// Stages 1 and 2: the next block and each monitor's matches in it.

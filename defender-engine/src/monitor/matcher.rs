@@ -54,6 +54,8 @@ pub struct Matcher {
     free: Vec<usize>,
     ids: HashMap<String, usize>,
     by_address: AddressMap<Vec<u32>>,
+    /// Kept from block to block: watched contracts recur in every block.
+    checksums: std::sync::Mutex<Checksums>,
 }
 
 impl Matcher {
@@ -201,7 +203,11 @@ impl Matcher {
     ) -> Vec<MonitorMatch> {
         let mut out = Vec::new();
         let mut candidates: Vec<u32> = Vec::new();
-        let mut checksums = Checksums::default();
+        let mut checksums = self
+            .checksums
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        checksums.bound();
         for tx in &block.transactions {
             candidates.clear();
             let mut receipt = None;

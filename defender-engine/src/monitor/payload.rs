@@ -21,11 +21,22 @@ pub(crate) fn qty(n: impl Into<u128>) -> String {
     out
 }
 
-/// Checksummed addresses, computed once per block (each costs a keccak).
-#[derive(Default)]
+/// Checksummed addresses, each computed once (each costs a keccak), up to
+/// [`CHECKSUMS_KEPT`] of them.
+#[derive(Debug, Default)]
 pub(crate) struct Checksums(FastMap<Address, String>);
 
+/// Most checksummed addresses a [`Checksums`] keeps (about 100 bytes each).
+const CHECKSUMS_KEPT: usize = 16_384;
+
 impl Checksums {
+    /// Forgets them all once there are more than [`CHECKSUMS_KEPT`]: called between blocks.
+    pub(crate) fn bound(&mut self) {
+        if self.0.len() > CHECKSUMS_KEPT {
+            self.0 = FastMap::default();
+        }
+    }
+
     /// The checksummed form of `a`.
     pub(crate) fn get(&mut self, a: &Address) -> String {
         self.0
@@ -133,6 +144,26 @@ pub(crate) fn tx_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksums_are_alloys_and_their_cache_is_bounded() {
+        let mut sums = Checksums::default();
+        let a = Address::repeat_byte(0xab);
+        assert_eq!(sums.get(&a), a.to_checksum(None));
+        assert_eq!(sums.get(&a), a.to_checksum(None), "from the cache");
+        for i in 0..=CHECKSUMS_KEPT as u64 {
+            let mut bytes = [0u8; 20];
+            bytes[..8].copy_from_slice(&i.to_be_bytes());
+            let b = Address::from(bytes);
+            assert_eq!(sums.get(&b), b.to_checksum(None));
+        }
+        assert_eq!(sums.0.len(), CHECKSUMS_KEPT + 2);
+        sums.bound();
+        assert!(sums.0.is_empty(), "forgotten past the bound");
+        sums.get(&a);
+        sums.bound();
+        assert_eq!(sums.0.len(), 1, "kept under it");
+    }
 
     #[test]
     fn quantities_are_written_as_lower_hex_writes_them() {

@@ -38,6 +38,11 @@ impl FreshRecords {
         record
     }
 
+    /// Whether more than half the room is taken: first attempts fall behind what is owed.
+    pub(crate) fn filling(&self) -> bool {
+        self.by_item.lock().is_ok_and(|m| m.len() > MAX_RECORDS / 2)
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.by_item.lock().map_or(0, |m| m.len())
@@ -81,7 +86,10 @@ mod tests {
     #[test]
     fn records_past_the_bound_are_not_kept() {
         let fresh = FreshRecords::default();
-        fresh.keep((0..MAX_RECORDS + 10).map(record).collect());
+        fresh.keep((0..MAX_RECORDS / 2).map(record).collect());
+        assert!(!fresh.filling());
+        fresh.keep((MAX_RECORDS / 2..MAX_RECORDS + 10).map(record).collect());
+        assert!(fresh.filling());
         assert_eq!(fresh.len(), MAX_RECORDS);
         assert!(fresh.take(&record(MAX_RECORDS + 5).0).is_none());
         assert!(fresh.take(&record(0).0).is_some());

@@ -183,6 +183,12 @@ impl Outbox {
         self.fresh.take(item)
     }
 
+    /// Whether first delivery attempts fall behind what this process owes: more than half the
+    /// room for records kept in memory is taken.
+    pub(crate) fn first_attempts_behind(&self) -> bool {
+        self.fresh.filling()
+    }
+
     /// Records kept in memory for their first delivery attempt.
     #[cfg(test)]
     pub(crate) fn fresh_records(&self) -> usize {
