@@ -16,9 +16,9 @@
 //!
 //! Stages 5 and 6 of a block run in a task of their own while stages 1 and 2 of the next
 //! block run (when a block has many alerts, rendering and encoding them takes tasks of their
-//! own, which other workers pick up); stage 3 of that next block waits for the batch. Should the batch fail, the block
-//! read ahead is dropped and the cursor goes back to the stored checkpoint, so the failed
-//! block is handled again.
+//! own, which other workers pick up); stage 3 of that next block waits for the batch. Should
+//! the batch fail, the block read ahead is dropped and the cursor goes back to the stored
+//! checkpoint, so the failed block is handled again.
 //!
 //! Delivery happens off this loop (module [`delivery`](crate::delivery)), so a slow or dead
 //! channel or a long action never holds up blocks. Because an alert is owed durably in the
@@ -99,10 +99,10 @@ enum ReadAhead {
     Done(Step),
 }
 
-/// Completes once `stop` turns true or its sender is gone.
 /// Longest a catching-up loop runs before it lets the other tasks of its worker run.
 const YIELD_AFTER: Duration = Duration::from_millis(5);
 
+/// Completes once `stop` turns true or its sender is gone.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }

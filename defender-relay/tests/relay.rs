@@ -29,9 +29,15 @@ async fn concurrent_sends_get_contiguous_nonces_and_all_mine() {
     };
     // The durable default: state in a KvStore.
     let kv: Arc<dyn KvStore> = Arc::new(InMemoryKvStore::default());
+    // Resubmission after 5 s, as a relayer in production would after its speed's wait: about
+    // once in a hundred runs on a loaded machine, anvil files the transaction at the account's
+    // nonce among its queued ones when a hundred arrive out of order at once, and never mines
+    // it (mining a block does not promote it; rebroadcasting it is "already known"). The
+    // resubmission, with bumped fees, replaces it in the pool and gets it mined.
     let relayer = Arc::new(
         start_with(
-            config(vec![anvil.url.clone()]),
+            config(vec![anvil.url.clone()])
+                .with_resubmit_after(ResubmitAfter::all(Duration::from_secs(5))),
             KEY,
             Arc::new(KvRelayerStore::new(kv.clone(), "concurrent")),
             Arc::new(SystemClock),
