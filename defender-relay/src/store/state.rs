@@ -80,6 +80,37 @@ impl StateRelayerStore {
         self
     }
 
+    /// Stores `next` as the next nonce, and `tx` if given, in one batch of the engine state,
+    /// if the stored next nonce is still `stored` (`None`: none stored); `Ok(false)`, nothing
+    /// written, when it is not.
+    async fn write_if_unchanged(
+        &self,
+        stored: Option<Bytes>,
+        next: u64,
+        tx: Option<&StoredTransaction>,
+    ) -> Result<bool, StoreError> {
+        let mut batch = vec![
+            StateOp::expect(Space::NONCES, self.relayer_id.clone(), stored),
+            StateOp::put(Space::NONCES, self.relayer_id.clone(), encode_nonce(next)?),
+        ];
+        if let Some(tx) = tx {
+            batch.push(StateOp::put_json(
+                Space::TRANSACTIONS,
+                self.tx_key(&tx.tx.transaction_id),
+                tx,
+            )?);
+        }
+        self.hint(None);
+        match self.state.apply(batch).await {
+            Ok(()) => {
+                self.hint(Some(next));
+                Ok(true)
+            }
+            Err(StateError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Remembers the stored next nonce (`None`: unknown).
     fn hint(&self, next: Option<u64>) {
         self.next_hint
@@ -280,25 +311,8 @@ impl RelayerStore for StateRelayerStore {
             self.put_transaction(tx).await?;
             return Ok(true);
         };
-        let key = self.tx_key(&tx.tx.transaction_id);
-        let batch = vec![
-            StateOp::expect(Space::NONCES, self.relayer_id.clone(), stored.clone()),
-            StateOp::put(
-                Space::NONCES,
-                self.relayer_id.clone(),
-                encode_nonce(nonce.saturating_add(1))?,
-            ),
-            StateOp::put_json(Space::TRANSACTIONS, key, tx)?,
-        ];
-        self.hint(None);
-        match self.state.apply(batch).await {
-            Ok(()) => {
-                self.hint(nonce.checked_add(1));
-                Ok(true)
-            }
-            Err(StateError::Conflict { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.write_if_unchanged(stored.clone(), nonce.saturating_add(1), Some(tx))
+            .await
     }
 
     async fn read_nonce(&self) -> Result<NonceReservation, StoreError> {
@@ -320,26 +334,7 @@ impl RelayerStore for StateRelayerStore {
             NonceReservation::IfUnchanged { stored, .. } => stored.clone(),
             NonceReservation::Taken(n) => Some(encode_nonce(n.saturating_add(1))?),
         };
-        let mut batch = vec![
-            StateOp::expect(Space::NONCES, self.relayer_id.clone(), stored),
-            StateOp::put(Space::NONCES, self.relayer_id.clone(), encode_nonce(next)?),
-        ];
-        if let Some(tx) = tx {
-            batch.push(StateOp::put_json(
-                Space::TRANSACTIONS,
-                self.tx_key(&tx.tx.transaction_id),
-                tx,
-            )?);
-        }
-        self.hint(None);
-        match self.state.apply(batch).await {
-            Ok(()) => {
-                self.hint(Some(next));
-                Ok(true)
-            }
-            Err(StateError::Conflict { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.write_if_unchanged(stored, next, tx).await
     }
 
     /// The lease `relayer/<relayer id>` of the engine state, acquired or renewed.
